@@ -1,0 +1,20 @@
+//! p4clone compiler: from a declarative clone configuration to P4Runtime entities.
+//!
+//! Phases, one module each, pure functions (no I/O besides [`source::load_file`]):
+//! - [`config`]: the serde model of the config file (YAML or JSON).
+//! - [`source`]: loading text into a [`config::Config`] plus a map from object paths
+//!   to YAML line:column, for error messages.
+//! - [`net`]: MAC, prefix, interface-address and endpoint value types.
+//! - [`diag`]: diagnostics (errors and warnings naming an object path).
+//! - [`validate`]: the reference graph (petgraph) and every validation rule.
+//! - [`intent`]: target-neutral per-device intent (wires, clone members, classify
+//!   rules, NAT bindings) with stable member ids.
+//! - [`lower`]: intent to ordered P4Runtime `Update`s through the P4Info schema.
+
+pub mod config;
+pub mod diag;
+pub mod intent;
+pub mod lower;
+pub mod net;
+pub mod source;
+pub mod validate;
