@@ -1,0 +1,34 @@
+//! Compiles `proto/**/*.proto` with protox (no system `protoc`), writes the
+//! encoded `FileDescriptorSet` to `$OUT_DIR/p4runtime.fds` for runtime
+//! reflection, and generates prost messages plus tonic client and server code.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+const PROTOS: &[&str] = &[
+    "google/rpc/status.proto",
+    "google/rpc/code.proto",
+    "p4/config/v1/p4types.proto",
+    "p4/config/v1/p4info.proto",
+    "p4/v1/p4data.proto",
+    "p4/v1/p4runtime.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+
+    let fds = protox::compile(PROTOS, ["proto"])?;
+    std::fs::write(out_dir.join("p4runtime.fds"), fds.encode_to_vec())?;
+
+    let mut config = tonic_prost_build::Config::new();
+    config
+        .enable_type_names()
+        .type_name_domain(["."], "type.googleapis.com");
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds_with_config(fds, config)?;
+    Ok(())
+}

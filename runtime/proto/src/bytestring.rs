@@ -1,0 +1,214 @@
+//! Canonical P4Runtime bytestrings (P4Runtime spec §8.4).
+//!
+//! A value of a `bit<W>` field travels as big-endian bytes with no leading zero
+//! bytes; the value 0 is a single zero byte. The empty string is never valid.
+//! Servers also accept non-canonical strings (leading zeros) as long as the
+//! value fits the field's bitwidth, which [`decode_checked`] and [`fits`] do.
+//!
+//! ```
+//! use p4clone_proto::bytestring;
+//! assert_eq!(bytestring::encode(0), [0]);
+//! assert_eq!(bytestring::encode(256), [1, 0]);
+//! assert_eq!(bytestring::decode(&[0, 1, 0]).unwrap(), 256);
+//! assert!(!bytestring::is_canonical(&[0, 1, 0]));
+//! assert!(bytestring::encode_checked(512, 9).is_err());
+//! ```
+
+use crate::Error;
+
+/// Canonical encoding of `value`.
+pub fn encode(value: u128) -> Vec<u8> {
+    encode_bytes(&value.to_be_bytes())
+}
+
+/// Canonical encoding of `value`, failing if it does not fit in `bitwidth` bits.
+pub fn encode_checked(value: u128, bitwidth: u32) -> Result<Vec<u8>, Error> {
+    if !value_fits(value, bitwidth) {
+        return Err(too_wide(&encode(value), bitwidth));
+    }
+    Ok(encode(value))
+}
+
+/// Canonical form of big-endian `bytes`: leading zero bytes stripped, and a
+/// single zero byte for zero (including the empty input).
+pub fn encode_bytes(bytes: &[u8]) -> Vec<u8> {
+    let significant = strip(bytes);
+    if significant.is_empty() {
+        vec![0]
+    } else {
+        significant.to_vec()
+    }
+}
+
+/// The value of a (canonical or zero-padded) bytestring.
+///
+/// Fails on the empty string and on values wider than 128 bits.
+pub fn decode(bytes: &[u8]) -> Result<u128, Error> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyBytestring);
+    }
+    let significant = strip(bytes);
+    if significant.len() > 16 {
+        return Err(too_wide(bytes, 128));
+    }
+    Ok(significant
+        .iter()
+        .fold(0u128, |acc, &b| (acc << 8) | u128::from(b)))
+}
+
+/// [`decode`], additionally failing if the value does not fit in `bitwidth` bits.
+pub fn decode_checked(bytes: &[u8], bitwidth: u32) -> Result<u128, Error> {
+    check_fits(bytes, bitwidth)?;
+    decode(bytes)
+}
+
+/// Whether `bytes` is non-empty and in canonical form.
+pub fn is_canonical(bytes: &[u8]) -> bool {
+    match bytes {
+        [] => false,
+        [_] => true,
+        [first, ..] => *first != 0,
+    }
+}
+
+/// Whether the value of `bytes` (leading zeros ignored) fits in `bitwidth`
+/// bits. Any width is supported, not only up to 128. The empty string fits
+/// nothing.
+pub fn fits(bytes: &[u8], bitwidth: u32) -> bool {
+    !bytes.is_empty() && significant_bits(bytes) <= u64::from(bitwidth)
+}
+
+/// Whether `value` fits in `bitwidth` bits.
+pub fn value_fits(value: u128, bitwidth: u32) -> bool {
+    bitwidth >= 128 || value >> bitwidth == 0
+}
+
+/// [`fits`] as a `Result`, naming the value and width on failure.
+pub fn check_fits(bytes: &[u8], bitwidth: u32) -> Result<(), Error> {
+    if bytes.is_empty() {
+        Err(Error::EmptyBytestring)
+    } else if fits(bytes, bitwidth) {
+        Ok(())
+    } else {
+        Err(too_wide(bytes, bitwidth))
+    }
+}
+
+/// Zero-pads (or canonicalises, then pads) `bytes` to exactly
+/// `ceil(bitwidth / 8)` bytes, failing if the value does not fit.
+pub fn to_width(bytes: &[u8], bitwidth: u32) -> Result<Vec<u8>, Error> {
+    check_fits(bytes, bitwidth)?;
+    let len = byte_len(bitwidth);
+    let significant = strip(bytes);
+    let mut out = vec![0u8; len.saturating_sub(significant.len())];
+    out.extend_from_slice(significant);
+    Ok(out)
+}
+
+/// Number of bytes needed for `bitwidth` bits (`ceil(bitwidth / 8)`).
+pub fn byte_len(bitwidth: u32) -> usize {
+    bitwidth.div_ceil(8) as usize
+}
+
+/// All-ones mask of `bitwidth` bits (`bitwidth` is capped at 128).
+pub fn mask(bitwidth: u32) -> u128 {
+    if bitwidth >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bitwidth) - 1
+    }
+}
+
+/// Canonical all-ones ternary mask for a field of `bitwidth` bits (any width).
+pub fn full_mask(bitwidth: u32) -> Vec<u8> {
+    if bitwidth == 0 {
+        return vec![0];
+    }
+    let mut out = vec![0xffu8; byte_len(bitwidth)];
+    let spare = byte_len(bitwidth) * 8 - bitwidth as usize;
+    out[0] >>= spare;
+    out
+}
+
+/// Canonical ternary mask equivalent to an LPM prefix of `prefix_len` bits in
+/// a field of `bitwidth` bits (any width).
+pub fn prefix_mask(prefix_len: u32, bitwidth: u32) -> Result<Vec<u8>, Error> {
+    if prefix_len > bitwidth {
+        return Err(Error::BadPrefixLen {
+            prefix_len,
+            bitwidth,
+        });
+    }
+    let len = byte_len(bitwidth);
+    let mut out = vec![0u8; len];
+    // Bit i (0 = most significant bit of the field) lives at
+    // position i + spare counted from the top of the padded bytes.
+    let spare = len * 8 - bitwidth as usize;
+    for i in 0..prefix_len as usize {
+        let pos = i + spare;
+        out[pos / 8] |= 0x80 >> (pos % 8);
+    }
+    Ok(encode_bytes(&out))
+}
+
+/// `value & mask`, canonical. Inputs may have different lengths (they are
+/// right-aligned, as big-endian numbers).
+pub fn apply_mask(value: &[u8], mask: &[u8]) -> Vec<u8> {
+    let len = value.len().max(mask.len());
+    let v = left_pad(value, len);
+    let m = left_pad(mask, len);
+    let anded: Vec<u8> = v.iter().zip(&m).map(|(a, b)| a & b).collect();
+    encode_bytes(&anded)
+}
+
+/// Whether a ternary `value` has no bits set outside `mask` (P4Runtime
+/// requires masked-off bits to be zero).
+pub fn is_masked(value: &[u8], mask: &[u8]) -> bool {
+    let len = value.len().max(mask.len());
+    let v = left_pad(value, len);
+    let m = left_pad(mask, len);
+    v.iter().zip(&m).all(|(a, b)| a & !b == 0)
+}
+
+fn strip(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+fn significant_bits(bytes: &[u8]) -> u64 {
+    let s = strip(bytes);
+    match s.first() {
+        None => 0,
+        Some(&b) => (s.len() as u64 - 1) * 8 + u64::from(8 - b.leading_zeros()),
+    }
+}
+
+fn left_pad(bytes: &[u8], len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len - bytes.len()];
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn too_wide(bytes: &[u8], bitwidth: u32) -> Error {
+    let s = strip(bytes);
+    let value = if s.is_empty() {
+        "0".to_string()
+    } else {
+        let hex: String = s.iter().map(|b| format!("{b:02x}")).collect();
+        hex.trim_start_matches('0').to_string()
+    };
+    Error::ValueTooWide { value, bitwidth }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn significant_bits_counts() {
+        assert_eq!(significant_bits(&[0]), 0);
+        assert_eq!(significant_bits(&[1]), 1);
+        assert_eq!(significant_bits(&[0, 0x80]), 8);
+        assert_eq!(significant_bits(&[1, 0]), 9);
+    }
+}
