@@ -165,6 +165,42 @@ pub fn parse_endpoint(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{s}` is not an address:port endpoint (e.g. 10.0.0.5:40001 or [2001:db8::5]:40001)"))
 }
 
+/// `IPv4` or `IPv6`, for messages.
+pub fn family_name(addr: &IpAddr) -> &'static str {
+    match addr {
+        IpAddr::V4(_) => "IPv4",
+        IpAddr::V6(_) => "IPv6",
+    }
+}
+
+/// Parses a `host:port` network address such as a P4Runtime gRPC endpoint:
+/// an IPv4 address or DNS name, or a bracketed IPv6 address, then a port number
+/// (1..65535, required). Returns the host (brackets removed) and the port.
+pub fn parse_host_port(s: &str) -> Result<(String, u16), String> {
+    let bad = |why: &str| format!("`{s}` is not a host:port address ({why}; e.g. 127.0.0.1:9559 or [::1]:9559)");
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').ok_or_else(|| bad("unclosed `[`"))?;
+        h.parse::<std::net::Ipv6Addr>().map_err(|_| bad("the bracketed part is not an IPv6 address"))?;
+        let port = after.strip_prefix(':').ok_or_else(|| bad("no port number"))?;
+        (h, port)
+    } else {
+        let (h, port) = s.rsplit_once(':').ok_or_else(|| bad("no port number"))?;
+        if h.contains(':') {
+            return Err(bad("an IPv6 address needs brackets"));
+        }
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_');
+        if h.is_empty() || !h.chars().all(valid) {
+            return Err(bad("the host is not an address or DNS name"));
+        }
+        (h, port)
+    };
+    let port: u16 = port.parse().map_err(|_| bad("the port is not a number in 1..65535"))?;
+    if port == 0 {
+        return Err(bad("port 0 is not a port one can connect to"));
+    }
+    Ok((host.to_string(), port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +247,15 @@ mod tests {
         assert_eq!(parse_endpoint("10.0.0.5:40001").unwrap().port(), 40001);
         assert!(parse_endpoint("[2001:db8::5]:1").is_ok());
         assert!(parse_endpoint("10.0.0.5").is_err());
+    }
+
+    #[test]
+    fn host_ports() {
+        assert_eq!(parse_host_port("127.0.0.1:9559").unwrap(), ("127.0.0.1".to_string(), 9559));
+        assert_eq!(parse_host_port("switch-1.lab:9559").unwrap().0, "switch-1.lab");
+        assert_eq!(parse_host_port("[::1]:9559").unwrap(), ("::1".to_string(), 9559));
+        for bad in ["127.0.0.1", "::1:9559", "[::1]", "[::1:9559", "host:0", "host:99999", ":9559", "a b:1", "[x]:1"] {
+            assert!(parse_host_port(bad).is_err(), "{bad}");
+        }
     }
 }
