@@ -10,6 +10,7 @@
 //! - [`intent`]: target-neutral per-device intent (wires, clone members, classify
 //!   rules, NAT bindings) with stable member ids.
 //! - [`lower`]: intent to ordered P4Runtime `Update`s through the P4Info schema.
+//! - [`synthetic`]: a generator of large valid configs for benchmarks and tests.
 
 pub mod config;
 pub mod diag;
@@ -17,4 +18,5 @@ pub mod intent;
 pub mod lower;
 pub mod net;
 pub mod source;
+pub mod synthetic;
 pub mod validate;

@@ -1,1 +1,728 @@
-//! placeholder, being written
+//! Lowering: [`DeviceIntent`] → P4Runtime entities and `Update`s for the one
+//! pipeline of `docs/dataplane.md`.
+//!
+//! Every table, action, match-field and parameter id and every bitwidth comes from the
+//! P4Info through [`P4Schema`]; nothing here hard-codes an id. The program's P4Info
+//! (`p4src/traffic_clone.p4info.txtpb`) is embedded at build time: [`program_schema`].
+//!
+//! # Encoding
+//! - Exact matches and action parameters are canonical bytestrings (P4Runtime §8.4),
+//!   checked against the field's bitwidth.
+//! - Ternary matches (`clone_classify_v4/v6`): `value & mask`, both canonical; a
+//!   wildcard field (prefix length 0, port `None`) is omitted, as the P4Runtime spec
+//!   requires for don't-care ternary fields. Entries of ternary tables carry the rule's
+//!   priority; exact tables carry none.
+//! - Clone sessions: `PacketReplicationEngineEntry.clone_session_entry` with
+//!   `session_id` = member id, one replica `{egress_port, instance = member id}`,
+//!   `class_of_service` 0 and `packet_length_bytes` 0 (truncation is the
+//!   `clone_rewrite_set.truncate_len` parameter, DESIGN §4/§8). The replica uses the
+//!   `egress_port` form, which BMv2/PI accepts; its value is checked against the width
+//!   of `wire.ingress_port` (the program's port width).
+//!
+//! # Metadata (change detection on later syncs)
+//! `TableEntry.metadata` carries:
+//! - `wire`: `wire:A-B` (the pair the entry belongs to);
+//! - `clone_rewrite`: the profile's `config_digest` (16 hex characters), then NUL, the
+//!   profile name, NUL, the SE name ([`rewrite_metadata`]). The names let a runtime
+//!   rebuild the block [`Allocation`](crate::intent::Allocation) from what a device
+//!   holds ([`allocation_from_rewrites`]): block = (member id - 1) / 10;
+//! - `nat_*`: a digest of the binding ([`nat_digest`]);
+//! - `clone_classify_*`: the rule's `owner_digest` (owning VSs + profile digest).
+//!
+//! # Order
+//! [`lower_entities`] returns a full apply in dependency order: `wire` entries, clone
+//! sessions, `clone_rewrite`, `nat_src_v4`, `nat_dst_v4`, `nat_src_v6`, `nat_dst_v6`,
+//! and the classify entries last (they select sessions). Deletions go in the reverse
+//! order ([`deletion_updates`]). Default actions are the program's own
+//! (`docs/dataplane.md`) and are not part of a full apply; [`default_action_entities`]
+//! gives them for a controller that wants to reset them.
+
+use std::net::IpAddr;
+use std::sync::LazyLock;
+
+use p4clone_proto::bytestring;
+use p4clone_proto::p4::v1::{
+    action, entity, field_match, packet_replication_engine_entry, replica, table_action, update, write_request, Action,
+    CloneSessionEntry, Entity, FieldMatch, PacketReplicationEngineEntry, Replica, TableAction, TableEntry, Update,
+    WriteRequest,
+};
+use p4clone_proto::schema::{MatchKind, P4Schema};
+
+use crate::config::Distribution;
+use crate::intent::{ClassifyRule, CloneMember, DeviceIntent, Digest, Family, NatEntry, WirePair};
+
+/// The program's P4Info, embedded at build time.
+pub const P4INFO_TEXT: &str = include_str!("../../p4src/traffic_clone.p4info.txtpb");
+
+static PROGRAM: LazyLock<Result<P4Schema, String>> =
+    LazyLock::new(|| P4Schema::from_text(P4INFO_TEXT).map_err(|e| e.to_string()));
+
+/// What can go wrong while lowering.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LowerError {
+    /// The P4Info lacks an object the lowering needs, or has it with another shape.
+    #[error("P4Info does not match the data-plane contract: {0}")]
+    Schema(String),
+    /// A value does not fit the bitwidth of its field or parameter.
+    #[error("device `{device}`: {what} = {value} does not fit {bits} bits")]
+    TooWide {
+        /// Device being lowered.
+        device: String,
+        /// `table.field` or `action.param`.
+        what: String,
+        /// The value.
+        value: u128,
+        /// The available width.
+        bits: u32,
+    },
+    /// An intent is inconsistent (e.g. a rule whose addresses mix families).
+    #[error("device `{device}`: {message}")]
+    Intent {
+        /// Device being lowered.
+        device: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An entity does not resolve in the P4Info ([`verify_entity`]).
+    #[error("entity does not match the P4Info: {0}")]
+    Entity(String),
+}
+
+/// The embedded program's [`P4Schema`], parsed once.
+pub fn program_schema() -> Result<&'static P4Schema, LowerError> {
+    PROGRAM.as_ref().map_err(|e| LowerError::Schema(format!("embedded traffic_clone.p4info.txtpb: {e}")))
+}
+
+// ---------------------------------------------------------------------------------
+// resolved ids
+
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    id: u32,
+    bits: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Tbl {
+    name: &'static str,
+    id: u32,
+    fields: Vec<Field>,
+}
+
+#[derive(Debug, Clone)]
+struct Act {
+    name: &'static str,
+    id: u32,
+    params: Vec<Field>,
+}
+
+/// Every id and width the lowering uses, resolved once per schema.
+#[derive(Debug, Clone)]
+struct Ids {
+    wire: Tbl,
+    wire_forward: Act,
+    classify: [Tbl; 2],
+    classify_hit: Act,
+    rewrite: Tbl,
+    rewrite_set: Act,
+    /// nat_src_v4, nat_dst_v4, nat_src_v6, nat_dst_v6
+    nat: [Tbl; 4],
+    nat_set: [Act; 2],
+    port_bits: u32,
+}
+
+fn schema_err(e: impl std::fmt::Display) -> LowerError {
+    LowerError::Schema(e.to_string())
+}
+
+fn tbl(
+    schema: &P4Schema,
+    name: &'static str,
+    fields: &[(&str, MatchKind)],
+    actions: &[&Act],
+) -> Result<Tbl, LowerError> {
+    let t = schema.table(name).map_err(schema_err)?;
+    let mut out = Vec::with_capacity(fields.len());
+    for (f, kind) in fields {
+        let mf = t.match_field(f).map_err(schema_err)?;
+        if &mf.match_type != kind {
+            return Err(LowerError::Schema(format!(
+                "match field `{f}` of table `{name}` is {:?}, the contract says {kind:?}",
+                mf.match_type
+            )));
+        }
+        out.push(Field { id: mf.id, bits: mf.bitwidth });
+    }
+    if t.match_fields.len() != fields.len() {
+        return Err(LowerError::Schema(format!(
+            "table `{name}` has {} match fields, the contract says {}",
+            t.match_fields.len(),
+            fields.len()
+        )));
+    }
+    for a in actions {
+        if !t.has_action(a.id) {
+            return Err(LowerError::Schema(format!("table `{name}` does not list action `{}`", a.name)));
+        }
+    }
+    Ok(Tbl { name, id: t.id, fields: out })
+}
+
+fn act(schema: &P4Schema, name: &'static str, params: &[&str]) -> Result<Act, LowerError> {
+    let a = schema.action(name).map_err(schema_err)?;
+    let mut out = Vec::with_capacity(params.len());
+    for p in params {
+        let pi = a.param(p).map_err(schema_err)?;
+        out.push(Field { id: pi.id, bits: pi.bitwidth });
+    }
+    if a.params.len() != params.len() {
+        return Err(LowerError::Schema(format!(
+            "action `{name}` has {} parameters, the contract says {}",
+            a.params.len(),
+            params.len()
+        )));
+    }
+    Ok(Act { name, id: a.id, params: out })
+}
+
+impl Ids {
+    fn resolve(schema: &P4Schema) -> Result<Ids, LowerError> {
+        use MatchKind::{Exact, Ternary};
+        let wire_forward = act(schema, "wire_forward", &["port"])?;
+        let wire = tbl(schema, "wire", &[("ingress_port", Exact)], &[&wire_forward])?;
+        let classify_hit = act(schema, "classify_hit", &["first_member", "member_count", "mode"])?;
+        let v4 = tbl(
+            schema,
+            "clone_classify_v4",
+            &[
+                ("src_addr", Ternary),
+                ("dst_addr", Ternary),
+                ("protocol", Ternary),
+                ("l4_src_port", Ternary),
+                ("l4_dst_port", Ternary),
+            ],
+            &[&classify_hit],
+        )?;
+        let v6 = tbl(
+            schema,
+            "clone_classify_v6",
+            &[
+                ("src_addr", Ternary),
+                ("dst_addr", Ternary),
+                ("next_header", Ternary),
+                ("l4_src_port", Ternary),
+                ("l4_dst_port", Ternary),
+            ],
+            &[&classify_hit],
+        )?;
+        let rewrite_set =
+            act(schema, "clone_rewrite_set", &["dst_mac", "src_mac", "vlan_id", "truncate_len", "nat_restore"])?;
+        let rewrite = tbl(schema, "clone_rewrite", &[("member", Exact)], &[&rewrite_set])?;
+        let set4 = act(schema, "nat_set_v4", &["client_addr", "client_port"])?;
+        let set6 = act(schema, "nat_set_v6", &["client_addr", "client_port"])?;
+        let f4 = [("addr", Exact), ("port", Exact), ("protocol", Exact)];
+        let f6 = [("addr", Exact), ("port", Exact), ("next_header", Exact)];
+        let nat = [
+            tbl(schema, "nat_src_v4", &f4, &[&set4])?,
+            tbl(schema, "nat_dst_v4", &f4, &[&set4])?,
+            tbl(schema, "nat_src_v6", &f6, &[&set6])?,
+            tbl(schema, "nat_dst_v6", &f6, &[&set6])?,
+        ];
+        let port_bits = wire.fields[0].bits;
+        Ok(Ids {
+            wire,
+            wire_forward,
+            classify: [v4, v6],
+            classify_hit,
+            rewrite,
+            rewrite_set,
+            nat,
+            nat_set: [set4, set6],
+            port_bits,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// encoding helpers
+
+struct Enc<'a> {
+    device: &'a str,
+}
+
+impl Enc<'_> {
+    fn value(&self, what: impl FnOnce() -> String, value: u128, bits: u32) -> Result<Vec<u8>, LowerError> {
+        if bytestring::value_fits(value, bits) {
+            Ok(bytestring::encode(value))
+        } else {
+            Err(LowerError::TooWide { device: self.device.to_string(), what: what(), value, bits })
+        }
+    }
+
+    fn exact(&self, t: &Tbl, i: usize, value: u128) -> Result<FieldMatch, LowerError> {
+        let f = t.fields[i];
+        let v = self.value(|| format!("{}.#{}", t.name, f.id), value, f.bits)?;
+        Ok(FieldMatch {
+            field_id: f.id,
+            field_match_type: Some(field_match::FieldMatchType::Exact(field_match::Exact { value: v })),
+        })
+    }
+
+    /// A ternary match of `value` under a `len`-bit prefix mask; `None` for a wildcard.
+    fn ternary_prefix(&self, t: &Tbl, i: usize, value: u128, len: u32) -> Result<Option<FieldMatch>, LowerError> {
+        if len == 0 {
+            return Ok(None);
+        }
+        let f = t.fields[i];
+        if len > f.bits {
+            return Err(LowerError::Intent {
+                device: self.device.to_string(),
+                message: format!("prefix length {len} is longer than {}.#{} ({} bits)", t.name, f.id, f.bits),
+            });
+        }
+        let full = bytestring::mask(f.bits);
+        let mask = if len == f.bits { full } else { full & !(full >> len) };
+        if !bytestring::value_fits(value, f.bits) {
+            return Err(LowerError::TooWide {
+                device: self.device.to_string(),
+                what: format!("{}.#{}", t.name, f.id),
+                value,
+                bits: f.bits,
+            });
+        }
+        Ok(Some(FieldMatch {
+            field_id: f.id,
+            field_match_type: Some(field_match::FieldMatchType::Ternary(field_match::Ternary {
+                value: bytestring::encode(value & mask),
+                mask: bytestring::encode(mask),
+            })),
+        }))
+    }
+
+    fn param(&self, a: &Act, i: usize, value: u128) -> Result<action::Param, LowerError> {
+        let p = a.params[i];
+        let v = self.value(|| format!("{}.#{}", a.name, p.id), value, p.bits)?;
+        Ok(action::Param { param_id: p.id, value: v })
+    }
+}
+
+fn addr_bits(a: &IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(u32::from(*a)),
+        IpAddr::V6(a) => u128::from(*a),
+    }
+}
+
+fn table_entity(e: TableEntry) -> Entity {
+    Entity { entity: Some(entity::Entity::TableEntry(e)) }
+}
+
+fn action(a: Action) -> Option<TableAction> {
+    Some(TableAction { r#type: Some(table_action::Type::Action(a)) })
+}
+
+/// The distribution mode as the `classify_hit.mode` parameter: 0 round robin, 1 flow hash.
+pub fn mode_value(d: Distribution) -> u8 {
+    match d {
+        Distribution::RoundRobin => 0,
+        Distribution::FlowHash => 1,
+    }
+}
+
+/// Metadata of a NAT entry: 16 hex characters of sha256 over the binding.
+pub fn nat_digest(n: &NatEntry) -> Digest {
+    Digest::of(format!("{}|{}|{}|{}|{}", n.se_addr, n.se_port, n.client_addr, n.client_port, n.protocol).as_bytes())
+}
+
+/// Metadata of a `clone_rewrite` entry: `<config digest hex>\0<profile>\0<se>`.
+pub fn rewrite_metadata(m: &CloneMember) -> Vec<u8> {
+    let mut v = Vec::with_capacity(18 + m.profile.len() + m.se.len());
+    v.extend_from_slice(&m.config_digest.hex_bytes());
+    v.push(0);
+    v.extend_from_slice(m.profile.as_bytes());
+    v.push(0);
+    v.extend_from_slice(m.se.as_bytes());
+    v
+}
+
+/// Splits `clone_rewrite` metadata into (config digest hex, profile, SE); `None` if it
+/// is not in the [`rewrite_metadata`] form.
+pub fn parse_rewrite_metadata(bytes: &[u8]) -> Option<(String, String, String)> {
+    let mut parts = bytes.splitn(3, |b| *b == 0);
+    let digest = std::str::from_utf8(parts.next()?).ok()?;
+    let profile = std::str::from_utf8(parts.next()?).ok()?;
+    let se = std::str::from_utf8(parts.next()?).ok()?;
+    if digest.len() != 16 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((digest.to_string(), profile.to_string(), se.to_string()))
+}
+
+/// Rebuilds block hints for `device` from `clone_rewrite` entries read back from it
+/// (as (member id, metadata) pairs), to pass to [`crate::intent::compile`] so ids
+/// already on the device do not move. Entries whose metadata does not parse, and ids
+/// outside 1..=32760, are skipped.
+pub fn allocation_from_rewrites<'a>(
+    device: &str,
+    entries: impl IntoIterator<Item = (u16, &'a [u8])>,
+) -> crate::intent::Allocation {
+    let mut a = crate::intent::Allocation::default();
+    for (id, meta) in entries {
+        let Some((_, profile, se)) = parse_rewrite_metadata(meta) else { continue };
+        if id == 0 {
+            continue;
+        }
+        let block = (id - 1) / crate::intent::BLOCK_WIDTH;
+        if block < crate::intent::MAX_BLOCKS {
+            a.insert(device, &profile, &se, block);
+        }
+    }
+    a
+}
+
+/// Metadata of a `wire` entry.
+pub fn wire_metadata(w: &WirePair) -> Vec<u8> {
+    format!("wire:{}-{}", w.0, w.1).into_bytes()
+}
+
+// ---------------------------------------------------------------------------------
+// lowering
+
+struct Lowerer<'a> {
+    ids: Ids,
+    enc: Enc<'a>,
+}
+
+impl Lowerer<'_> {
+    fn wire(&self, w: &WirePair) -> Result<[Entity; 2], LowerError> {
+        let t = &self.ids.wire;
+        let a = &self.ids.wire_forward;
+        let entry = |from: u32, to: u32| -> Result<Entity, LowerError> {
+            Ok(table_entity(TableEntry {
+                table_id: t.id,
+                r#match: vec![self.enc.exact(t, 0, u128::from(from))?],
+                action: action(Action { action_id: a.id, params: vec![self.enc.param(a, 0, u128::from(to))?] }),
+                metadata: wire_metadata(w),
+                ..Default::default()
+            }))
+        };
+        Ok([entry(w.0, w.1)?, entry(w.1, w.0)?])
+    }
+
+    fn session(&self, m: &CloneMember) -> Result<Entity, LowerError> {
+        let port = u128::from(m.egress_port);
+        if !bytestring::value_fits(port, self.ids.port_bits) {
+            return Err(LowerError::TooWide {
+                device: self.enc.device.to_string(),
+                what: format!("clone session {} egress_port", m.id),
+                value: port,
+                bits: self.ids.port_bits,
+            });
+        }
+        #[allow(deprecated)] // `egress_port` is the form BMv2/PI implements
+        let port_kind = Some(replica::PortKind::EgressPort(m.egress_port));
+        Ok(Entity {
+            entity: Some(entity::Entity::PacketReplicationEngineEntry(PacketReplicationEngineEntry {
+                r#type: Some(packet_replication_engine_entry::Type::CloneSessionEntry(CloneSessionEntry {
+                    session_id: u32::from(m.id.0),
+                    replicas: vec![Replica { instance: u32::from(m.id.0), backup_replicas: Vec::new(), port_kind }],
+                    class_of_service: 0,
+                    packet_length_bytes: 0,
+                })),
+            })),
+        })
+    }
+
+    fn rewrite(&self, m: &CloneMember) -> Result<Entity, LowerError> {
+        let t = &self.ids.rewrite;
+        let a = &self.ids.rewrite_set;
+        let e = &self.enc;
+        Ok(table_entity(TableEntry {
+            table_id: t.id,
+            r#match: vec![e.exact(t, 0, u128::from(m.id.0))?],
+            action: action(Action {
+                action_id: a.id,
+                params: vec![
+                    e.param(a, 0, u128::from(m.dst_mac.to_u64()))?,
+                    e.param(a, 1, u128::from(m.src_mac.to_u64()))?,
+                    e.param(a, 2, u128::from(m.vlan.unwrap_or(0)))?,
+                    e.param(a, 3, u128::from(m.truncate))?,
+                    e.param(a, 4, u128::from(m.nat_restore))?,
+                ],
+            }),
+            metadata: rewrite_metadata(m),
+            ..Default::default()
+        }))
+    }
+
+    /// `which`: 0 = src table, 1 = dst table.
+    fn nat(&self, n: &NatEntry, which: usize) -> Result<Entity, LowerError> {
+        let fam = match (n.se_addr, n.client_addr) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => 0,
+            (IpAddr::V6(_), IpAddr::V6(_)) => 1,
+            _ => {
+                return Err(LowerError::Intent {
+                    device: self.enc.device.to_string(),
+                    message: format!("NAT binding {}:{} mixes address families", n.se_addr, n.se_port),
+                })
+            }
+        };
+        let t = &self.ids.nat[fam * 2 + which];
+        let a = &self.ids.nat_set[fam];
+        let e = &self.enc;
+        Ok(table_entity(TableEntry {
+            table_id: t.id,
+            r#match: vec![
+                e.exact(t, 0, addr_bits(&n.se_addr))?,
+                e.exact(t, 1, u128::from(n.se_port))?,
+                e.exact(t, 2, u128::from(n.protocol))?,
+            ],
+            action: action(Action {
+                action_id: a.id,
+                params: vec![e.param(a, 0, addr_bits(&n.client_addr))?, e.param(a, 1, u128::from(n.client_port))?],
+            }),
+            metadata: nat_digest(n).hex_bytes().to_vec(),
+            ..Default::default()
+        }))
+    }
+
+    fn classify(&self, r: &ClassifyRule) -> Result<Entity, LowerError> {
+        let fam = match (r.family, r.src_addr, r.dst_addr) {
+            (Family::V4, IpAddr::V4(_), IpAddr::V4(_)) => 0,
+            (Family::V6, IpAddr::V6(_), IpAddr::V6(_)) => 1,
+            _ => {
+                return Err(LowerError::Intent {
+                    device: self.enc.device.to_string(),
+                    message: format!("classify rule {} -> {} mixes address families", r.src_addr, r.dst_addr),
+                })
+            }
+        };
+        let t = &self.ids.classify[fam];
+        let a = &self.ids.classify_hit;
+        let e = &self.enc;
+        let mut m = Vec::with_capacity(5);
+        m.extend(e.ternary_prefix(t, 0, addr_bits(&r.src_addr), u32::from(r.src_len))?);
+        m.extend(e.ternary_prefix(t, 1, addr_bits(&r.dst_addr), u32::from(r.dst_len))?);
+        m.extend(e.ternary_prefix(t, 2, u128::from(r.protocol), t.fields[2].bits)?);
+        if let Some(p) = r.l4_src_port {
+            m.extend(e.ternary_prefix(t, 3, u128::from(p), t.fields[3].bits)?);
+        }
+        if let Some(p) = r.l4_dst_port {
+            m.extend(e.ternary_prefix(t, 4, u128::from(p), t.fields[4].bits)?);
+        }
+        Ok(table_entity(TableEntry {
+            table_id: t.id,
+            r#match: m,
+            action: action(Action {
+                action_id: a.id,
+                params: vec![
+                    e.param(a, 0, u128::from(r.first_member.0))?,
+                    e.param(a, 1, u128::from(r.member_count))?,
+                    e.param(a, 2, u128::from(mode_value(r.mode)))?,
+                ],
+            }),
+            priority: r.priority,
+            metadata: r.owner_digest.hex_bytes().to_vec(),
+            ..Default::default()
+        }))
+    }
+}
+
+/// The entities of a full apply of `d`, in dependency order (see the module docs).
+pub fn lower_entities(d: &DeviceIntent, schema: &P4Schema) -> Result<Vec<Entity>, LowerError> {
+    let mut out = Vec::with_capacity(entity_count(d));
+    lower_into(d, schema, |e| out.push(e))?;
+    Ok(out)
+}
+
+fn entity_count(d: &DeviceIntent) -> usize {
+    d.wires.len() * 2 + d.members.len() * 2 + d.nat.len() * 2 + d.rules.len()
+}
+
+/// Feeds the entities of a full apply of `d`, in order, to `sink`.
+fn lower_into(d: &DeviceIntent, schema: &P4Schema, mut sink: impl FnMut(Entity)) -> Result<(), LowerError> {
+    let l = Lowerer { ids: Ids::resolve(schema)?, enc: Enc { device: &d.name } };
+    for w in &d.wires {
+        for e in l.wire(w)? {
+            sink(e);
+        }
+    }
+    for m in &d.members {
+        sink(l.session(m)?);
+    }
+    for m in &d.members {
+        sink(l.rewrite(m)?);
+    }
+    for fam_v4 in [true, false] {
+        for which in [0, 1] {
+            for n in d.nat.iter().filter(|n| n.se_addr.is_ipv4() == fam_v4) {
+                sink(l.nat(n, which)?);
+            }
+        }
+    }
+    for fam in [Family::V4, Family::V6] {
+        for r in d.rules.iter().filter(|r| r.family == fam) {
+            sink(l.classify(r)?);
+        }
+    }
+    Ok(())
+}
+
+/// Wraps entities as updates of one type, keeping their order.
+pub fn updates(entities: Vec<Entity>, kind: update::Type) -> Vec<Update> {
+    entities.into_iter().map(|e| Update { r#type: kind as i32, entity: Some(e) }).collect()
+}
+
+/// The `INSERT` updates of a full apply of `d`, in dependency order.
+pub fn lower_device(d: &DeviceIntent, schema: &P4Schema) -> Result<Vec<Update>, LowerError> {
+    let mut out = Vec::with_capacity(entity_count(d));
+    lower_into(d, schema, |e| out.push(Update { r#type: update::Type::Insert as i32, entity: Some(e) }))?;
+    Ok(out)
+}
+
+/// `DELETE` updates for `entities` given in apply order: reversed, so classify
+/// entries go before the sessions they reference and wires go last.
+pub fn deletion_updates(entities: Vec<Entity>) -> Vec<Update> {
+    let mut u = updates(entities, update::Type::Delete);
+    u.reverse();
+    u
+}
+
+/// One `WriteRequest` for `device_id` (atomicity `CONTINUE_ON_ERROR`, the only one PI
+/// accepts; election id unset — the runtime sets it).
+pub fn write_request(device_id: u64, updates: Vec<Update>) -> WriteRequest {
+    WriteRequest {
+        device_id,
+        updates,
+        atomicity: write_request::Atomicity::ContinueOnError as i32,
+        ..Default::default()
+    }
+}
+
+/// The default-action entries of the contract (`wire_drop`, `classify_miss`,
+/// `clone_rewrite_miss`, `nat_miss`) for every table, to send as `MODIFY` when a
+/// controller wants to reset them. Not part of [`lower_entities`].
+pub fn default_action_entities(schema: &P4Schema) -> Result<Vec<Entity>, LowerError> {
+    let pairs = [
+        ("wire", "wire_drop"),
+        ("clone_classify_v4", "classify_miss"),
+        ("clone_classify_v6", "classify_miss"),
+        ("clone_rewrite", "clone_rewrite_miss"),
+        ("nat_src_v4", "nat_miss"),
+        ("nat_dst_v4", "nat_miss"),
+        ("nat_src_v6", "nat_miss"),
+        ("nat_dst_v6", "nat_miss"),
+    ];
+    pairs
+        .iter()
+        .map(|(t, a)| {
+            let t = schema.table(t).map_err(schema_err)?;
+            let a = schema.action(a).map_err(schema_err)?;
+            if !t.has_action(a.id) {
+                return Err(LowerError::Schema(format!("table `{}` does not list action `{}`", t.name, a.name)));
+            }
+            Ok(table_entity(TableEntry {
+                table_id: t.id,
+                action: action(Action { action_id: a.id, params: Vec::new() }),
+                is_default_action: true,
+                ..Default::default()
+            }))
+        })
+        .collect()
+}
+
+/// Checks one entity against the P4Info the way a P4Runtime server would: the table
+/// exists; every match field belongs to it, has the right kind, a canonical value that
+/// fits its bitwidth and (ternary) no value bits outside the mask and no all-zero
+/// mask; priority is set exactly on ternary tables; the action belongs to the table
+/// and its parameters are exactly the action's, canonical and fitting. Clone sessions
+/// need an id in 1..=32767, one replica and `packet_length_bytes` 0.
+pub fn verify_entity(schema: &P4Schema, e: &Entity) -> Result<(), LowerError> {
+    let bad = |m: String| Err(LowerError::Entity(m));
+    match &e.entity {
+        Some(entity::Entity::TableEntry(te)) => {
+            let t = schema.table_by_id(te.table_id).map_err(|e| LowerError::Entity(e.to_string()))?;
+            let mut seen = Vec::new();
+            for fm in &te.r#match {
+                let f = t.match_field_by_id(fm.field_id).map_err(|e| LowerError::Entity(e.to_string()))?;
+                if seen.contains(&fm.field_id) {
+                    return bad(format!("{}: field {} matched twice", t.name, f.name));
+                }
+                seen.push(fm.field_id);
+                let check = |v: &[u8], what: &str| -> Result<(), LowerError> {
+                    if !bytestring::is_canonical(v) {
+                        return bad(format!("{}.{}: {what} {v:?} is not canonical", t.name, f.name));
+                    }
+                    if !bytestring::fits(v, f.bitwidth) {
+                        return bad(format!("{}.{}: {what} {v:?} exceeds {} bits", t.name, f.name, f.bitwidth));
+                    }
+                    Ok(())
+                };
+                match (&fm.field_match_type, &f.match_type) {
+                    (Some(field_match::FieldMatchType::Exact(x)), MatchKind::Exact) => check(&x.value, "value")?,
+                    (Some(field_match::FieldMatchType::Ternary(x)), MatchKind::Ternary) => {
+                        check(&x.value, "value")?;
+                        check(&x.mask, "mask")?;
+                        if x.mask == [0] {
+                            return bad(format!("{}.{}: all-zero mask must be omitted", t.name, f.name));
+                        }
+                        if !bytestring::is_masked(&x.value, &x.mask) {
+                            return bad(format!("{}.{}: value has bits outside the mask", t.name, f.name));
+                        }
+                    }
+                    (other, kind) => {
+                        return bad(format!("{}.{}: {kind:?} field matched as {other:?}", t.name, f.name));
+                    }
+                }
+            }
+            for f in &t.match_fields {
+                if f.match_type == MatchKind::Exact && !seen.contains(&f.id) {
+                    return bad(format!("{}: exact field {} missing", t.name, f.name));
+                }
+            }
+            if t.needs_priority() != (te.priority > 0) {
+                return bad(format!(
+                    "{}: priority {} on a table that {} one",
+                    t.name,
+                    te.priority,
+                    if t.needs_priority() { "needs" } else { "takes no" }
+                ));
+            }
+            let Some(TableAction { r#type: Some(table_action::Type::Action(a)) }) = &te.action else {
+                return bad(format!("{}: entry has no direct action", t.name));
+            };
+            if !t.has_action(a.action_id) {
+                return bad(format!("{}: action {:#010x} is not one of the table's", t.name, a.action_id));
+            }
+            let ai = schema.action_by_id(a.action_id).map_err(|e| LowerError::Entity(e.to_string()))?;
+            if a.params.len() != ai.params.len() {
+                return bad(format!("{}: {} params, want {}", ai.name, a.params.len(), ai.params.len()));
+            }
+            for p in &a.params {
+                let pi = ai.param_by_id(p.param_id).map_err(|e| LowerError::Entity(e.to_string()))?;
+                if !bytestring::is_canonical(&p.value) || !bytestring::fits(&p.value, pi.bitwidth) {
+                    return bad(format!(
+                        "{}.{}: value {:?} not canonical or over {} bits",
+                        ai.name, pi.name, p.value, pi.bitwidth
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Some(entity::Entity::PacketReplicationEngineEntry(PacketReplicationEngineEntry {
+            r#type: Some(packet_replication_engine_entry::Type::CloneSessionEntry(c)),
+        })) => {
+            if c.session_id == 0 || c.session_id > u32::from(crate::intent::MAX_SESSION_ID) {
+                return bad(format!("clone session id {} outside 1..=32767", c.session_id));
+            }
+            if c.packet_length_bytes != 0 {
+                return bad(format!("clone session {}: packet_length_bytes must be 0", c.session_id));
+            }
+            if c.replicas.len() != 1 {
+                return bad(format!("clone session {}: {} replicas, want 1", c.session_id, c.replicas.len()));
+            }
+            Ok(())
+        }
+        other => bad(format!("unexpected entity {other:?}")),
+    }
+}

@@ -1,0 +1,129 @@
+//! Output helpers: aligned plain-text tables and writing results to stdout or a file.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::failure::Failure;
+
+/// Column alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Pad on the right.
+    Left,
+    /// Pad on the left (numbers).
+    Right,
+}
+
+/// A plain-text table: a header row and data rows, columns separated by two spaces,
+/// no trailing whitespace.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    header: Vec<String>,
+    align: Vec<Align>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column headers and alignments.
+    pub fn new(columns: &[(&str, Align)]) -> Table {
+        Table {
+            header: columns.iter().map(|(h, _)| h.to_string()).collect(),
+            align: columns.iter().map(|(_, a)| *a).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row (missing cells are blank, extra cells are dropped).
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        let mut r: Vec<String> = cells.into_iter().map(Into::into).take(self.header.len()).collect();
+        r.resize(self.header.len(), String::new());
+        self.rows.push(r);
+    }
+
+    /// Renders the table, header included, each line ending in `\n`.
+    pub fn render(&self) -> String {
+        let n = self.header.len();
+        let mut width = vec![0usize; n];
+        for r in std::iter::once(&self.header).chain(&self.rows) {
+            for (w, c) in width.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in std::iter::once(&self.header).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, c) in r.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = width[i] - c.chars().count();
+                match self.align[i] {
+                    Align::Left => {
+                        line.push_str(c);
+                        line.extend(std::iter::repeat_n(' ', pad));
+                    }
+                    Align::Right => {
+                        line.extend(std::iter::repeat_n(' ', pad));
+                        line.push_str(c);
+                    }
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Writes `text` to `output` (a file) or stdout. An unwritable file is bad input
+/// (exit 2); a closed stdout pipe (`| head`) is not an error.
+pub fn emit(text: &str, output: Option<&Path>) -> Result<(), Failure> {
+    match output {
+        Some(path) => fs::write(path, text)
+            .map_err(|e| Failure::Input(format!("cannot write output file {}: {e}", path.display()))),
+        None => {
+            let mut out = io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(Failure::Runtime(format!("cannot write to stdout: {e}"))),
+            }
+        }
+    }
+}
+
+/// Streams output produced by `write` to `output` (a file) or stdout, buffered. An
+/// uncreatable or unwritable file is bad input (exit 2); a closed stdout pipe is not
+/// an error; any other stdout failure is a runtime failure (exit 1).
+pub fn emit_with(output: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Failure> {
+    match output {
+        Some(path) => {
+            let file_err = |e: io::Error| Failure::Input(format!("cannot write output file {}: {e}", path.display()));
+            let file = fs::File::create(path).map_err(file_err)?;
+            let mut w = io::BufWriter::with_capacity(1 << 16, file);
+            write(&mut w).and_then(|()| w.flush()).map_err(file_err)
+        }
+        None => {
+            let mut w = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            match write(&mut w).and_then(|()| w.flush()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(Failure::Runtime(format!("cannot write to stdout: {e}"))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let mut t = Table::new(&[("NAME", Align::Left), ("N", Align::Right), ("NOTE", Align::Left)]);
+        t.row(["a", "1", ""]);
+        t.row(["longer", "100", "x"]);
+        assert_eq!(t.render(), "NAME      N  NOTE\na         1\nlonger  100  x\n");
+    }
+}
