@@ -1,0 +1,367 @@
+//! The embedded P4Runtime server: the software target answers P4Runtime like a
+//! switch, so the runtime (or any third-party client such as `p4runtime-shell`)
+//! drives it exactly like BMv2.
+//!
+//! [`SoftTarget`] owns the [`Pipeline`] and the P4Runtime state (arbitration,
+//! forwarding pipeline config, read-back metadata). It is cheap to clone. The packet
+//! engine gets the pipeline with [`SoftTarget::pipeline`]; [`SoftTarget::serve`]
+//! starts the gRPC server; [`SoftTarget::apply_write`] and
+//! [`SoftTarget::set_pipeline_in_process`] program it without gRPC, through the
+//! same validation path.
+//!
+//! Sub-modules, by concern:
+//! - `arbitration`: `StreamChannel`, primary / backup election;
+//! - `pipeline_config`: `Set/GetForwardingPipelineConfig`, P4Info comparison;
+//! - `write`: the `Write` RPC (one atomic pipeline batch per request);
+//! - `read`: the `Read` RPC (wildcards, streamed in chunks).
+//!
+//! # Spec decisions (P4Runtime v1.4)
+//! - **Arbitration**: default role only (a role name → UNIMPLEMENTED, a role config
+//!   → INVALID_ARGUMENT). The primary is the live stream with the highest non-zero
+//!   election id; an unset or zero election id makes a backup that never becomes
+//!   primary. Each update is answered with the primary's election id and status OK
+//!   (primary), ALREADY_EXISTS (backup) or NOT_FOUND (no primary); when the primary
+//!   changes or leaves every client is notified. Like PI (BMv2), the next highest
+//!   live stream is promoted when the primary leaves (spec v1.4 would wait for a new
+//!   arbitration update). Device id mismatch → NOT_FOUND (first update) or
+//!   FAILED_PRECONDITION (later change); an election id already used by another
+//!   live stream → INVALID_ARGUMENT. PacketOut / digest acks → `StreamError`
+//!   UNIMPLEMENTED (the program has no packet I/O).
+//! - **Write / SetForwardingPipelineConfig**: device id → NOT_FOUND, role → NOT_FOUND,
+//!   not primary (election id ≠ the primary's, or no primary) → PERMISSION_DENIED,
+//!   no pipeline → FAILED_PRECONDITION. Only CONTINUE_ON_ERROR (ROLLBACK_ON_ERROR,
+//!   DATAPLANE_ATOMIC → UNIMPLEMENTED, as PI); every request is still published to
+//!   the data plane as one atomic batch.
+//! - **Pipeline config**: COMMIT without a saved config → NOT_FOUND, with a config →
+//!   INVALID_ARGUMENT; a P4Info differing from the program → INVALID_ARGUMENT naming
+//!   the first difference; the device config bytes are ignored and kept.
+//! - Per-update / per-read-request failures: gRPC UNKNOWN with one `p4.v1.Error` per
+//!   update in the `google.rpc.Status` details (see [`crate::translate`] for codes).
+
+mod arbitration;
+mod pipeline_config;
+mod read;
+mod write;
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use p4clone_pipeline::Pipeline;
+use p4clone_proto::p4::config::v1::P4Info;
+use p4clone_proto::p4::v1::p4_runtime_server::{P4Runtime, P4RuntimeServer};
+use p4clone_proto::p4::v1::{
+    CapabilitiesRequest, CapabilitiesResponse, GetForwardingPipelineConfigRequest, GetForwardingPipelineConfigResponse,
+    ReadRequest, ReadResponse, SetForwardingPipelineConfigRequest, SetForwardingPipelineConfigResponse,
+    StreamMessageRequest, StreamMessageResponse, WriteRequest, WriteResponse,
+};
+use tonic::codegen::tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::translate::{self, Parse, Program, SideState};
+
+/// The P4Runtime API version this server implements (`Capabilities`).
+pub const P4RUNTIME_API_VERSION: &str = "1.4.1";
+/// The IANA P4Runtime port.
+pub const DEFAULT_PORT: u16 = 9559;
+/// Largest gRPC message accepted or sent (big Write batches).
+const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// A forwarding pipeline config as set by a client.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub p4info: P4Info,
+    pub device_config: Vec<u8>,
+    pub cookie: Option<u64>,
+}
+
+/// What the server keeps besides the pipeline.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// The realised config (`VERIFY_AND_COMMIT`, `COMMIT`, `RECONCILE_AND_COMMIT`).
+    pub committed: Option<Config>,
+    /// A config saved by `VERIFY_AND_SAVE`, waiting for `COMMIT`.
+    pub saved: Option<Config>,
+    /// Read-back state the pipeline does not hold.
+    pub side: SideState,
+}
+
+impl State {
+    /// Whether Read / Write may proceed (a config was committed or saved).
+    pub fn has_pipeline(&self) -> bool {
+        self.committed.is_some() || self.saved.is_some()
+    }
+}
+
+pub(crate) struct Inner {
+    pub device_id: u64,
+    pub pipeline: Arc<Pipeline>,
+    pub program: &'static Program,
+    pub arbiter: arbitration::Arbiter,
+    /// Writes and config changes take it exclusively, reads shared.
+    pub state: RwLock<State>,
+    /// Accept non-canonical (zero-padded) bytestrings.
+    pub lenient_bytestrings: AtomicBool,
+    /// Tells open `StreamChannel`s that the server is stopping.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Inner {
+    pub fn parse(&self) -> Parse {
+        Parse { canonical_only: !self.lenient_bytestrings.load(Ordering::Relaxed) }
+    }
+
+    pub fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check_device(&self, device_id: u64) -> Result<(), Status> {
+        if device_id != self.device_id {
+            return Err(Status::not_found(format!(
+                "unknown device id {device_id} (this target is device {})",
+                self.device_id
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_role(role: &str) -> Result<(), Status> {
+        if !role.is_empty() {
+            return Err(Status::not_found(format!("unknown role `{role}` (only the default role exists)")));
+        }
+        Ok(())
+    }
+}
+
+/// The software target: the pipeline plus its P4Runtime state. Clones share both.
+#[derive(Clone)]
+pub struct SoftTarget {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SoftTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftTarget").field("device_id", &self.inner.device_id).finish_non_exhaustive()
+    }
+}
+
+impl SoftTarget {
+    /// A target with device id `device_id`, an empty pipeline and no forwarding
+    /// pipeline config yet (Read / Write answer FAILED_PRECONDITION until one is set).
+    pub fn new(device_id: u64) -> Self {
+        Self::with_pipeline(device_id, Arc::new(Pipeline::new()))
+    }
+
+    /// A target serving an existing pipeline.
+    pub fn with_pipeline(device_id: u64, pipeline: Arc<Pipeline>) -> Self {
+        SoftTarget {
+            inner: Arc::new(Inner {
+                device_id,
+                pipeline,
+                program: translate::program(),
+                arbiter: arbitration::Arbiter::new(device_id),
+                state: RwLock::new(State::default()),
+                lenient_bytestrings: AtomicBool::new(false),
+                shutdown: tokio::sync::watch::channel(false).0,
+            }),
+        }
+    }
+
+    /// The P4Runtime device id.
+    pub fn device_id(&self) -> u64 {
+        self.inner.device_id
+    }
+
+    /// The pipeline (the engine processes packets with it).
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.inner.pipeline.clone()
+    }
+
+    /// The program's P4Info: what `SetForwardingPipelineConfig` must be given.
+    pub fn program_p4info() -> P4Info {
+        translate::program_p4info()
+    }
+
+    /// Whether a forwarding pipeline config is set (committed or saved).
+    pub fn has_pipeline(&self) -> bool {
+        self.inner.read_state().has_pipeline()
+    }
+
+    /// The committed config's cookie.
+    pub fn cookie(&self) -> Option<u64> {
+        self.inner.read_state().committed.as_ref().and_then(|c| c.cookie)
+    }
+
+    /// By default a non-canonical bytestring (leading zero bytes) is refused with
+    /// INVALID_ARGUMENT. `true` accepts any string whose value fits, as the spec
+    /// and BMv2 do.
+    pub fn set_accept_padded_bytestrings(&self, accept: bool) {
+        self.inner.lenient_bytestrings.store(accept, Ordering::Relaxed);
+    }
+
+    /// Applies a `WriteRequest` in-process, through the same validation and
+    /// translation as the `Write` RPC, without the arbitration check (the device id
+    /// must still match, and a pipeline config must be set). Blocking: from async
+    /// code call it inside `spawn_blocking`.
+    pub fn apply_write(&self, req: &WriteRequest) -> Result<(), Status> {
+        write::write(&self.inner, req, false)
+    }
+
+    /// Sets the forwarding pipeline config in-process (`VERIFY_AND_COMMIT`
+    /// semantics: the P4Info must match the program; forwarding state is cleared).
+    pub fn set_pipeline_in_process(&self, p4info: P4Info, cookie: Option<u64>) -> Result<(), Status> {
+        pipeline_config::commit_in_process(&self.inner, p4info, cookie)
+    }
+
+    /// The tonic service, to mount in a server of one's own.
+    pub fn service(&self) -> P4RuntimeServer<Service> {
+        P4RuntimeServer::new(Service { inner: self.inner.clone() })
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Binds `addr` (port 0: an ephemeral port) and serves P4Runtime on it in a
+    /// spawned task, until [`ServerHandle::shutdown`].
+    pub async fn serve(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        let local_addr = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let service = self.service();
+        let task = tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        Ok(ServerHandle { local_addr, stop: stop_tx, task, inner: self.inner.clone() })
+    }
+}
+
+/// Why [`SoftTarget::serve`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("cannot listen for P4Runtime on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A running P4Runtime server. Dropping the handle leaves the server running.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("device_id", &self.device_id).finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on (with the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting connections, ends the open `StreamChannel`s (UNAVAILABLE)
+    /// and waits (at most 5 s) for the in-flight RPCs to finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.inner.shutdown.send_replace(true);
+        let mut task = self.task;
+        if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
+            task.abort();
+        }
+        // The target may be served again later.
+        self.inner.shutdown.send_replace(false);
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// The tonic `P4Runtime` service of a [`SoftTarget`].
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("device_id", &self.inner.device_id).finish()
+    }
+}
+
+fn internal(e: tokio::task::JoinError) -> Status {
+    Status::internal(format!("request handler failed: {e}"))
+}
+
+#[tonic::async_trait]
+impl P4Runtime for Service {
+    async fn write(&self, req: Request<WriteRequest>) -> Result<Response<WriteResponse>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        tokio::task::spawn_blocking(move || write::write(&inner, &req, true)).await.map_err(internal)??;
+        Ok(Response::new(WriteResponse {}))
+    }
+
+    type ReadStream = BoxStream<ReadResponse>;
+
+    async fn read(&self, req: Request<ReadRequest>) -> Result<Response<Self::ReadStream>, Status> {
+        let stream = read::read(self.inner.clone(), req.into_inner()).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn set_forwarding_pipeline_config(
+        &self,
+        req: Request<SetForwardingPipelineConfigRequest>,
+    ) -> Result<Response<SetForwardingPipelineConfigResponse>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        tokio::task::spawn_blocking(move || pipeline_config::set(&inner, req)).await.map_err(internal)??;
+        Ok(Response::new(SetForwardingPipelineConfigResponse {}))
+    }
+
+    async fn get_forwarding_pipeline_config(
+        &self,
+        req: Request<GetForwardingPipelineConfigRequest>,
+    ) -> Result<Response<GetForwardingPipelineConfigResponse>, Status> {
+        pipeline_config::get(&self.inner, &req.into_inner()).map(Response::new)
+    }
+
+    type StreamChannelStream = BoxStream<StreamMessageResponse>;
+
+    async fn stream_channel(
+        &self,
+        req: Request<Streaming<StreamMessageRequest>>,
+    ) -> Result<Response<Self::StreamChannelStream>, Status> {
+        Ok(Response::new(arbitration::stream_channel(self.inner.clone(), req.into_inner())))
+    }
+
+    async fn capabilities(&self, req: Request<CapabilitiesRequest>) -> Result<Response<CapabilitiesResponse>, Status> {
+        let device_id = req.into_inner().device_id;
+        if device_id != 0 {
+            self.inner.check_device(device_id)?;
+        }
+        Ok(Response::new(CapabilitiesResponse {
+            p4runtime_api_version: P4RUNTIME_API_VERSION.to_string(),
+            experimental: None,
+        }))
+    }
+}

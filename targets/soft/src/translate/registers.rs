@@ -1,0 +1,124 @@
+//! `RegisterEntry`: the `rr_cursor` register (`bit<16>`, one cell per profile's
+//! first member).
+//!
+//! Writes are MODIFY only; an unset `index` writes every cell (spec "RegisterEntry":
+//! wildcard reads and writes). Data is a `P4Data` bitstring of the register's width.
+
+use p4clone_pipeline::{Pipeline, TableOp, RR_CURSOR_SIZE};
+use p4clone_proto::bytestring;
+use p4clone_proto::p4::v1::{self as p4, entity::Entity as E, p4_data::Data, update::Type as UpdateType};
+use p4clone_proto::schema::{P4Schema, RegisterInfo};
+
+use super::{check_index, entity, Budget, EntityIter, Failure, Fill, Parse, Planned, Program};
+
+/// The register of the contract, bound to the pipeline's `rr_cursor`.
+#[derive(Debug)]
+pub(crate) struct RegisterDef {
+    pub info: RegisterInfo,
+    pub bitwidth: u32,
+    pub size: usize,
+}
+
+pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<RegisterDef>, String> {
+    let mut out = Vec::new();
+    for r in schema.registers() {
+        if r.name != "rr_cursor" {
+            return Err(format!("register `{}` is not in the data-plane contract", r.name));
+        }
+        if r.bitwidth != Some(16) {
+            return Err(format!("register `rr_cursor` is {:?} bits, the contract says bit<16>", r.bitwidth));
+        }
+        out.push(RegisterDef {
+            info: r.clone(),
+            bitwidth: 16,
+            size: usize::try_from(r.size).unwrap_or(0).min(RR_CURSOR_SIZE),
+        });
+    }
+    if out.is_empty() {
+        return Err("the P4Info has no register `rr_cursor`".into());
+    }
+    Ok(out)
+}
+
+impl Program {
+    fn register(&self, id: u32) -> Result<&RegisterDef, Failure> {
+        self.registers
+            .iter()
+            .find(|r| r.info.id == id)
+            .ok_or_else(|| Failure::invalid(format!("no register with id {id:#010x} in the P4Info")))
+    }
+}
+
+/// A Write update of a `RegisterEntry`.
+pub(crate) fn plan_write(
+    prog: &Program,
+    ty: UpdateType,
+    re: &p4::RegisterEntry,
+    parse: Parse,
+) -> Result<Planned, Failure> {
+    if ty != UpdateType::Modify {
+        return Err(Failure::invalid("register entries can only be modified (INSERT and DELETE are not allowed)"));
+    }
+    let def = prog.register(re.register_id)?;
+    let index = check_index(re.index.as_ref(), def.size, &def.info.name)?;
+    let value = match re.data.as_ref().and_then(|d| d.data.as_ref()) {
+        Some(Data::Bitstring(b)) => parse.uint(b, def.bitwidth, &|| format!("register {} data", def.info.name))? as u16,
+        Some(_) => {
+            return Err(Failure::invalid(format!(
+                "register {} holds bit<{}>: its data must be a bitstring",
+                def.info.name, def.bitwidth
+            )))
+        }
+        None => return Err(Failure::invalid(format!("register {}: the write has no data", def.info.name))),
+    };
+    Ok(match index {
+        Some(index) => Planned::ops(vec![TableOp::WriteRrCursor { index, value }]),
+        None => Planned::fill(Fill::RrCursor { value, cells: def.size as u32 }),
+    })
+}
+
+fn register_entity(def: &RegisterDef, index: u32, value: u16) -> p4::Entity {
+    entity(E::RegisterEntry(p4::RegisterEntry {
+        register_id: def.info.id,
+        index: Some(p4::Index { index: i64::from(index) }),
+        data: Some(p4::P4Data { data: Some(Data::Bitstring(bytestring::encode(value.into()))) }),
+    }))
+}
+
+/// A `RegisterEntry` read request: register id 0 = all registers, no index = all cells.
+pub(crate) fn read(
+    prog: &'static Program,
+    re: &p4::RegisterEntry,
+    p: &Pipeline,
+    budget: &mut Budget,
+) -> Result<EntityIter, Failure> {
+    let defs: Vec<&'static RegisterDef> =
+        if re.register_id == 0 { prog.registers.iter().collect() } else { vec![prog.register(re.register_id)?] };
+    let mut parts: Vec<EntityIter> = Vec::new();
+    for def in defs {
+        match check_index(re.index.as_ref(), def.size, &def.info.name)? {
+            Some(i) => {
+                budget.spend(1)?;
+                let v = p.rr_cursor(i).map_err(Failure::from)?;
+                parts.push(Box::new(std::iter::once(register_entity(def, i, v))));
+            }
+            None => {
+                budget.spend(def.size)?;
+                let cells = p.rr_cursors();
+                parts.push(Box::new(
+                    cells.into_iter().take(def.size).enumerate().map(move |(i, v)| register_entity(def, i as u32, v)),
+                ));
+            }
+        }
+    }
+    Ok(Box::new(parts.into_iter().flatten()))
+}
+
+/// Zeroes every register cell.
+pub(crate) fn reset_ops(defs: &[RegisterDef], ops: &mut Vec<TableOp>) {
+    for def in defs {
+        for index in 0..def.size as u32 {
+            ops.push(TableOp::WriteRrCursor { index, value: 0 });
+        }
+    }
+}
