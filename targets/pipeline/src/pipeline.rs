@@ -1472,7 +1472,9 @@ fn stage_parse(t: &Tables, shard: &Shard, f: &RxFrame<'_>) -> Stage {
 /// assigned by `nat_set_*` (entry or default action); the rewrite runs only on an
 /// entry hit, `nat_src_*` first, then `nat_dst_*` (keyed on the original destination).
 /// Checksums: IPv4 header `update32(addr)`; TCP, or UDP when its checksum is not 0,
-/// `update32/128(addr)` then `update16(port)`, source before destination.
+/// one update over the address words and the port together, source before
+/// destination, exactly as the P4 program sums them; a UDP result of 0 is written as
+/// 0xFFFF (RFC 768).
 fn nat_restore(t: &Tables, data: &[u8], p: &ParsedFrame, arena: &mut Vec<u8>) -> bool {
     let l3 = usize::from(p.l3_offset);
     let l4 = usize::from(p.l4_offset);
@@ -1518,12 +1520,13 @@ fn nat_restore(t: &Tables, data: &[u8], p: &ParsedFrame, arena: &mut Vec<u8>) ->
             let old_l4 = u16::from_be_bytes([l4_h[csum_off], l4_h[csum_off + 1]]);
             let do_l4 = p.l4 == L4::Tcp || old_l4 != 0;
             let mut l4_csum = old_l4;
+            let is_udp = p.l4 == L4::Udp;
+            let fix_udp = |c: u16| if is_udp { csum::udp_nonzero(c) } else { c };
             if let Some((a, port)) = new_src {
                 ip_csum = csum::update32(ip_csum, src, a);
                 ip.set_src(a);
                 if do_l4 {
-                    l4_csum = csum::update32(l4_csum, src, a);
-                    l4_csum = csum::update16(l4_csum, sport, port);
+                    l4_csum = fix_udp(csum::update_addr_port32(l4_csum, src, a, sport, port));
                 }
                 l4_h[0..2].copy_from_slice(&port.to_be_bytes());
             }
@@ -1531,8 +1534,7 @@ fn nat_restore(t: &Tables, data: &[u8], p: &ParsedFrame, arena: &mut Vec<u8>) ->
                 ip_csum = csum::update32(ip_csum, dst, a);
                 ip.set_dst(a);
                 if do_l4 {
-                    l4_csum = csum::update32(l4_csum, dst, a);
-                    l4_csum = csum::update16(l4_csum, dport, port);
+                    l4_csum = fix_udp(csum::update_addr_port32(l4_csum, dst, a, dport, port));
                 }
                 l4_h[2..4].copy_from_slice(&port.to_be_bytes());
             }
@@ -1569,19 +1571,19 @@ fn nat_restore(t: &Tables, data: &[u8], p: &ParsedFrame, arena: &mut Vec<u8>) ->
             let old_l4 = u16::from_be_bytes([l4_h[csum_off], l4_h[csum_off + 1]]);
             let do_l4 = p.l4 == L4::Tcp || old_l4 != 0;
             let mut l4_csum = old_l4;
+            let is_udp = p.l4 == L4::Udp;
+            let fix_udp = |c: u16| if is_udp { csum::udp_nonzero(c) } else { c };
             if let Some((a, port)) = new_src {
                 ip.set_src(a);
                 if do_l4 {
-                    l4_csum = csum::update128(l4_csum, src, a);
-                    l4_csum = csum::update16(l4_csum, sport, port);
+                    l4_csum = fix_udp(csum::update_addr_port128(l4_csum, src, a, sport, port));
                 }
                 l4_h[0..2].copy_from_slice(&port.to_be_bytes());
             }
             if let Some((a, port)) = new_dst {
                 ip.set_dst(a);
                 if do_l4 {
-                    l4_csum = csum::update128(l4_csum, dst, a);
-                    l4_csum = csum::update16(l4_csum, dport, port);
+                    l4_csum = fix_udp(csum::update_addr_port128(l4_csum, dst, a, dport, port));
                 }
                 l4_h[2..4].copy_from_slice(&port.to_be_bytes());
             }
