@@ -30,7 +30,8 @@ Exit codes:
 
 Examples:
   p4clone check examples/basic.yaml
-  p4clone compile examples/multi.yaml --device nic0 --output json -o nic0.json";
+  p4clone compile examples/multi.yaml --device nic0 --output json -o nic0.json
+  p4clone run examples/basic.yaml --pcap 1=examples/basic-port1.pcap --pcap 2=examples/basic-port2.pcap --out out/";
 
 /// The `p4clone` command line.
 #[derive(Debug, Parser)]
@@ -49,6 +50,10 @@ pub enum Command {
     Check(commands::check::Args),
     /// Compile a config into one P4Runtime WriteRequest per device (text or JSON)
     Compile(commands::compile::Args),
+    /// Run the main job on the in-process software target: push over P4Runtime, replay pcaps, print clone stats
+    Run(commands::run::Args),
+    /// Run the software target: a P4Runtime server with pcap / AF_PACKET ports
+    Soft(commands::soft::Args),
 }
 
 /// Runs one parsed command line.
@@ -56,6 +61,8 @@ pub fn dispatch(cli: &Cli) -> Outcome {
     match &cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Compile(args) => commands::compile::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Soft(args) => commands::soft::run(args),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod cli;
 mod commands;
+mod embedded;
 mod failure;
 mod render;
 

@@ -2,6 +2,8 @@
 
 pub mod check;
 pub mod compile;
+pub mod run;
+pub mod soft;
 
 use std::path::Path;
 

@@ -1,0 +1,420 @@
+//! `p4clone soft`: the software target as a process of its own, serving
+//! P4Runtime (default `127.0.0.1:9559`, device id 1) over port backends.
+//!
+//! Modes, by the ports given:
+//! - **no ports**: serve P4Runtime until SIGINT / SIGTERM (a controller can
+//!   push, read, read counters; no traffic);
+//! - **pcap ports only**: replay the inputs (merged in timestamp order, ties to
+//!   the lower port) once the entities are in, then exit (or, with `--hold`,
+//!   keep serving until a signal). With `--config` the entities are loaded in
+//!   process at start; without it, replay waits until a controller has set the
+//!   forwarding pipeline and written at least one `wire` entry, and the tables
+//!   have then not changed for `--settle-ms`;
+//! - **any live port** (`afpacket`): forward until SIGINT / SIGTERM.
+//!
+//! A signal during a replay stops it after the current read-ahead; a second
+//! signal exits at once (130). On exit the per-port and per-member counters are
+//! printed (the engine's report, `clone_no_session` included) and, with
+//! `--config`, the per-clone-server statistics read over P4Runtime.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use p4clone_compiler::config::{Config, Target};
+use p4clone_compiler::intent::DeviceIntent;
+use p4clone_runtime::client::{Client, ConnectOptions};
+use p4clone_runtime::stats::render_table;
+use p4clone_soft::engine::{Engine, RunReport};
+use p4clone_soft::ports::{
+    open_ports, parse_port_specs, BackendSpec, BackendStats, InputKind, Port, PortSpec, Result as PortResult, RxBatch,
+    TxBurst,
+};
+use p4clone_soft::server::{SoftTarget, DEFAULT_PORT};
+
+use super::load_and_compile;
+use crate::embedded::{self, connectable, port_failure, Embedded};
+use crate::failure::{Failure, Outcome};
+use crate::render::emit;
+
+const AFTER_HELP: &str = "\
+Modes:
+  no --port          serve P4Runtime until SIGINT/SIGTERM
+  pcap ports only    replay the inputs, then exit (--hold: keep serving until a
+                     signal). Without --config, replay starts once a controller
+                     has set the pipeline and written at least one wire entry,
+                     and the tables have not changed for --settle-ms.
+  any afpacket port  forward until SIGINT/SIGTERM
+
+Pcap inputs of all ports are merged in timestamp order, ties to the lower port.
+With --out DIR every port that sends frames and has no backend of its own
+writes DIR/port-<N>.pcap (pcap ports always write there); old port-<N>.pcap
+files in DIR are removed first. On exit the per-port rx/tx and per-member clone
+counters (requested, emitted, sent, failures, clone_no_session) are printed,
+and with --config the per-clone-server statistics.
+
+Examples:
+  p4clone soft
+  p4clone soft --config examples/basic.yaml --port 1=pcap:examples/basic-port1.pcap \\
+      --port 2=pcap:examples/basic-port2.pcap --out out/
+  p4clone soft --port 1=afpacket:veth1 --port 2=afpacket:veth2 --out capture/ &
+  p4clone push examples/basic.yaml --address 127.0.0.1:9559";
+
+/// Run the software target: P4Runtime server plus pcap / AF_PACKET ports
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// P4Runtime listen address (port 0: an ephemeral port, printed on stderr)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9559")]
+    pub p4rt: String,
+    /// P4Runtime device id (default: the --config device's, else 1)
+    #[arg(long, value_name = "N")]
+    pub device_id: Option<u64>,
+    /// A port: N=pcap:IN.pcap (replay IN.pcap, write DIR/port-N.pcap) or N=afpacket:IFACE; repeat per port
+    #[arg(long = "port", value_name = "N=BACKEND:ARG")]
+    pub ports: Vec<String>,
+    /// Output directory for pcap outputs (required with pcap ports)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Load this config's entities for its device at start (no controller needed)
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The --config device (default: the only device, else the one with --device-id, else the only soft one)
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub device: Option<String>,
+    /// Without --config: how long the tables must stay unchanged before a pcap replay starts
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub settle_ms: u64,
+    /// After a pcap replay, keep serving P4Runtime until SIGINT/SIGTERM (to read counters)
+    #[arg(long)]
+    pub hold: bool,
+}
+
+/// Parses `--p4rt` (a socket address or `host:port`).
+fn parse_listen(s: &str) -> Result<SocketAddr, Failure> {
+    let bad = |why: String| Failure::Input(format!("invalid --p4rt {s:?}: {why}"));
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let with_port = if s.contains(':') { s.to_string() } else { format!("{s}:{DEFAULT_PORT}") };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .next()
+        .ok_or_else(|| bad("resolves to no address".into()))
+}
+
+/// SIGINT and SIGTERM.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (inside the runtime).
+    fn install() -> Result<Signals, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let err = |e: std::io::Error| Failure::Runtime(format!("cannot install signal handlers: {e}"));
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).map_err(err)?,
+                term: signal(SignalKind::terminate()).map_err(err)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// A port that reports itself exhausted once `stop` is set, so a pcap replay
+/// ([`Engine::run_until_drained`]) ends early on a signal.
+struct StopPort {
+    inner: Box<dyn Port>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Port for StopPort {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn input_kind(&self) -> InputKind {
+        self.inner.input_kind()
+    }
+    fn recv_burst(&mut self, batch: &mut RxBatch) -> PortResult<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        self.inner.recv_burst(batch)
+    }
+    fn release_rx(&mut self, batch: &RxBatch) {
+        self.inner.release_rx(batch)
+    }
+    fn send_burst(&mut self, burst: &mut TxBurst<'_>) -> PortResult<usize> {
+        self.inner.send_burst(burst)
+    }
+    fn is_exhausted(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.inner.is_exhausted()
+    }
+    fn open_output(&mut self) -> PortResult<()> {
+        self.inner.open_output()
+    }
+    fn flush(&mut self) -> PortResult<()> {
+        self.inner.flush()
+    }
+    fn close(&mut self) -> PortResult<()> {
+        self.inner.close()
+    }
+    fn backend_stats(&mut self) -> BackendStats {
+        self.inner.backend_stats()
+    }
+}
+
+/// The `--config` device: see [`Args::device`].
+fn choose_device<'a>(
+    intent: &'a p4clone_compiler::intent::Intent,
+    config: &Path,
+    name: Option<&str>,
+    device_id: Option<u64>,
+) -> Result<&'a DeviceIntent, Failure> {
+    embedded::select_device(intent, config, name, |all| {
+        let one = |v: Vec<&'a DeviceIntent>| if v.len() == 1 { v.first().copied() } else { None };
+        device_id
+            .and_then(|id| one(all.iter().filter(|d| d.device_id == id).collect()))
+            .or_else(|| one(all.iter().filter(|d| d.target == Target::Soft).collect()))
+    })
+}
+
+/// Waits until a controller has set the pipeline, written a `wire` entry, and
+/// the tables stayed unchanged for `settle`. `Some(signal)` if interrupted.
+async fn wait_for_controller(target: &SoftTarget, settle: Duration, signals: &mut Signals) -> Option<&'static str> {
+    let mut last = None;
+    let mut since = Instant::now();
+    loop {
+        tokio::select! {
+            s = signals.recv() => return Some(s),
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        if !target.has_pipeline() {
+            last = None;
+            continue;
+        }
+        let sizes = target.pipeline().table_sizes();
+        if last != Some(sizes) {
+            last = Some(sizes);
+            since = Instant::now();
+        } else if sizes.wire > 0 && since.elapsed() >= settle {
+            return None;
+        }
+    }
+}
+
+/// Runs `soft`.
+pub fn run(args: &Args) -> Outcome {
+    let listen = parse_listen(&args.p4rt)?;
+    let specs = parse_port_specs(&args.ports).map_err(port_failure)?;
+    let has_pcap = specs.values().any(|s| matches!(s.backend, BackendSpec::Pcap(_)));
+    let live = specs.values().any(|s| !matches!(s.backend, BackendSpec::Pcap(_)));
+    if has_pcap && args.out.is_none() {
+        return Err(Failure::Input("pcap ports need an output directory: add --out DIR".into()));
+    }
+    let compiled = match &args.config {
+        Some(path) => {
+            let c = load_and_compile(path)?;
+            let d = choose_device(&c.intent, path, args.device.as_deref(), args.device_id)?.clone();
+            Some((c.config, d))
+        }
+        None => None,
+    };
+    let device_id = args.device_id.or_else(|| compiled.as_ref().map(|(_, d)| d.device_id)).unwrap_or(1);
+    if let Some(dir) = &args.out {
+        let inputs: Vec<(&str, &Path)> = specs
+            .values()
+            .filter_map(|s| match &s.backend {
+                BackendSpec::Pcap(p) => Some((s.text.as_str(), p.as_path())),
+                _ => None,
+            })
+            .collect();
+        embedded::prepare_output_dir(dir, &inputs)?;
+    }
+    let out_dir = args.out.clone().unwrap_or_default();
+    let ports = open_ports(&specs, &out_dir).map_err(port_failure)?;
+
+    let target = SoftTarget::new(device_id);
+    if let Some((_, d)) = &compiled {
+        let n = embedded::load_in_process(&target, d)?;
+        eprintln!("p4clone soft: loaded {n} entities of device {} from {}", d.name, show(args.config.as_deref()));
+    }
+    let rt = embedded::runtime()?;
+    let (server, mut signals) = rt.block_on(async {
+        let signals = Signals::install()?;
+        let server = Embedded::serve(&target, listen).await?;
+        Ok::<_, Failure>((server, signals))
+    })?;
+    let addr = server.local_addr();
+    eprintln!(
+        "p4clone soft: device id {device_id}, P4Runtime on {addr}; {}",
+        if specs.is_empty() {
+            "no ports".to_string()
+        } else {
+            specs.values().map(PortSpec::to_string).collect::<Vec<_>>().join(", ")
+        }
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut interrupted = None;
+    let (report, result) = if specs.is_empty() {
+        eprintln!("p4clone soft: serving until SIGINT/SIGTERM");
+        interrupted = Some(rt.block_on(signals.recv()));
+        (Engine::new(target.pipeline(), BTreeMap::new()).report(), Ok(()))
+    } else {
+        if !live && compiled.is_none() {
+            eprintln!(
+                "p4clone soft: waiting for a controller to set the pipeline and write its entries \
+                 (replay starts {} ms after the last change)",
+                args.settle_ms
+            );
+            interrupted =
+                rt.block_on(wait_for_controller(&target, Duration::from_millis(args.settle_ms), &mut signals));
+        }
+        if interrupted.is_some() {
+            (Engine::new(target.pipeline(), ports).report(), Ok(()))
+        } else {
+            let ports: BTreeMap<u16, Box<dyn Port>> = ports
+                .into_iter()
+                .map(|(n, p)| (n, Box::new(StopPort { inner: p, stop: stop.clone() }) as Box<dyn Port>))
+                .collect();
+            let mut engine = Engine::new(target.pipeline(), ports);
+            if let Some(dir) = &args.out {
+                engine = engine.with_output_dir(dir);
+            }
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let stop2 = stop.clone();
+            let worker = std::thread::Builder::new()
+                .name("p4clone-engine".into())
+                .spawn(move || {
+                    let r = if live { engine.run(stop2) } else { engine.run_until_drained() };
+                    let _ = done_tx.send(());
+                    (engine, r)
+                })
+                .map_err(|e| Failure::Runtime(format!("cannot start the packet engine thread: {e}")))?;
+            if live {
+                eprintln!("p4clone soft: forwarding until SIGINT/SIGTERM");
+            }
+            interrupted = rt.block_on(async {
+                tokio::select! {
+                    s = signals.recv() => Some(s),
+                    _ = done_rx => None,
+                }
+            });
+            if let Some(s) = interrupted {
+                stop.store(true, Ordering::Relaxed);
+                eprintln!("p4clone soft: {s}, stopping (again to exit at once)");
+                exit_on_next_signal(&rt);
+            }
+            let (mut engine, r) =
+                worker.join().map_err(|_| Failure::Runtime("the packet engine thread panicked".into()))?;
+            let report = engine.report();
+            let _ = engine.close();
+            (report, r.map(|_| ()))
+        }
+    };
+    let announce = |s: &str| {
+        eprintln!("p4clone soft: {s}, stopping (again to exit at once)");
+        exit_on_next_signal(&rt);
+    };
+    match interrupted {
+        Some(_) if stop.load(Ordering::Relaxed) => {} // announced above
+        Some(s) => announce(s),
+        None if args.hold && !specs.is_empty() => {
+            eprintln!("p4clone soft: inputs drained; serving P4Runtime on {addr} until SIGINT/SIGTERM (--hold)");
+            announce(rt.block_on(signals.recv()));
+        }
+        None => {}
+    }
+
+    let stats =
+        compiled.as_ref().map(|(cfg, d)| rt.block_on(read_own_stats(connectable(addr), device_id, cfg, d, &report)));
+    rt.block_on(server.shutdown());
+    rt.shutdown_timeout(Duration::from_millis(100));
+
+    super::run::warn_diagnostics(&report);
+    let mut text = format!("{report}\n{}\n", clone_totals(&report));
+    if let Some(s) = &stats {
+        text.push('\n');
+        text.push_str(&render_table(s));
+    }
+    emit(&text, None)?;
+    result.map_err(port_failure)
+}
+
+/// The per-clone-server statistics of `device`, read over P4Runtime from this
+/// process's own server (read-only client: it never competes with a controller).
+async fn read_own_stats(
+    addr: SocketAddr,
+    device_id: u64,
+    cfg: &Config,
+    device: &DeviceIntent,
+    report: &RunReport,
+) -> p4clone_runtime::StatsReport {
+    let opts = ConnectOptions::new(addr.to_string(), device_id).read_only();
+    match Client::connect(opts).await {
+        Ok(mut c) => embedded::read_stats(&mut c, cfg, &device.name, report).await,
+        Err(e) => p4clone_runtime::StatsReport {
+            errors: vec![p4clone_runtime::stats::DeviceFailure { device: device.name.clone(), message: e.to_string() }],
+            ..Default::default()
+        },
+    }
+}
+
+/// After a first signal: a second one exits at once with 130.
+fn exit_on_next_signal(rt: &tokio::runtime::Runtime) {
+    rt.spawn(async move {
+        if let Ok(mut signals) = Signals::install() {
+            let s = signals.recv().await;
+            eprintln!("p4clone soft: {s} again, exiting now");
+            std::process::exit(130);
+        }
+    });
+}
+
+/// One line of clone counters summed over members.
+fn clone_totals(r: &RunReport) -> String {
+    let sum = |f: fn(&p4clone_soft::engine::MemberReport) -> u64| r.members.iter().map(f).sum::<u64>();
+    format!(
+        "clones: requested {}, emitted {}, sent {}, alloc_failed {}, driver_failed {}, clone_no_session {}, \
+         clone_rewrite_miss {}",
+        sum(|m| m.requested.packets),
+        sum(|m| m.emitted.packets),
+        sum(|m| m.sent),
+        sum(|m| m.alloc_failed),
+        sum(|m| m.driver_failed),
+        sum(|m| m.no_session.packets),
+        sum(|m| m.rewrite_miss.packets)
+    )
+}
+
+fn show(p: Option<&Path>) -> String {
+    p.map_or_else(String::new, |p| p.display().to_string())
+}

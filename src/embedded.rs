@@ -1,0 +1,267 @@
+//! What `run` and `soft` share: the software target in this process, programmed
+//! either over real P4Runtime gRPC on a loopback port ([`push_over_grpc`], what
+//! `run` does) or directly through the target's own Write path
+//! ([`load_in_process`], what `soft --config` does); choosing the config's device;
+//! pcap output directories; and the per-clone-server statistics read back over
+//! P4Runtime ([`read_stats`]).
+//!
+//! Both programming paths install the same things a `push` installs: the
+//! program's P4Info with the soft target's pipeline cookie, and the runtime's
+//! desired entities (the compiler's lowering with the runtime's `clone_rewrite`
+//! metadata), so a later `p4clone push` of the same config against a `soft`
+//! target finds it up to date, and `p4clone stats` reads it like any device.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use p4clone_compiler::config::{Config, Target};
+use p4clone_compiler::intent::{DeviceIntent, Intent};
+use p4clone_compiler::lower::{self, write_request};
+use p4clone_proto::p4::v1::update;
+use p4clone_runtime::client::{Client, ConnectOptions};
+use p4clone_runtime::pipeline::{self, PipelineArtifacts};
+use p4clone_runtime::reconcile::{self, PushResult, Reconciler};
+use p4clone_runtime::stats::{self, DropCounts, StatsReport};
+use p4clone_soft::engine::RunReport;
+use p4clone_soft::ports::pcap::output_path;
+use p4clone_soft::ports::{PortError, MAX_PORT};
+use p4clone_soft::server::{ServerHandle, SoftTarget};
+
+use crate::failure::Failure;
+
+/// The device of `intent` a command works on: `name` if given (unknown: exit 2
+/// listing the devices); otherwise the only device; otherwise `fallback` (e.g.
+/// "the only soft device"), else exit 2 listing the devices and asking for
+/// `--device`.
+pub fn select_device<'a>(
+    intent: &'a Intent,
+    config: &Path,
+    name: Option<&str>,
+    fallback: impl Fn(&'a [DeviceIntent]) -> Option<&'a DeviceIntent>,
+) -> Result<&'a DeviceIntent, Failure> {
+    let names = || {
+        let n: Vec<&str> = intent.devices.iter().map(|d| d.name.as_str()).collect();
+        if n.is_empty() {
+            "none".to_string()
+        } else {
+            n.join(", ")
+        }
+    };
+    if let Some(name) = name {
+        return intent.device(name).ok_or_else(|| {
+            Failure::Input(format!("no device `{name}` in {} (devices: {})", config.display(), names()))
+        });
+    }
+    match intent.devices.as_slice() {
+        [] => Err(Failure::Input(format!("{} has no devices; nothing to run", config.display()))),
+        [only] => Ok(only),
+        all => fallback(all).ok_or_else(|| {
+            Failure::Input(format!(
+                "{} has {} devices ({}); choose one with --device NAME",
+                config.display(),
+                all.len(),
+                names()
+            ))
+        }),
+    }
+}
+
+/// The multi-threaded tokio runtime of `run` / `soft` (2 workers: the gRPC
+/// server and client; packets are processed on a thread of their own).
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("p4clone-rt")
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))
+}
+
+/// The exit code of a port / engine error: files (specs, pcap input, output
+/// files) are bad input (2); sockets and anything else a runtime failure (1).
+pub fn port_failure(e: PortError) -> Failure {
+    match e {
+        PortError::Spec { .. } | PortError::Pcap { .. } | PortError::Io { .. } => Failure::Input(e.to_string()),
+        PortError::AfPacket { .. } | PortError::Other(_) => Failure::Runtime(e.to_string()),
+    }
+}
+
+/// Parses `N` of a port spec: a decimal port number in `0..=MAX_PORT`.
+pub fn parse_port_number(s: &str) -> Result<u16, String> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("port number {s:?} is not a decimal number (0..={MAX_PORT})"));
+    }
+    match s.parse::<u32>() {
+        Ok(p) if p <= u32::from(MAX_PORT) => Ok(p as u16),
+        _ => Err(format!("port number {s} is out of range 0..={MAX_PORT} (511 is the drop port)")),
+    }
+}
+
+/// The port `N` if `path` is an output file `dir/port-<N>.pcap` of `dir`.
+fn output_port_of(dir: &Path, path: &Path) -> Option<u16> {
+    let dir = dir.canonicalize().ok()?;
+    let path = path.canonicalize().ok()?;
+    if path.parent()? != dir {
+        return None;
+    }
+    let name = path.file_name()?.to_str()?;
+    let n = name.strip_prefix("port-")?.strip_suffix(".pcap")?;
+    parse_port_number(n).ok()
+}
+
+/// Makes `dir` ready for this run's `port-<N>.pcap` outputs: creates it, refuses
+/// an input file that is one of its output names (it would be overwritten), and
+/// removes the `port-<N>.pcap` files a previous run left there, so the directory
+/// holds exactly the ports that sent frames this time. Returns how many old
+/// files were removed.
+pub fn prepare_output_dir(dir: &Path, inputs: &[(&str, &Path)]) -> Result<usize, Failure> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::Input(format!("cannot create output directory {}: {e}", dir.display())))?;
+    for (spec, input) in inputs {
+        if let Some(n) = output_port_of(dir, input) {
+            return Err(Failure::Input(format!(
+                "{spec}: input {} is the output file of port {n} in {}; choose another output directory",
+                input.display(),
+                dir.display()
+            )));
+        }
+    }
+    let mut removed = 0;
+    for n in 0..=MAX_PORT {
+        let p = output_path(dir, n);
+        if p.is_file() {
+            std::fs::remove_file(&p)
+                .map_err(|e| Failure::Input(format!("cannot remove the old output {}: {e}", p.display())))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The address a local client uses to reach a server bound to `addr` (the
+/// loopback address when bound to the unspecified one).
+pub fn connectable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        _ => addr,
+    }
+}
+
+/// A software target of this process, serving P4Runtime.
+pub struct Embedded {
+    handle: ServerHandle,
+}
+
+impl Embedded {
+    /// Serves `target` on `listen` (port 0: an ephemeral port). Must run inside
+    /// the tokio runtime. A bind failure is a runtime failure (exit 1).
+    pub async fn serve(target: &SoftTarget, listen: SocketAddr) -> Result<Embedded, Failure> {
+        let handle = target.serve(listen).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+        Ok(Embedded { handle })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+
+    /// Stops the server (open streams end).
+    pub async fn shutdown(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+/// Programs the device at `address` with `device`'s intent over P4Runtime, the
+/// way `push` does: connect and arbitrate (election id 1), install the soft
+/// pipeline (`VERIFY_AND_COMMIT`, P4Info + cookie) unless it is there, read what
+/// the device holds, diff, write the entities in ordered batches. Returns the
+/// (primary) client for reading counters afterwards. Any failure is a runtime
+/// failure (exit 1).
+pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Client, PushResult), Failure> {
+    let fail = |e: &dyn std::fmt::Display| Failure::Runtime(format!("push to {} ({address}): {e}", device.name));
+    let mut opts = ConnectOptions::new(address, device.device_id);
+    opts.timeout = Duration::from_secs(10);
+    let mut client = Client::connect(opts).await.map_err(|e| fail(&e))?;
+    client.ensure_primary().map_err(|e| fail(&e))?;
+    let artifacts = PipelineArtifacts::for_target(Target::Soft, None).map_err(|e| fail(&e))?;
+    let status = pipeline::ensure_pipeline(&mut client, &artifacts).await.map_err(|e| fail(&e))?;
+    let mut rec = Reconciler::new(client, device.name.clone()).map_err(|e| fail(&e))?;
+    let state = rec.read_state().await.map_err(|e| fail(&e))?;
+    let mut plan = rec.plan(device, &state).await.map_err(|e| fail(&e))?;
+    plan.pipeline = Some(status);
+    let result = rec.apply(&plan, &mut |_, _| {}).await;
+    if !result.ok() {
+        return Err(Failure::Runtime(format!("push failed: {result}")));
+    }
+    Ok((rec.into_client(), result))
+}
+
+/// Programs `target` with `device`'s intent without gRPC, through the target's
+/// own validation path: sets the soft pipeline (P4Info + cookie), then applies
+/// all entities as one Write. Returns the number of entities written. Blocking.
+pub fn load_in_process(target: &SoftTarget, device: &DeviceIntent) -> Result<usize, Failure> {
+    let fail = |e: &dyn std::fmt::Display| Failure::Runtime(format!("loading device {}: {e}", device.name));
+    let artifacts = PipelineArtifacts::for_target(Target::Soft, None).map_err(|e| fail(&e))?;
+    target.set_pipeline_in_process(artifacts.p4info.clone(), Some(artifacts.cookie)).map_err(|e| fail(&e))?;
+    let schema = lower::program_schema().map_err(|e| fail(&e))?;
+    let entities = reconcile::desired_entities(device, schema).map_err(|e| fail(&e))?;
+    let n = entities.len();
+    let req = write_request(target.device_id(), lower::updates(entities, update::Type::Insert));
+    target.apply_write(&req).map_err(|s| {
+        let per_update = p4clone_proto::status::write_errors(&s).unwrap_or_default();
+        let first = per_update.iter().enumerate().find(|(_, e)| !p4clone_proto::status::is_ok(e));
+        match first {
+            Some((i, e)) => fail(&format!(
+                "update {i} of {n} refused: {} ({} of {n} refused)",
+                e.message,
+                per_update.iter().filter(|e| !p4clone_proto::status::is_ok(e)).count()
+            )),
+            None => fail(&format!("{}: {}", s.code(), s.message())),
+        }
+    })?;
+    Ok(n)
+}
+
+/// Reads the mirror counters of `device` over P4Runtime (`client`), adds what
+/// the software target measured per member (`report`: clones it could not
+/// allocate or the driver refused), and builds the per-clone-server report of
+/// `cfg` for that device.
+///
+/// `num_succeeded` is `clones_emitted` minus the member's alloc and driver
+/// failures: a clone the egress emitted but the port failed to send did not
+/// reach its clone server.
+pub async fn read_stats(client: &mut Client, cfg: &Config, device: &str, report: &RunReport) -> StatsReport {
+    let read = match lower::program_schema() {
+        Ok(schema) => stats::read_device_counters(client, schema).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let read = read.map(|mut counters| {
+        counters.fill_drops(|m| {
+            let r = report.member(m);
+            DropCounts {
+                mbuf_alloc_failed: Some(r.map_or(0, |r| r.alloc_failed)),
+                driver_failures: Some(r.map_or(0, |r| r.driver_failed)),
+            }
+        });
+        for m in counters.members.values_mut() {
+            let failed = m.drops.mbuf_alloc_failed.unwrap_or(0) + m.drops.driver_failures.unwrap_or(0);
+            if let Some(e) = m.emitted.as_mut() {
+                e.packets = e.packets.saturating_sub(failed);
+            }
+        }
+        counters
+    });
+    let mut reads = BTreeMap::new();
+    reads.insert(device.to_string(), read);
+    stats::build_report(cfg, &reads, None)
+}
+
+/// The output file of `port` in `dir` if the port sent frames.
+pub fn sent_output(dir: &Path, report: &RunReport, port: u16) -> Option<PathBuf> {
+    let p = report.port(port)?;
+    (p.io.tx_frames > 0).then(|| output_path(dir, port))
+}

@@ -1,0 +1,429 @@
+//! `p4clone soft`: the software target as a process. With `--config` and pcap
+//! ports it produces what `run` produces; with no ports it serves P4Runtime
+//! until SIGINT / SIGTERM; without `--config` it waits for a controller before
+//! replaying; `--hold` keeps serving after the replay so counters can be read.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use p4clone_compiler::config::Target;
+use p4clone_compiler::source::load_file;
+use p4clone_proto::p4::v1::p4_runtime_client::P4RuntimeClient;
+use p4clone_proto::p4::v1::CapabilitiesRequest;
+use p4clone_runtime::fleet::{self, DeviceTarget, FleetOptions};
+use p4clone_soft::ports::pcap::read_all;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn p4clone(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_p4clone")).current_dir(root()).args(args).output().expect("run p4clone")
+}
+
+fn frames(path: &Path) -> Vec<Vec<u8>> {
+    read_all(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).into_iter().map(|r| r.1).collect()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// The README main job through `run`, into `out`.
+fn run_main_job(out: &Path) {
+    let out = out.display().to_string();
+    let o = p4clone(&[
+        "run",
+        "examples/basic.yaml",
+        "--pcap",
+        "1=examples/basic-port1.pcap",
+        "--pcap",
+        "2=examples/basic-port2.pcap",
+        "--out",
+        &out,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Every `port-*.pcap` of two directories is identical, and the sets are equal.
+fn assert_same_outputs(a: &Path, b: &Path) {
+    let names = |d: &Path| {
+        let mut v: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(a), names(b));
+    assert_eq!(names(a), ["port-1.pcap", "port-2.pcap", "port-3.pcap"]);
+    for n in names(a) {
+        assert_eq!(frames(&a.join(&n)), frames(&b.join(&n)), "{n} differs between run and soft");
+    }
+}
+
+/// A `p4clone soft` child process whose stderr lines are collected; killed on
+/// drop if still running (a failed test leaves no process behind).
+struct Soft {
+    child: Option<Child>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Drop for Soft {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Soft {
+    fn spawn(args: &[&str]) -> Soft {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_p4clone"));
+        cmd.arg("soft").args(args);
+        Soft::spawn_cmd(cmd)
+    }
+
+    fn spawn_cmd(mut cmd: Command) -> Soft {
+        let mut child =
+            cmd.current_dir(root()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn p4clone soft");
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Soft { child: Some(child), lines, seen: Vec::new() }
+    }
+
+    fn kill(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits for a stderr line containing `want`; returns it.
+    fn wait_line(&mut self, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(want) {
+                        return l;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        self.kill();
+        panic!("no stderr line with {want:?}; got:\n{}", self.seen.join("\n"));
+    }
+
+    /// The P4Runtime address from the start-up line.
+    fn address(&mut self) -> String {
+        let l = self.wait_line("P4Runtime on ");
+        let rest = l.split("P4Runtime on ").nth(1).unwrap();
+        rest.split(';').next().unwrap().trim().to_string()
+    }
+
+    fn signal(&self, sig: i32) {
+        let pid = self.child.as_ref().expect("running").id() as i32;
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
+    }
+
+    /// Waits (at most 20 s) for the process to exit; returns its output.
+    fn finish(mut self) -> (Output, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.child.as_mut().expect("running").try_wait().unwrap().is_some() {
+                break;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("p4clone soft did not exit; stderr so far:\n{}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = self.child.take().expect("running").wait_with_output().unwrap();
+        let mut seen = std::mem::take(&mut self.seen);
+        seen.extend(self.lines.try_iter());
+        (out, seen)
+    }
+}
+
+#[test]
+fn soft_with_config_produces_what_run_produces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("run"), tmp.path().join("soft"));
+    run_main_job(&a);
+    let out = b.display().to_string();
+    let o = p4clone(&[
+        "soft",
+        "--p4rt",
+        "127.0.0.1:0",
+        "--config",
+        "examples/basic.yaml",
+        "--port",
+        "1=pcap:examples/basic-port1.pcap",
+        "--port",
+        "2=pcap:examples/basic-port2.pcap",
+        "--out",
+        &out,
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", String::from_utf8_lossy(&o.stderr));
+    assert_same_outputs(&a, &b);
+    // Per-port rx/tx, per-member counters, clone_no_session, the reference stats.
+    for want in [
+        "rx",
+        "tx",
+        "no_session",
+        "clones: requested 93, emitted 93, sent 93, alloc_failed 0, driver_failed 0, clone_no_session 0",
+        "99 frames in, 192 out",
+        "PROC_Aggregate",
+        "192.168.50.11",
+    ] {
+        assert!(stdout.contains(want), "stdout lacks {want:?}:\n{stdout}");
+    }
+}
+
+#[test]
+fn soft_without_ports_answers_capabilities_and_exits_on_sigterm_and_sigint() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let mut soft = Soft::spawn(&["--p4rt", "127.0.0.1:0"]);
+        let addr = soft.address();
+        soft.wait_line("serving until SIGINT/SIGTERM");
+        let version = rt().block_on(async {
+            let mut c = P4RuntimeClient::connect(format!("http://{addr}")).await.expect("connect");
+            c.capabilities(CapabilitiesRequest { device_id: 1 }).await.expect("Capabilities").into_inner()
+        });
+        assert!(version.p4runtime_api_version.starts_with("1."), "{version:?}");
+        soft.signal(sig);
+        let (o, err) = soft.finish();
+        assert_eq!(o.status.code(), Some(0), "signal {sig}: stderr:\n{}", err.join("\n"));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains("0 frames in"), "final report on stdout:\n{stdout}");
+        assert!(err.iter().any(|l| l.contains("stopping")), "{err:?}");
+    }
+}
+
+#[test]
+fn soft_without_config_replays_after_a_controller_pushes_and_holds_for_stats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("run"), tmp.path().join("soft"));
+    run_main_job(&a);
+    let out = b.display().to_string();
+    let mut soft = Soft::spawn(&[
+        "--p4rt",
+        "127.0.0.1:0",
+        "--port",
+        "1=pcap:examples/basic-port1.pcap",
+        "--port",
+        "2=pcap:examples/basic-port2.pcap",
+        "--out",
+        &out,
+        "--settle-ms",
+        "300",
+        "--hold",
+    ]);
+    let addr = soft.address();
+    soft.wait_line("waiting for a controller");
+    // A controller pushes examples/basic.yaml (what `p4clone push` does).
+    let cfg = load_file(&root().join("examples/basic.yaml")).unwrap().config;
+    let mut targets = DeviceTarget::from_config(&cfg);
+    targets[0].address = addr.clone();
+    targets[0].target = Target::Soft;
+    let opts = FleetOptions { timeout: Duration::from_secs(5), ..FleetOptions::default() };
+    let rt = rt();
+    let pushed = rt.block_on(fleet::push(&cfg, &targets, &opts, None)).expect("compiles");
+    assert!(pushed.ok(), "{pushed:?}");
+    soft.wait_line("inputs drained");
+    // Still serving: the mirror counters read over P4Runtime.
+    let stats = rt.block_on(fleet::stats(&cfg, &targets, &opts, None));
+    assert!(stats.errors.is_empty(), "{stats:?}");
+    let agg = stats.virtual_services[0].se_stats.last().unwrap();
+    assert_eq!(agg.se, "PROC_Aggregate");
+    let ok: Vec<Option<u64>> = agg.clone_srvr_stats.iter().map(|c| c.num_succeeded).collect();
+    assert_eq!(ok, [Some(47), Some(46)]);
+    soft.signal(libc::SIGTERM);
+    let (o, err) = soft.finish();
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", err.join("\n"));
+    assert_same_outputs(&a, &b);
+}
+
+#[test]
+fn soft_bad_input_exits_2_and_a_busy_address_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().display().to_string();
+    let code = |args: &[&str]| {
+        let o = p4clone(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!err.contains("panicked"), "{err}");
+        (o.status.code(), err)
+    };
+    let (c, e) = code(&["soft", "--p4rt", "127.0.0.1:0", "--port", "1=pcap:examples/nope.pcap", "--out", &out]);
+    assert_eq!(c, Some(2), "{e}");
+    assert!(e.contains("examples/nope.pcap"), "{e}");
+    let (c, e) = code(&["soft", "--p4rt", "127.0.0.1:0", "--port", "1=pcap:examples/basic-port1.pcap"]);
+    assert_eq!(c, Some(2), "{e}");
+    assert!(e.contains("--out"), "{e}");
+    let (c, e) = code(&["soft", "--p4rt", "127.0.0.1:0", "--port", "1=tap:x"]);
+    assert_eq!(c, Some(2), "{e}");
+    let (c, e) = code(&["soft", "--p4rt", "not an address"]);
+    assert_eq!(c, Some(2), "{e}");
+    let (c, _) = code(&["soft", "--device", "nic0"]);
+    assert_eq!(c, Some(2), "--device needs --config");
+    let (c, e) = code(&["soft", "--p4rt", "127.0.0.1:0", "--config", "examples/multi.yaml", "--device", "nope"]);
+    assert_eq!(c, Some(2), "{e}");
+    assert!(e.contains("nic0"), "{e}");
+    // A port already in use: a runtime failure.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let (c, e) = code(&["soft", "--p4rt", &addr]);
+    assert_eq!(c, Some(1), "{e}");
+    assert!(e.contains(&addr), "{e}");
+}
+
+/// A network namespace with veth pairs, deleted on drop (live AF_PACKET test).
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn create() -> Result<Netns, String> {
+        match Command::new("ip").arg("-V").output() {
+            Ok(o) if o.status.success() => {}
+            _ => return Err("`ip` (iproute2) is not installed".into()),
+        }
+        let name = format!("p4c-soft-{}", std::process::id());
+        let o = Command::new("ip").args(["netns", "add", &name]).output().map_err(|e| e.to_string())?;
+        if !o.status.success() {
+            return Err(format!("cannot create a network namespace: {}", String::from_utf8_lossy(&o.stderr).trim()));
+        }
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        // Quiet links (no IPv6 router solicitations or MLD on the veths); best effort.
+        for k in ["all", "default"] {
+            let _ = Command::new("ip")
+                .args(["netns", "exec", &ns.name, "sysctl", "-qw", &format!("net.ipv6.conf.{k}.disable_ipv6=1")])
+                .output();
+        }
+        for (a, b) in [("a0", "a1"), ("b0", "b1")] {
+            ns.ip(&["link", "add", a, "type", "veth", "peer", "name", b])?;
+            for d in [a, b] {
+                ns.ip(&["link", "set", "dev", d, "up"])?;
+            }
+        }
+        Ok(ns)
+    }
+
+    fn ip(&self, args: &[&str]) -> Result<(), String> {
+        let o = Command::new("ip").arg("-n").arg(&self.name).args(args).output().map_err(|e| e.to_string())?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!("ip -n {} {}: {}", self.name, args.join(" "), String::from_utf8_lossy(&o.stderr).trim()))
+        }
+    }
+
+    /// Sends `frames` out of `iface` in the namespace, from a thread that enters it.
+    fn send(&self, iface: &str, frames: Vec<Vec<u8>>) -> Result<(), String> {
+        let path = format!("/run/netns/{}", self.name);
+        let iface = iface.to_string();
+        std::thread::spawn(move || -> Result<(), String> {
+            use std::os::fd::AsRawFd;
+            let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+            // SAFETY: a namespace descriptor; affects only this thread. A raw
+            // AF_PACKET socket bound to the interface; every pointer is valid for
+            // the call.
+            unsafe {
+                if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                    return Err(format!("setns: {}", std::io::Error::last_os_error()));
+                }
+                let proto = (libc::ETH_P_ALL as u16).to_be();
+                let s = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto));
+                if s < 0 {
+                    return Err(format!("socket: {}", std::io::Error::last_os_error()));
+                }
+                let name = std::ffi::CString::new(iface).unwrap();
+                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+                sll.sll_family = libc::AF_PACKET as u16;
+                sll.sll_protocol = proto;
+                sll.sll_ifindex = libc::if_nametoindex(name.as_ptr()) as i32;
+                let sa = &sll as *const libc::sockaddr_ll as *const libc::sockaddr;
+                if libc::bind(s, sa, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
+                    return Err(format!("bind: {}", std::io::Error::last_os_error()));
+                }
+                for fr in &frames {
+                    if libc::send(s, fr.as_ptr().cast(), fr.len(), 0) != fr.len() as isize {
+                        return Err(format!("send: {}", std::io::Error::last_os_error()));
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                libc::close(s);
+            }
+            Ok(())
+        })
+        .join()
+        .map_err(|_| "sender thread panicked".to_string())?
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}
+
+/// Live mode: AF_PACKET ports on veths, clones of port-2 traffic captured to
+/// `DIR/port-3.pcap` (port 3 has no backend), stopped by SIGINT. The clones
+/// equal those of `run` on the same frames. Skips without the privilege to
+/// create a network namespace.
+#[test]
+fn soft_live_afpacket_ports_until_sigint() {
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(e) => {
+            eprintln!("skipping soft afpacket test: {e}");
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let want = tmp.path().join("run");
+    let o = p4clone(&[
+        "run",
+        "examples/basic.yaml",
+        "--pcap",
+        "2=examples/basic-port2.pcap",
+        "--out",
+        &want.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = tmp.path().join("live");
+    // `ip netns exec` execs p4clone in place: the child's pid is p4clone's.
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_p4clone"), "soft", "--p4rt", "127.0.0.1:0"]);
+    cmd.args(["--config", "examples/basic.yaml", "--port", "1=afpacket:a1", "--port", "2=afpacket:b1", "--out"]);
+    cmd.arg(&got);
+    let mut soft = Soft::spawn_cmd(cmd);
+    soft.wait_line("forwarding until SIGINT/SIGTERM");
+    let sent = frames(&root().join("examples/basic-port2.pcap"));
+    ns.send("b0", sent).expect("inject frames on b0");
+    // The engine flushes pcap outputs about once a second when idle, and at exit.
+    std::thread::sleep(Duration::from_millis(300));
+    soft.signal(libc::SIGINT);
+    let (o, err) = soft.finish();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}\nstdout:\n{stdout}", err.join("\n"));
+    assert!(err.iter().any(|l| l.contains("SIGINT, stopping")), "{err:?}");
+    let clones = frames(&got.join("port-3.pcap"));
+    assert_eq!(clones, frames(&want.join("port-3.pcap")), "live clones differ from run's");
+    assert!(stdout.contains(&format!("clones: requested {n}, emitted {n}, sent {n}", n = clones.len())), "{stdout}");
+    assert!(stdout.contains("afpacket"), "{stdout}");
+}
