@@ -1,0 +1,466 @@
+//! Per-clone-server statistics in the reference layout, from the mirror
+//! counters, and their renderings (aligned table, JSON, Prometheus text).
+//!
+//! # Where the numbers come from
+//! For each device, one Read returns the `clone_rewrite` entries (whose metadata
+//! names the (profile, SE) of every member, see [`crate::reconcile`]), a second
+//! one the members' `clones_requested` / `clones_emitted` cells. For each virtual service with
+//! a clone profile, each SE of its SE group on a device that was read, and each
+//! clone server `i` of the profile, member `first + i` of the (profile, SE) block
+//! gives:
+//! - `num_total_pkts_cloned` = `clones_requested` packets,
+//! - `num_succeeded` = `clones_emitted` packets,
+//! - `num_mbuf_alloc_failed`, `num_driver_failures`: not measurable by BMv2 (nor
+//!   visible through P4Runtime), so `None` (rendered `-`, never a made-up 0),
+//!   unless the caller fills them per member with [`DeviceCounters::set_drops`]
+//!   (the hook for a target that can measure them).
+//!
+//! `PROC_Aggregate` sums each column over the VS's SEs; it is `None` when any
+//! SE's value is unknown.
+//!
+//! # Prometheus
+//! ```text
+//! # TYPE p4clone_clone_packets_total counter
+//! p4clone_clone_packets_total{vs="vs-web",tenant="admin",profile="ids",clone_server="192.168.50.10",device="nic0",se="se-1",kind="requested"} 12
+//! p4clone_clone_packets_total{...,kind="emitted"} 12
+//! p4clone_clone_mbuf_alloc_failed_total{vs,tenant,profile,clone_server,device,se}   (only where known)
+//! p4clone_clone_driver_failures_total{vs,tenant,profile,clone_server,device,se}     (only where known)
+//! p4clone_device_up{device}   1 if the device's counters were read, else 0
+//! ```
+//! One series per SE (device); no aggregate series (sum them in PromQL).
+//! `clone_server` is the clone server's IP as configured.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use p4clone_compiler::config::Config;
+use p4clone_compiler::intent::BLOCK_WIDTH;
+use p4clone_proto::p4::v1::entity;
+use p4clone_proto::schema::P4Schema;
+use serde::Serialize;
+
+use crate::client::Client;
+use crate::counters::{self, CounterValue};
+use crate::error::ClientError;
+use crate::reconcile::{parse_rewrite_metadata, RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE};
+use crate::tables;
+
+/// Name of the aggregate row.
+pub const AGGREGATE: &str = "PROC_Aggregate";
+
+/// Clone failures a target may count per member (not P4Runtime-visible).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DropCounts {
+    /// Clones dropped because no buffer could be allocated.
+    pub mbuf_alloc_failed: Option<u64>,
+    /// Clones the driver failed to send.
+    pub driver_failures: Option<u64>,
+}
+
+/// One member's counters on a device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberCounters {
+    /// Owner from the `clone_rewrite` metadata.
+    pub owner: Option<RewriteOwner>,
+    /// `clones_requested[member]`.
+    pub requested: Option<CounterValue>,
+    /// `clones_emitted[member]`.
+    pub emitted: Option<CounterValue>,
+    /// Target-specific failure counts (see [`DeviceCounters::set_drops`]).
+    pub drops: DropCounts,
+}
+
+/// The counters of one device, per member that has a `clone_rewrite` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceCounters {
+    /// Member id → counters.
+    pub members: HashMap<u16, MemberCounters>,
+}
+
+impl DeviceCounters {
+    /// The hook for targets that measure clone failures: sets them for a member.
+    pub fn set_drops(&mut self, member: u16, drops: DropCounts) {
+        self.members.entry(member).or_default().drops = drops;
+    }
+
+    /// Fills the failure counts of every member from `f(member)` (e.g., for an
+    /// in-process software target, `Pipeline::diag(Diag::AllocFailed, member)`
+    /// and `Diag::DriverFailed`).
+    pub fn fill_drops(&mut self, f: impl Fn(u16) -> DropCounts) {
+        for (&id, m) in &mut self.members {
+            m.drops = f(id);
+        }
+    }
+
+    /// (profile, SE) → member ids, sorted.
+    fn blocks(&self) -> HashMap<(&str, &str), Vec<u16>> {
+        let mut out: HashMap<(&str, &str), Vec<u16>> = HashMap::new();
+        for (&id, m) in &self.members {
+            if let Some(o) = &m.owner {
+                out.entry((o.profile.as_str(), o.se.as_str())).or_default().push(id);
+            }
+        }
+        for ids in out.values_mut() {
+            ids.sort_unstable();
+        }
+        out
+    }
+}
+
+/// Reads the `clone_rewrite` entries, then the mirror counter cells of their
+/// members (by index when they are few, else every cell): two Reads.
+pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Result<DeviceCounters, ClientError> {
+    let proto = |m: String| ClientError::Protocol { address: client.address().to_string(), message: m };
+    let rewrite = schema.table(REWRITE_TABLE).map_err(|e| proto(e.to_string()))?.id;
+    let requested = schema.counter(REQUESTED_COUNTER).map_err(|e| proto(e.to_string()))?.id;
+    let emitted = schema.counter(EMITTED_COUNTER).map_err(|e| proto(e.to_string()))?.id;
+    let entities = client.read(vec![tables::wildcard(rewrite)]).await?;
+    let mut out = DeviceCounters::default();
+    for e in &entities {
+        if let Some(entity::Entity::TableEntry(t)) = &e.entity {
+            if t.table_id != rewrite {
+                continue;
+            }
+            let id = t.r#match.first().and_then(|m| match &m.field_match_type {
+                Some(p4clone_proto::p4::v1::field_match::FieldMatchType::Exact(x)) => {
+                    p4clone_proto::bytestring::decode(&x.value).ok()
+                }
+                _ => None,
+            });
+            if let Some(id) = id.and_then(|v| u16::try_from(v).ok()) {
+                out.members.entry(id).or_default().owner = parse_rewrite_metadata(&t.metadata);
+            }
+        }
+    }
+    // Few members: read their cells by index; many: every cell (wildcard).
+    let size = schema.counter_by_id(requested).map_or(32_768, |c| c.size.max(1) as usize);
+    let cells = if out.members.len() * 4 <= size {
+        let want: Vec<(u32, i64)> =
+            out.members.keys().flat_map(|&id| [(requested, i64::from(id)), (emitted, i64::from(id))]).collect();
+        counters::read_cells(client, &want).await?
+    } else {
+        let e = client.read(vec![counters::entity_of(requested, None), counters::entity_of(emitted, None)]).await?;
+        counters::cells(&e)
+    };
+    for (c, i, v) in cells {
+        let Ok(i) = u16::try_from(i) else { continue };
+        if let Some(m) = out.members.get_mut(&i) {
+            if c == requested {
+                m.requested = Some(v);
+            } else if c == emitted {
+                m.emitted = Some(v);
+            }
+        }
+    }
+    // Members whose cells the device did not return are counted as unknown.
+    Ok(out)
+}
+
+/// Statistics of one clone server, the reference's `clone_srvr_stats[i]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CloneServerStats {
+    /// Clone server IP as configured.
+    pub ip: String,
+    /// Clones requested (packets).
+    pub num_total_pkts_cloned: Option<u64>,
+    /// Clones lost for lack of buffers (`None`: not measurable).
+    pub num_mbuf_alloc_failed: Option<u64>,
+    /// Clones the driver failed to send (`None`: not measurable).
+    pub num_driver_failures: Option<u64>,
+    /// Clones emitted (packets).
+    pub num_succeeded: Option<u64>,
+}
+
+/// One SE (or `PROC_Aggregate`) of a VS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeStats {
+    /// SE name, or `PROC_Aggregate`.
+    pub se: String,
+    /// Device the SE sits behind (`None` for the aggregate).
+    pub device: Option<String>,
+    /// Per clone server, in profile order.
+    pub clone_srvr_stats: Vec<CloneServerStats>,
+}
+
+/// One virtual service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VsStats {
+    /// VS name.
+    pub vs: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Clone profile.
+    pub profile: String,
+    /// Per SE, then `PROC_Aggregate` last.
+    pub se_stats: Vec<SeStats>,
+}
+
+/// A device whose counters could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceFailure {
+    /// Device name.
+    pub device: String,
+    /// Why.
+    pub message: String,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StatsReport {
+    /// Per cloned VS, in config order.
+    pub virtual_services: Vec<VsStats>,
+    /// Devices that could not be read.
+    pub errors: Vec<DeviceFailure>,
+    /// Devices that were read (for `p4clone_device_up`).
+    #[serde(skip)]
+    pub devices_up: Vec<String>,
+}
+
+fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    Some(a?.saturating_add(b?))
+}
+
+/// Builds the report from the config and per-device reads (`device name →
+/// counters or error`). Devices absent from `reads` are left out (their SEs
+/// too, and VSs with no SE left); `vs` restricts to one virtual service.
+pub fn build_report(
+    cfg: &Config,
+    reads: &BTreeMap<String, Result<DeviceCounters, String>>,
+    vs: Option<&str>,
+) -> StatsReport {
+    let mut report = StatsReport::default();
+    for (d, r) in reads {
+        match r {
+            Ok(_) => report.devices_up.push(d.clone()),
+            Err(m) => report.errors.push(DeviceFailure { device: d.clone(), message: m.clone() }),
+        }
+    }
+    let blocks: HashMap<&str, HashMap<(&str, &str), Vec<u16>>> =
+        reads.iter().filter_map(|(d, r)| Some((d.as_str(), r.as_ref().ok()?.blocks()))).collect();
+    let profiles: HashMap<&str, &p4clone_compiler::config::TrafficCloneProfile> =
+        cfg.traffic_clone_profiles.iter().map(|p| (p.name.as_str(), p)).collect();
+    let groups: HashMap<&str, Vec<(&str, &str)>> = cfg
+        .se_groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.service_engines.iter().map(|s| (s.name.as_str(), s.device.as_str())).collect()))
+        .collect();
+    for v in &cfg.virtual_services {
+        if vs.is_some_and(|n| n != v.name) {
+            continue;
+        }
+        let Some(pname) = &v.traffic_clone_profile else {
+            continue;
+        };
+        let Some(profile) = profiles.get(pname.as_str()) else {
+            continue;
+        };
+        let ips: Vec<&str> = profile.clone_servers.iter().map(|c| c.ip.as_str()).collect();
+        let mut se_stats = Vec::new();
+        for &(se, device) in groups.get(v.se_group.as_str()).map_or(&[][..], |g| g.as_slice()) {
+            let Some(read) = reads.get(device) else {
+                continue;
+            };
+            let empty = Vec::new();
+            let (ids, counters) = match read {
+                Ok(c) => (blocks.get(device).and_then(|b| b.get(&(pname.as_str(), se))).unwrap_or(&empty), Some(c)),
+                Err(_) => (&empty, None),
+            };
+            let first = ids.first().map(|&id| ((id - 1) / BLOCK_WIDTH) * BLOCK_WIDTH + 1);
+            let rows = ips
+                .iter()
+                .enumerate()
+                .map(|(i, ip)| {
+                    let m = first.and_then(|f| {
+                        let id = f + i as u16;
+                        counters.and_then(|c| c.members.get(&id).filter(|_| ids.binary_search(&id).is_ok()))
+                    });
+                    CloneServerStats {
+                        ip: (*ip).to_string(),
+                        num_total_pkts_cloned: m.and_then(|m| m.requested).map(|c| c.packets),
+                        num_mbuf_alloc_failed: m.and_then(|m| m.drops.mbuf_alloc_failed),
+                        num_driver_failures: m.and_then(|m| m.drops.driver_failures),
+                        num_succeeded: m.and_then(|m| m.emitted).map(|c| c.packets),
+                    }
+                })
+                .collect();
+            se_stats.push(SeStats { se: se.to_string(), device: Some(device.to_string()), clone_srvr_stats: rows });
+        }
+        if se_stats.is_empty() {
+            // None of the VS's SEs is behind a device that was read.
+            continue;
+        }
+        let aggregate = ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| {
+                let col = |f: fn(&CloneServerStats) -> Option<u64>| {
+                    se_stats
+                        .iter()
+                        .map(|s| f(&s.clone_srvr_stats[i]))
+                        .try_fold(0u64, |acc, v| sum(Some(acc), v))
+                        .filter(|_| !se_stats.is_empty())
+                };
+                CloneServerStats {
+                    ip: (*ip).to_string(),
+                    num_total_pkts_cloned: col(|s| s.num_total_pkts_cloned),
+                    num_mbuf_alloc_failed: col(|s| s.num_mbuf_alloc_failed),
+                    num_driver_failures: col(|s| s.num_driver_failures),
+                    num_succeeded: col(|s| s.num_succeeded),
+                }
+            })
+            .collect();
+        se_stats.push(SeStats { se: AGGREGATE.to_string(), device: None, clone_srvr_stats: aggregate });
+        report.virtual_services.push(VsStats {
+            vs: v.name.clone(),
+            tenant: v.tenant.clone(),
+            profile: pname.clone(),
+            se_stats,
+        });
+    }
+    report
+}
+
+fn cell(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// The report as aligned text, one block per VS.
+pub fn render_table(r: &StatsReport) -> String {
+    let mut out = String::new();
+    const HEAD: [&str; 8] = [
+        "se",
+        "device",
+        "clone_srvr_stats",
+        "ip",
+        "num_total_pkts_cloned",
+        "num_mbuf_alloc_failed",
+        "num_driver_failures",
+        "num_succeeded",
+    ];
+    for v in &r.virtual_services {
+        let _ = writeln!(out, "{} (tenant {}, profile {})", v.vs, v.tenant, v.profile);
+        let mut rows: Vec<[String; 8]> = vec![HEAD.map(String::from)];
+        for s in &v.se_stats {
+            for (i, c) in s.clone_srvr_stats.iter().enumerate() {
+                rows.push([
+                    s.se.clone(),
+                    s.device.clone().unwrap_or_else(|| "-".into()),
+                    format!("[{i}]"),
+                    c.ip.clone(),
+                    cell(c.num_total_pkts_cloned),
+                    cell(c.num_mbuf_alloc_failed),
+                    cell(c.num_driver_failures),
+                    cell(c.num_succeeded),
+                ]);
+            }
+        }
+        let mut w = [0usize; 8];
+        for row in &rows {
+            for (k, c) in row.iter().enumerate() {
+                w[k] = w[k].max(c.chars().count());
+            }
+        }
+        for row in &rows {
+            let mut line = String::from(" ");
+            for (k, c) in row.iter().enumerate() {
+                line.push(' ');
+                if k >= 4 {
+                    let _ = write!(line, "{c:>width$}", width = w[k]);
+                } else {
+                    let _ = write!(line, "{c:<width$}", width = w[k]);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    if r.virtual_services.is_empty() {
+        out.push_str("no cloned virtual services\n");
+    }
+    for e in &r.errors {
+        let _ = writeln!(out, "error: {}: {}", e.device, e.message);
+    }
+    out
+}
+
+/// The report as pretty JSON (unknown values are `null`).
+pub fn render_json(r: &StatsReport) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The report in the Prometheus text exposition format (version 0.0.4); see
+/// the module docs for the metric names.
+pub fn render_prometheus(r: &StatsReport) -> String {
+    let mut packets = String::new();
+    let mut mbuf = String::new();
+    let mut driver = String::new();
+    for v in &r.virtual_services {
+        for s in v.se_stats.iter().filter(|s| s.se != AGGREGATE) {
+            for c in &s.clone_srvr_stats {
+                let labels = format!(
+                    "vs=\"{}\",tenant=\"{}\",profile=\"{}\",clone_server=\"{}\",device=\"{}\",se=\"{}\"",
+                    label(&v.vs),
+                    label(&v.tenant),
+                    label(&v.profile),
+                    label(&c.ip),
+                    label(s.device.as_deref().unwrap_or("")),
+                    label(&s.se)
+                );
+                for (kind, val) in [("requested", c.num_total_pkts_cloned), ("emitted", c.num_succeeded)] {
+                    if let Some(val) = val {
+                        let _ = writeln!(packets, "p4clone_clone_packets_total{{{labels},kind=\"{kind}\"}} {val}");
+                    }
+                }
+                if let Some(val) = c.num_mbuf_alloc_failed {
+                    let _ = writeln!(mbuf, "p4clone_clone_mbuf_alloc_failed_total{{{labels}}} {val}");
+                }
+                if let Some(val) = c.num_driver_failures {
+                    let _ = writeln!(driver, "p4clone_clone_driver_failures_total{{{labels}}} {val}");
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    out.push_str("# HELP p4clone_clone_packets_total Clone packets per clone server and SE: kind=\"requested\" (num_total_pkts_cloned) or \"emitted\" (num_succeeded).\n");
+    out.push_str("# TYPE p4clone_clone_packets_total counter\n");
+    out.push_str(&packets);
+    if !mbuf.is_empty() {
+        out.push_str("# HELP p4clone_clone_mbuf_alloc_failed_total Clones lost for lack of packet buffers.\n");
+        out.push_str("# TYPE p4clone_clone_mbuf_alloc_failed_total counter\n");
+        out.push_str(&mbuf);
+    }
+    if !driver.is_empty() {
+        out.push_str("# HELP p4clone_clone_driver_failures_total Clones the driver failed to send.\n");
+        out.push_str("# TYPE p4clone_clone_driver_failures_total counter\n");
+        out.push_str(&driver);
+    }
+    out.push_str("# HELP p4clone_device_up Whether the device's counters could be read (1) or not (0).\n");
+    out.push_str("# TYPE p4clone_device_up gauge\n");
+    let mut devs: Vec<(&str, u8)> = r.devices_up.iter().map(|d| (d.as_str(), 1)).collect();
+    devs.extend(r.errors.iter().map(|e| (e.device.as_str(), 0)));
+    devs.sort_unstable();
+    for (d, up) in devs {
+        let _ = writeln!(out, "p4clone_device_up{{device=\"{}\"}} {up}", label(d));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_labels_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn aggregate_is_unknown_if_any_se_is() {
+        assert_eq!(sum(Some(1), Some(2)), Some(3));
+        assert_eq!(sum(Some(1), None), None);
+    }
+}
