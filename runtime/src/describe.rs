@@ -72,7 +72,7 @@ fn hex(bytes: &[u8]) -> String {
 fn prefix_len(mask: u128, bits: u32) -> Option<u32> {
     let full = bytestring::mask(bits);
     let ones = (mask & full).count_ones();
-    let expect = if ones == 0 { 0 } else { full & !(full >> ones) };
+    let expect = if ones == 0 { 0 } else { full & !full.checked_shr(ones).unwrap_or(0) };
     (mask == expect).then_some(ones)
 }
 
