@@ -1860,6 +1860,81 @@ def case_example_basic():
     return c
 
 
+# --- examples/multi.yaml and examples/ssl-tandem.yaml: input traffic for `p4clone diff` ----------
+
+def example_multi_device_pcaps() -> dict[Path, bytes]:
+    """Input pcaps for the multi-device examples, one file per device and port:
+    examples/<config>-<device>-port<N>.pcap. Inputs only (no expected outputs): the fidelity
+    suite runs them through two targets with `p4clone diff` and compares the targets' outputs
+    with each other. Every cloned VS, both directions, IPv4 and IPv6, TCP and UDP, truncation,
+    the NAT binding, and traffic that is not cloned."""
+
+    def conv(se, sport, srv_ip, srv_port, proto="tcp", seed=0, srv_mac=None):
+        isn = (1_000_000 + 7919 * seed, 3_000_000 + 104_729 * seed)
+        return Conv(se[0], se[1], sport, srv_mac or host_mac(srv_ip), srv_ip, srv_port, proto=proto, isn=isn,
+                    ident=(0x2000 + 64 * seed, 0x7000 + 64 * seed))
+
+    def udp_talk(c, tag, n=3, size=300):
+        out = []
+        for i in range(n):
+            out.append(("a", c.pkt("a", data=blob(size, f"{tag}/q{i}"))))
+            out.append(("b", c.pkt("b", data=blob(size + 400, f"{tag}/r{i}"))))
+        return out
+
+    def place(seq, a_port, b_port):
+        return [(a_port if side == "a" else b_port, fr) for side, fr in seq]
+
+    def files_of(prefix, *convs):
+        per: dict[int, list] = {}
+        for k, (port, fr) in enumerate(interleave(*convs)):
+            per.setdefault(port, []).append((T0_US + k * STEP_US, fr))
+        return {EXAMPLES_REL / f"{prefix}-port{port}.pcap": pcap_encode(recs) for port, recs in sorted(per.items())}
+
+    files: dict[Path, bytes] = {}
+    web = ["10.20.1.11", "10.20.1.12", "10.20.1.13"]
+    # multi.yaml, device nic0: se-1 (backend0 on port 2, wire [1, 2]; backend6 on port 6, wire [5, 6])
+    # and se-3 (red0 on port 8, wire [7, 8]).
+    se1, se1_6, se3 = ("02:00:00:00:01:02", "10.20.0.5"), ("02:00:00:00:01:06", "2001:db8:20::5"), \
+        ("02:00:00:00:03:08", "10.30.0.5")
+    files |= files_of(
+        "multi-nic0",
+        *[place(http_exchange(conv(se1, 42001 + i, web[i], 8080, seed=i), f"multi-web{i}", resp=(1448, 600)), 2, 1)
+          for i in range(3)],
+        place(http_exchange(conv(se1, 42101, "10.20.2.21", 9000, seed=10), "multi-api", resp=(1448, 1448, 300)), 2, 1),
+        place(udp_talk(conv(se1, 42102, "10.20.2.22", 9000, proto="udp", seed=11), "multi-quic"), 2, 1),
+        place(http_exchange(conv(se1_6, 42201, "2001:db8:20::11", 8080, seed=12), "multi-web6", resp=(1400, 200)), 6, 5),
+        place(http_exchange(conv(se1, 42301, "10.20.3.31", 80, seed=13), "multi-static", resp=(500,)), 2, 1),
+        place(http_exchange(conv(se3, 40001, "10.30.0.11", 8443, seed=14), "multi-red-nat", resp=(900,)), 8, 7),
+        place(http_exchange(conv(se3, 40002, "10.30.0.12", 8443, seed=15), "multi-red", resp=(700,)), 8, 7),
+        [(1, arp_frame(host_mac(web[0]), web[0], se1[1])), (2, arp_frame(se1[0], se1[1], web[0], host_mac(web[0])))],
+    )
+    # multi.yaml, device sw1: se-2 (backend0 on port 2, wire [1, 2]; backend6 on port 6, wire [5, 6]).
+    se2, se2_6 = ("02:00:00:00:02:02", "10.20.0.6"), ("02:00:00:00:02:06", "2001:db8:20::6")
+    files |= files_of(
+        "multi-sw1",
+        *[place(http_exchange(conv(se2, 44001 + i, web[i + 1], 8080, seed=20 + i), f"multi-sw1-web{i}",
+                              resp=(1448, 1000)), 2, 1) for i in range(2)],
+        place(http_exchange(conv(se2, 44101, "10.20.2.22", 9000, seed=22), "multi-sw1-api", resp=(1448, 400)), 2, 1),
+        place(udp_talk(conv(se2, 44102, "10.20.2.21", 9000, proto="udp", seed=23), "multi-sw1-quic"), 2, 1),
+        place(http_exchange(conv(se2_6, 44201, "2001:db8:20::12", 8080, seed=24), "multi-sw1-web6", resp=(900,)), 6, 5),
+        place(http_exchange(conv(se2, 44301, "10.20.3.31", 80, seed=25), "multi-sw1-static", resp=(300,)), 2, 1),
+    )
+    # ssl-tandem.yaml: the plaintext leg se-edge-1 (10.40.0.5) -> vs-reencrypt's VIP 10.40.0.100:80
+    # (served by se-inner-1's tandem0, 02:00:00:00:20:05) crosses nic0 (SE on port 2, cloned) and
+    # nic1 (arriving from the tandem network on port 1, not cloned); nic1 also carries the TLS leg
+    # se-inner-1 app0 (10.50.0.5, port 4) <-> app servers (port 3).
+    edge, vip_mac, inner_app = ("02:00:00:00:10:02", "10.40.0.5"), "02:00:00:00:20:05", ("02:00:00:00:20:07", "10.50.0.5")
+    leg = [http_exchange(conv(edge, 43001 + i, "10.40.0.100", 80, seed=30 + i, srv_mac=vip_mac), f"tandem{i}",
+                         resp=(1448, 800)) for i in range(3)]
+    files |= files_of("ssl-tandem-nic0", *[place(x, 2, 1) for x in leg])
+    leg = [http_exchange(conv(edge, 43001 + i, "10.40.0.100", 80, seed=30 + i, srv_mac=vip_mac), f"tandem{i}",
+                         resp=(1448, 800)) for i in range(3)]
+    tls = [http_exchange(conv(inner_app, 45001 + i, f"10.50.0.1{1 + i}", 443, seed=40 + i), f"tls{i}", resp=(1448, 500))
+           for i in range(2)]
+    files |= files_of("ssl-tandem-nic1", *[place(x, 1, 2) for x in leg], *[place(x, 4, 3) for x in tls])
+    return files
+
+
 ALL_CASES = [case_rr_2, case_rr_3, case_rr_shared, case_two_se, case_flow_sym, case_flow_spread, case_truncate,
              case_truncate_vlan, case_vlan_push, case_vlan_strip, case_vlan_rewrite, case_ipv6, case_nat_tcp,
              case_nat_udp, case_nat_edge, case_non_matching, case_malformed, case_lenient, case_both_directions,
@@ -2013,6 +2088,7 @@ def render(cases) -> dict[Path, bytes]:
     merged = sorted(((ts, p, i, f) for p, recs in basic.inputs.items() for i, (ts, f) in enumerate(recs)),
                     key=lambda r: (r[0], r[1], r[2]))
     files[EXAMPLES_REL / "basic.pcap"] = pcap_encode([(ts, f) for ts, _, _, f in merged])
+    files.update(example_multi_device_pcaps())
     # self-check: every pcap reads back to exactly what was meant
     for path, data in files.items():
         if path.suffix == ".pcap":

@@ -31,7 +31,8 @@ Exit codes:
 Examples:
   p4clone check examples/basic.yaml
   p4clone compile examples/multi.yaml --device nic0 --output json -o nic0.json
-  p4clone run examples/basic.yaml --pcap 1=examples/basic-port1.pcap --pcap 2=examples/basic-port2.pcap --out out/";
+  p4clone run examples/basic.yaml --pcap 1=examples/basic-port1.pcap --pcap 2=examples/basic-port2.pcap --out out/
+  p4clone diff --vectors tests/vectors --a soft --b bmv2";
 
 /// The `p4clone` command line.
 #[derive(Debug, Parser)]
@@ -50,8 +51,16 @@ pub enum Command {
     Check(commands::check::Args),
     /// Compile a config into one P4Runtime WriteRequest per device (text or JSON)
     Compile(commands::compile::Args),
-    /// Run the main job on the in-process software target: push over P4Runtime, replay pcaps, print clone stats
+    /// Run the main job (software target in this process, or BMv2): push over P4Runtime, replay pcaps, print clone stats
     Run(commands::run::Args),
+    /// Compare two targets' outputs frame by frame (soft vs BMv2), or targets against the stored test vectors
+    Diff(commands::diff::Args),
+    /// Show what a push would write to each device (+ insert, ~ modify, - delete); writes nothing
+    Plan(commands::plan::Args),
+    /// Apply a config to its devices over P4Runtime (concurrently, minimal ordered writes)
+    Push(commands::push::Args),
+    /// Per-clone-server statistics from the devices' mirror counters (table, JSON, Prometheus)
+    Stats(commands::stats::Args),
     /// Run the software target: a P4Runtime server with pcap / AF_PACKET ports
     Soft(commands::soft::Args),
 }
@@ -62,6 +71,10 @@ pub fn dispatch(cli: &Cli) -> Outcome {
         Command::Check(args) => commands::check::run(args),
         Command::Compile(args) => commands::compile::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Diff(args) => commands::diff::run(args),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Push(args) => commands::push::run(args),
+        Command::Stats(args) => commands::stats::run(args),
         Command::Soft(args) => commands::soft::run(args),
     }
 }

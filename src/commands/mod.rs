@@ -2,8 +2,12 @@
 
 pub mod check;
 pub mod compile;
+pub mod diff;
+pub mod plan;
+pub mod push;
 pub mod run;
 pub mod soft;
+pub mod stats;
 
 use std::path::Path;
 

@@ -91,6 +91,11 @@ pub struct Args {
     /// After a pcap replay, keep serving P4Runtime until SIGINT/SIGTERM (to read counters)
     #[arg(long)]
     pub hold: bool,
+    /// DPDK EAL arguments for N=dpdk:ID ports, e.g. "-l 0-1 --no-huge -m 1024 --no-pci
+    /// --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0"
+    #[cfg(feature = "dpdk")]
+    #[arg(long, value_name = "EAL ARGS", allow_hyphen_values = true)]
+    pub dpdk: Option<String>,
 }
 
 /// Parses `--p4rt` (a socket address or `host:port`).
@@ -259,7 +264,14 @@ pub fn run(args: &Args) -> Outcome {
         embedded::prepare_output_dir(dir, &inputs)?;
     }
     let out_dir = args.out.clone().unwrap_or_default();
+    #[cfg(feature = "dpdk")]
+    if let Some(eal) = &args.dpdk {
+        p4clone_soft::ports::dpdk::Eal::init(eal).map_err(|e| Failure::Runtime(e.to_string()))?;
+    }
     let ports = open_ports(&specs, &out_dir).map_err(port_failure)?;
+    // A DPDK file input (net_pcap rx_pcap=) is a replay: merged by timestamp like pcap.
+    #[cfg(feature = "dpdk")]
+    let live = live && ports.values().any(|p| p.input_kind() == InputKind::Live);
 
     let target = SoftTarget::new(device_id);
     if let Some((_, d)) = &compiled {
@@ -359,6 +371,12 @@ pub fn run(args: &Args) -> Outcome {
     rt.block_on(server.shutdown());
     rt.shutdown_timeout(Duration::from_millis(100));
 
+    // Every port handle is dropped by now: stop and close the devices (flushing
+    // net_pcap outputs), free the pools, rte_eal_cleanup.
+    #[cfg(feature = "dpdk")]
+    if let Err(e) = p4clone_soft::ports::dpdk::Eal::shutdown() {
+        eprintln!("p4clone soft: {e}");
+    }
     super::run::warn_diagnostics(&report);
     let mut text = format!("{report}\n{}\n", clone_totals(&report));
     if let Some(s) = &stats {
