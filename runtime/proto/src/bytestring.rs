@@ -51,9 +51,7 @@ pub fn decode(bytes: &[u8]) -> Result<u128, Error> {
     if significant.len() > 16 {
         return Err(too_wide(bytes, 128));
     }
-    Ok(significant
-        .iter()
-        .fold(0u128, |acc, &b| (acc << 8) | u128::from(b)))
+    Ok(significant.iter().fold(0u128, |acc, &b| (acc << 8) | u128::from(b)))
 }
 
 /// [`decode`], additionally failing if the value does not fit in `bitwidth` bits.
@@ -134,10 +132,7 @@ pub fn full_mask(bitwidth: u32) -> Vec<u8> {
 /// a field of `bitwidth` bits (any width).
 pub fn prefix_mask(prefix_len: u32, bitwidth: u32) -> Result<Vec<u8>, Error> {
     if prefix_len > bitwidth {
-        return Err(Error::BadPrefixLen {
-            prefix_len,
-            bitwidth,
-        });
+        return Err(Error::BadPrefixLen { prefix_len, bitwidth });
     }
     let len = byte_len(bitwidth);
     let mut out = vec![0u8; len];

@@ -17,18 +17,14 @@
 //! ```
 
 use prost::{Message, Name};
-use prost_reflect::{
-    DynamicMessage, Kind, MessageDescriptor, ReflectMessage, SerializeOptions, Value,
-};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, SerializeOptions, Value};
 
 use crate::{descriptor_pool, Error};
 
 /// The descriptor of `M` in [`crate::descriptor_pool`].
 pub fn descriptor<M: Name>() -> Result<MessageDescriptor, Error> {
     let name = M::full_name();
-    descriptor_pool()
-        .get_message_by_name(&name)
-        .ok_or(Error::UnknownMessageType(name))
+    descriptor_pool().get_message_by_name(&name).ok_or(Error::UnknownMessageType(name))
 }
 
 /// `msg` as a [`DynamicMessage`] (for generic inspection).
@@ -54,11 +50,7 @@ pub fn to_text_compact<M: Message + Name>(msg: &M) -> String {
 fn render_text<M: Message + Name>(msg: &M, pretty: bool) -> String {
     match to_dynamic(msg) {
         Ok(dynamic) => {
-            let mut w = TextWriter {
-                out: String::new(),
-                pretty,
-                indent: 0,
-            };
+            let mut w = TextWriter { out: String::new(), pretty, indent: 0 };
             w.message(&dynamic);
             if !pretty {
                 let trimmed = w.out.trim_end().len();
@@ -97,8 +89,7 @@ impl TextWriter {
                 }
                 Value::Map(map) => {
                     let entry = kind.as_message().expect("map fields have an entry message");
-                    let (key_field, value_field) =
-                        (entry.map_entry_key_field(), entry.map_entry_value_field());
+                    let (key_field, value_field) = (entry.map_entry_key_field(), entry.map_entry_value_field());
                     let mut entries: Vec<_> = map.iter().collect();
                     entries.sort_by(|a, b| a.0.cmp(b.0));
                     for (k, v) in entries {
@@ -221,10 +212,8 @@ fn escape(bytes: &[u8]) -> String {
 /// Parses protobuf text format into `M`.
 pub fn from_text<M: Message + Default + Name>(text: &str) -> Result<M, Error> {
     let desc = descriptor::<M>()?;
-    let dynamic = DynamicMessage::parse_text_format(desc, text).map_err(|e| Error::TextFormat {
-        message: M::full_name(),
-        reason: e.to_string(),
-    })?;
+    let dynamic = DynamicMessage::parse_text_format(desc, text)
+        .map_err(|e| Error::TextFormat { message: M::full_name(), reason: e.to_string() })?;
     Ok(dynamic.transcode_to::<M>()?)
 }
 
@@ -235,28 +224,19 @@ pub fn to_json<M: Message + Name>(msg: &M) -> Result<serde_json::Value, Error> {
     let dynamic = to_dynamic(msg)?;
     dynamic
         .serialize_with_options(serde_json::value::Serializer, &SerializeOptions::new())
-        .map_err(|e| Error::Json {
-            message: M::full_name(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| Error::Json { message: M::full_name(), reason: e.to_string() })
 }
 
 /// [`to_json`], pretty-printed as a string.
 pub fn to_json_string<M: Message + Name>(msg: &M) -> Result<String, Error> {
     let value = to_json(msg)?;
-    serde_json::to_string_pretty(&value).map_err(|e| Error::Json {
-        message: M::full_name(),
-        reason: e.to_string(),
-    })
+    serde_json::to_string_pretty(&value).map_err(|e| Error::Json { message: M::full_name(), reason: e.to_string() })
 }
 
 /// Parses proto3 JSON into `M` (accepts both lowerCamelCase and proto names).
 pub fn from_json<M: Message + Default + Name>(json: &str) -> Result<M, Error> {
     let desc = descriptor::<M>()?;
-    let json_err = |e: serde_json::Error| Error::Json {
-        message: M::full_name(),
-        reason: e.to_string(),
-    };
+    let json_err = |e: serde_json::Error| Error::Json { message: M::full_name(), reason: e.to_string() };
     let mut de = serde_json::Deserializer::from_str(json);
     let dynamic = DynamicMessage::deserialize(desc, &mut de).map_err(json_err)?;
     de.end().map_err(json_err)?;

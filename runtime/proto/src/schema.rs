@@ -101,18 +101,12 @@ pub struct TableInfo {
 impl TableInfo {
     /// The key field called `name`.
     pub fn match_field(&self, name: &str) -> Result<&MatchFieldInfo, Error> {
-        self.match_fields
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| self.unknown_field(name.to_string()))
+        self.match_fields.iter().find(|f| f.name == name).ok_or_else(|| self.unknown_field(name.to_string()))
     }
 
     /// The key field with id `id`.
     pub fn match_field_by_id(&self, id: u32) -> Result<&MatchFieldInfo, Error> {
-        self.match_fields
-            .iter()
-            .find(|f| f.id == id)
-            .ok_or_else(|| self.unknown_field(format!("#{id}")))
+        self.match_fields.iter().find(|f| f.id == id).ok_or_else(|| self.unknown_field(format!("#{id}")))
     }
 
     /// Whether `action_id` is one of the table's actions.
@@ -122,9 +116,7 @@ impl TableInfo {
 
     /// Whether entries need a priority (some key is ternary, range or optional).
     pub fn needs_priority(&self) -> bool {
-        self.match_fields
-            .iter()
-            .any(|f| f.match_type.needs_priority())
+        self.match_fields.iter().any(|f| f.match_type.needs_priority())
     }
 
     fn unknown_field(&self, name: String) -> Error {
@@ -165,18 +157,12 @@ pub struct ActionInfo {
 impl ActionInfo {
     /// The parameter called `name`.
     pub fn param(&self, name: &str) -> Result<&ParamInfo, Error> {
-        self.params
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| self.unknown_param(name.to_string()))
+        self.params.iter().find(|p| p.name == name).ok_or_else(|| self.unknown_param(name.to_string()))
     }
 
     /// The parameter with id `id`.
     pub fn param_by_id(&self, id: u32) -> Result<&ParamInfo, Error> {
-        self.params
-            .iter()
-            .find(|p| p.id == id)
-            .ok_or_else(|| self.unknown_param(format!("#{id}")))
+        self.params.iter().find(|p| p.id == id).ok_or_else(|| self.unknown_param(format!("#{id}")))
     }
 
     fn unknown_param(&self, name: String) -> Error {
@@ -246,11 +232,7 @@ struct Index<T> {
 }
 
 impl<T> Index<T> {
-    fn build(
-        kind: &'static str,
-        items: Vec<T>,
-        key: impl Fn(&T) -> (u32, &str, &str),
-    ) -> Result<Self, Error> {
+    fn build(kind: &'static str, items: Vec<T>, key: impl Fn(&T) -> (u32, &str, &str)) -> Result<Self, Error> {
         let mut by_id = HashMap::new();
         let mut by_name = HashMap::new();
         for (i, item) in items.iter().enumerate() {
@@ -259,14 +241,10 @@ impl<T> Index<T> {
                 return Err(Error::InvalidP4Info(format!("{kind} `{name}` has id 0")));
             }
             if by_id.insert(id, i).is_some() {
-                return Err(Error::InvalidP4Info(format!(
-                    "two {kind}s have id {id:#010x}"
-                )));
+                return Err(Error::InvalidP4Info(format!("two {kind}s have id {id:#010x}")));
             }
             if by_name.insert(name.to_string(), i).is_some() {
-                return Err(Error::InvalidP4Info(format!(
-                    "two {kind}s are named `{name}`"
-                )));
+                return Err(Error::InvalidP4Info(format!("two {kind}s are named `{name}`")));
             }
         }
         // Aliases never shadow names.
@@ -276,33 +254,19 @@ impl<T> Index<T> {
                 by_name.entry(alias.to_string()).or_insert(i);
             }
         }
-        Ok(Self {
-            kind,
-            items,
-            by_id,
-            by_name,
-        })
+        Ok(Self { kind, items, by_id, by_name })
     }
 
     fn get(&self, name: &str, names: impl Fn(&T) -> &str) -> Result<&T, Error> {
-        self.by_name
-            .get(name)
-            .map(|&i| &self.items[i])
-            .ok_or_else(|| Error::UnknownName {
-                kind: self.kind,
-                name: name.to_string(),
-                known: list(self.items.iter().map(names)),
-            })
+        self.by_name.get(name).map(|&i| &self.items[i]).ok_or_else(|| Error::UnknownName {
+            kind: self.kind,
+            name: name.to_string(),
+            known: list(self.items.iter().map(names)),
+        })
     }
 
     fn get_id(&self, id: u32) -> Result<&T, Error> {
-        self.by_id
-            .get(&id)
-            .map(|&i| &self.items[i])
-            .ok_or(Error::UnknownId {
-                kind: self.kind,
-                id,
-            })
+        self.by_id.get(&id).map(|&i| &self.items[i]).ok_or(Error::UnknownId { kind: self.kind, id })
     }
 }
 
@@ -322,28 +286,14 @@ impl P4Schema {
     /// Indexes `p4info`. Fails on duplicate or zero ids, duplicate names,
     /// missing preambles and key fields without a match kind.
     pub fn new(p4info: cfg::P4Info) -> Result<Self, Error> {
-        let tables = p4info
-            .tables
-            .iter()
-            .map(table_info)
-            .collect::<Result<Vec<_>, _>>()?;
-        let actions = p4info
-            .actions
-            .iter()
-            .map(action_info)
-            .collect::<Result<Vec<_>, _>>()?;
+        let tables = p4info.tables.iter().map(table_info).collect::<Result<Vec<_>, _>>()?;
+        let actions = p4info.actions.iter().map(action_info).collect::<Result<Vec<_>, _>>()?;
         let counters = p4info
             .counters
             .iter()
             .map(|c| {
                 let (id, name, alias) = preamble("counter", c.preamble.as_ref())?;
-                Ok(CounterInfo {
-                    id,
-                    name,
-                    alias,
-                    size: c.size,
-                    unit: counter_unit(c.spec.as_ref()),
-                })
+                Ok(CounterInfo { id, name, alias, size: c.size, unit: counter_unit(c.spec.as_ref()) })
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let direct_counters = p4info
@@ -365,13 +315,7 @@ impl P4Schema {
             .iter()
             .map(|r| {
                 let (id, name, alias) = preamble("register", r.preamble.as_ref())?;
-                Ok(RegisterInfo {
-                    id,
-                    name,
-                    alias,
-                    size: i64::from(r.size),
-                    bitwidth: register_bitwidth(r),
-                })
+                Ok(RegisterInfo { id, name, alias, size: i64::from(r.size), bitwidth: register_bitwidth(r) })
             })
             .collect::<Result<Vec<_>, Error>>()?;
 
@@ -379,9 +323,7 @@ impl P4Schema {
             tables: Index::build("table", tables, |t| (t.id, &t.name, &t.alias))?,
             actions: Index::build("action", actions, |a| (a.id, &a.name, &a.alias))?,
             counters: Index::build("counter", counters, |c| (c.id, &c.name, &c.alias))?,
-            direct_counters: Index::build("direct counter", direct_counters, |c| {
-                (c.id, &c.name, &c.alias)
-            })?,
+            direct_counters: Index::build("direct counter", direct_counters, |c| (c.id, &c.name, &c.alias))?,
             registers: Index::build("register", registers, |r| (r.id, &r.name, &r.alias))?,
             p4info,
         })
@@ -469,10 +411,7 @@ impl P4Schema {
 
     /// The direct counter attached to table `table_id`, if any.
     pub fn direct_counter_of_table(&self, table_id: u32) -> Option<&DirectCounterInfo> {
-        self.direct_counters
-            .items
-            .iter()
-            .find(|c| c.table_id == table_id)
+        self.direct_counters.items.iter().find(|c| c.table_id == table_id)
     }
 
     /// All registers, in P4Info order.
@@ -527,12 +466,7 @@ fn table_info(t: &cfg::Table) -> Result<TableInfo, Error> {
                     )))
                 }
             };
-            Ok(MatchFieldInfo {
-                id: f.id,
-                name: f.name.clone(),
-                bitwidth: width(f.bitwidth),
-                match_type,
-            })
+            Ok(MatchFieldInfo { id: f.id, name: f.name.clone(), bitwidth: width(f.bitwidth), match_type })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(TableInfo {
@@ -541,8 +475,7 @@ fn table_info(t: &cfg::Table) -> Result<TableInfo, Error> {
         alias,
         match_fields,
         action_ids: t.action_refs.iter().map(|a| a.id).collect(),
-        const_default_action_id: (t.const_default_action_id != 0)
-            .then_some(t.const_default_action_id),
+        const_default_action_id: (t.const_default_action_id != 0).then_some(t.const_default_action_id),
         initial_default_action_id: t.initial_default_action.as_ref().map(|a| a.action_id),
         direct_resource_ids: t.direct_resource_ids.clone(),
         size: t.size,
@@ -559,18 +492,13 @@ fn action_info(a: &cfg::Action) -> Result<ActionInfo, Error> {
         params: a
             .params
             .iter()
-            .map(|p| ParamInfo {
-                id: p.id,
-                name: p.name.clone(),
-                bitwidth: width(p.bitwidth),
-            })
+            .map(|p| ParamInfo { id: p.id, name: p.name.clone(), bitwidth: width(p.bitwidth) })
             .collect(),
     })
 }
 
 fn counter_unit(spec: Option<&cfg::CounterSpec>) -> CounterUnit {
-    spec.and_then(|s| CounterUnit::try_from(s.unit).ok())
-        .unwrap_or(CounterUnit::Unspecified)
+    spec.and_then(|s| CounterUnit::try_from(s.unit).ok()).unwrap_or(CounterUnit::Unspecified)
 }
 
 fn register_bitwidth(r: &cfg::Register) -> Option<u32> {
@@ -595,12 +523,7 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     if names.is_empty() {
         return "none".to_string();
     }
-    let mut out = names
-        .iter()
-        .take(MAX_LISTED)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut out = names.iter().take(MAX_LISTED).copied().collect::<Vec<_>>().join(", ");
     if names.len() > MAX_LISTED {
         out.push_str(&format!(", ... ({} in all)", names.len()));
     }

@@ -35,11 +35,7 @@ pub fn ok() -> P4Error {
 
 /// A `p4.v1.Error` for an update that failed with `code`.
 pub fn error(code: tonic::Code, message: impl Into<String>) -> P4Error {
-    P4Error {
-        canonical_code: code as i32,
-        message: message.into(),
-        ..Default::default()
-    }
+    P4Error { canonical_code: code as i32, message: message.into(), ..Default::default() }
 }
 
 /// Whether a per-update error reports success.
@@ -50,20 +46,14 @@ pub fn is_ok(error: &P4Error) -> bool {
 /// Packs `msg` into a `google.protobuf.Any` (type URL
 /// `type.googleapis.com/<full name>`).
 pub fn pack<M: Message + Name>(msg: &M) -> Any {
-    Any {
-        type_url: M::type_url(),
-        value: msg.encode_to_vec(),
-    }
+    Any { type_url: M::type_url(), value: msg.encode_to_vec() }
 }
 
 /// Unpacks an `Any` holding an `M` (the type URL's domain is ignored).
 pub fn unpack<M: Message + Default + Name>(any: &Any) -> Result<M, Error> {
     let actual = any.type_url.rsplit('/').next().unwrap_or_default();
     if actual != M::full_name() {
-        return Err(Error::AnyTypeMismatch {
-            expected: M::type_url(),
-            actual: any.type_url.clone(),
-        });
+        return Err(Error::AnyTypeMismatch { expected: M::type_url(), actual: any.type_url.clone() });
     }
     Ok(M::decode(any.value.as_slice())?)
 }
@@ -78,18 +68,9 @@ pub fn write_status(errors: &[P4Error]) -> RpcStatus {
     }
     let message = match failed.as_slice() {
         [only] => format!("1 of {} updates failed: {}", errors.len(), only.message),
-        many => format!(
-            "{} of {} updates failed; first: {}",
-            many.len(),
-            errors.len(),
-            many[0].message
-        ),
+        many => format!("{} of {} updates failed; first: {}", many.len(), errors.len(), many[0].message),
     };
-    RpcStatus {
-        code: tonic::Code::Unknown as i32,
-        message,
-        details: errors.iter().map(pack).collect(),
-    }
+    RpcStatus { code: tonic::Code::Unknown as i32, message, details: errors.iter().map(pack).collect() }
 }
 
 /// [`write_status`] as a `tonic::Status` (for a server's `Err` return). Use it

@@ -26,9 +26,7 @@ fn encode_bytes_strips_leading_zeros() {
     assert_eq!(encode_bytes(&[0, 0, 1, 0]), [1, 0]);
     assert_eq!(encode_bytes(&[0x80, 0]), [0x80, 0]);
     // Wider than 128 bits is fine for bytes.
-    let wide = [
-        0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
-    ];
+    let wide = [0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
     assert_eq!(encode_bytes(&wide), &wide[1..]);
 }
 
@@ -43,27 +41,12 @@ fn decode_accepts_padding_and_rejects_empty_or_too_wide() {
     padded.extend([0xff; 16]);
     assert_eq!(decode(&padded).unwrap(), u128::MAX);
     assert!(matches!(decode(&[]), Err(Error::EmptyBytestring)));
-    assert!(matches!(
-        decode(&[1; 17]),
-        Err(Error::ValueTooWide { bitwidth: 128, .. })
-    ));
+    assert!(matches!(decode(&[1; 17]), Err(Error::ValueTooWide { bitwidth: 128, .. })));
 }
 
 #[test]
 fn round_trip() {
-    for v in [
-        0u128,
-        1,
-        2,
-        127,
-        128,
-        255,
-        256,
-        65535,
-        65536,
-        1 << 64,
-        u128::MAX,
-    ] {
+    for v in [0u128, 1, 2, 127, 128, 255, 256, 65535, 65536, 1 << 64, u128::MAX] {
         let e = encode(v);
         assert!(is_canonical(&e), "{v}");
         assert_eq!(decode(&e).unwrap(), v);
@@ -142,17 +125,8 @@ fn ternary_masks() {
     assert_eq!(prefix_mask(32, 32).unwrap(), [0xff; 4]);
     assert_eq!(prefix_mask(1, 9).unwrap(), [1, 0]);
     assert_eq!(prefix_mask(9, 9).unwrap(), [1, 0xff]);
-    assert!(matches!(
-        prefix_mask(33, 32),
-        Err(Error::BadPrefixLen {
-            prefix_len: 33,
-            bitwidth: 32
-        })
-    ));
-    assert_eq!(
-        apply_mask(&[0x0a, 0, 0, 1], &[0xff, 0xff, 0xff, 0]),
-        [0x0a, 0, 0, 0]
-    );
+    assert!(matches!(prefix_mask(33, 32), Err(Error::BadPrefixLen { prefix_len: 33, bitwidth: 32 })));
+    assert_eq!(apply_mask(&[0x0a, 0, 0, 1], &[0xff, 0xff, 0xff, 0]), [0x0a, 0, 0, 0]);
     assert_eq!(apply_mask(&[0x12, 0x34], &[0xff]), [0x34]);
     assert_eq!(apply_mask(&[0x12, 0x34], &[0]), [0]);
     assert!(is_masked(&[0x0a, 0, 0, 0], &[0xff, 0xff, 0xff, 0]));

@@ -8,24 +8,11 @@ const P4INFO: &str = include_str!("../../../p4src/traffic_clone.p4info.txtpb");
 use MatchKind::{Exact, Ternary};
 
 /// (id, name, [(field id, name, kind, bits)], [actions], default action, size)
-type TableRow = (
-    u32,
-    &'static str,
-    &'static [(u32, &'static str, MatchKind, u32)],
-    &'static [&'static str],
-    &'static str,
-    i64,
-);
+type TableRow =
+    (u32, &'static str, &'static [(u32, &'static str, MatchKind, u32)], &'static [&'static str], &'static str, i64);
 
 const TABLES: &[TableRow] = &[
-    (
-        0x0200_0001,
-        "wire",
-        &[(1, "ingress_port", Exact, 9)],
-        &["wire_forward", "wire_drop"],
-        "wire_drop",
-        512,
-    ),
+    (0x0200_0001, "wire", &[(1, "ingress_port", Exact, 9)], &["wire_forward", "wire_drop"], "wire_drop", 512),
     (
         0x0200_0002,
         "clone_classify_v4",
@@ -65,11 +52,7 @@ const TABLES: &[TableRow] = &[
     (
         0x0200_0005,
         "nat_src_v4",
-        &[
-            (1, "addr", Exact, 32),
-            (2, "port", Exact, 16),
-            (3, "protocol", Exact, 8),
-        ],
+        &[(1, "addr", Exact, 32), (2, "port", Exact, 16), (3, "protocol", Exact, 8)],
         &["nat_set_v4", "nat_miss"],
         "nat_miss",
         65_536,
@@ -77,11 +60,7 @@ const TABLES: &[TableRow] = &[
     (
         0x0200_0006,
         "nat_dst_v4",
-        &[
-            (1, "addr", Exact, 32),
-            (2, "port", Exact, 16),
-            (3, "protocol", Exact, 8),
-        ],
+        &[(1, "addr", Exact, 32), (2, "port", Exact, 16), (3, "protocol", Exact, 8)],
         &["nat_set_v4", "nat_miss"],
         "nat_miss",
         65_536,
@@ -89,11 +68,7 @@ const TABLES: &[TableRow] = &[
     (
         0x0200_0007,
         "nat_src_v6",
-        &[
-            (1, "addr", Exact, 128),
-            (2, "port", Exact, 16),
-            (3, "next_header", Exact, 8),
-        ],
+        &[(1, "addr", Exact, 128), (2, "port", Exact, 16), (3, "next_header", Exact, 8)],
         &["nat_set_v6", "nat_miss"],
         "nat_miss",
         16_384,
@@ -101,11 +76,7 @@ const TABLES: &[TableRow] = &[
     (
         0x0200_0008,
         "nat_dst_v6",
-        &[
-            (1, "addr", Exact, 128),
-            (2, "port", Exact, 16),
-            (3, "next_header", Exact, 8),
-        ],
+        &[(1, "addr", Exact, 128), (2, "port", Exact, 16), (3, "next_header", Exact, 8)],
         &["nat_set_v6", "nat_miss"],
         "nat_miss",
         16_384,
@@ -118,54 +89,27 @@ type ActionRow = (u32, &'static str, &'static [(u32, &'static str, u32)]);
 const ACTIONS: &[ActionRow] = &[
     (0x0100_0001, "wire_forward", &[(1, "port", 9)]),
     (0x0100_0002, "wire_drop", &[]),
-    (
-        0x0100_0003,
-        "classify_hit",
-        &[
-            (1, "first_member", 16),
-            (2, "member_count", 16),
-            (3, "mode", 8),
-        ],
-    ),
+    (0x0100_0003, "classify_hit", &[(1, "first_member", 16), (2, "member_count", 16), (3, "mode", 8)]),
     (0x0100_0004, "classify_miss", &[]),
     (
         0x0100_0005,
         "clone_rewrite_set",
-        &[
-            (1, "dst_mac", 48),
-            (2, "src_mac", 48),
-            (3, "vlan_id", 12),
-            (4, "truncate_len", 16),
-            (5, "nat_restore", 1),
-        ],
+        &[(1, "dst_mac", 48), (2, "src_mac", 48), (3, "vlan_id", 12), (4, "truncate_len", 16), (5, "nat_restore", 1)],
     ),
     (0x0100_0006, "clone_rewrite_miss", &[]),
-    (
-        0x0100_0007,
-        "nat_set_v4",
-        &[(1, "client_addr", 32), (2, "client_port", 16)],
-    ),
-    (
-        0x0100_0008,
-        "nat_set_v6",
-        &[(1, "client_addr", 128), (2, "client_port", 16)],
-    ),
+    (0x0100_0007, "nat_set_v4", &[(1, "client_addr", 32), (2, "client_port", 16)]),
+    (0x0100_0008, "nat_set_v6", &[(1, "client_addr", 128), (2, "client_port", 16)]),
     (0x0100_0009, "nat_miss", &[]),
 ];
 
-const COUNTERS: &[(u32, &str, i64)] = &[
-    (0x1200_0001, "clones_requested", 32_768),
-    (0x1200_0002, "clones_emitted", 32_768),
-];
+const COUNTERS: &[(u32, &str, i64)] =
+    &[(0x1200_0001, "clones_requested", 32_768), (0x1200_0002, "clones_emitted", 32_768)];
 
-const DIRECT_COUNTERS: &[(u32, &str, &str)] = &[
-    (0x1300_0001, "classify_v4_hits", "clone_classify_v4"),
-    (0x1300_0002, "classify_v6_hits", "clone_classify_v6"),
-];
+const DIRECT_COUNTERS: &[(u32, &str, &str)] =
+    &[(0x1300_0001, "classify_v4_hits", "clone_classify_v4"), (0x1300_0002, "classify_v6_hits", "clone_classify_v6")];
 
 fn schema() -> P4Schema {
-    P4Schema::from_text(P4INFO)
-        .unwrap_or_else(|e| panic!("p4src/traffic_clone.p4info.txtpb does not load: {e}"))
+    P4Schema::from_text(P4INFO).unwrap_or_else(|e| panic!("p4src/traffic_clone.p4info.txtpb does not load: {e}"))
 }
 
 #[test]
@@ -180,11 +124,7 @@ fn tables_match_the_contract() {
         assert_eq!(t.match_fields.len(), fields.len(), "{name} key width");
         for (fid, fname, kind, bits) in fields {
             let f = t.match_field(fname).unwrap();
-            assert_eq!(
-                (f.id, &f.match_type, f.bitwidth),
-                (*fid, kind, *bits),
-                "{name}.{fname}"
-            );
+            assert_eq!((f.id, &f.match_type, f.bitwidth), (*fid, kind, *bits), "{name}.{fname}");
         }
         let action_ids: Vec<u32> = actions.iter().map(|a| s.action(a).unwrap().id).collect();
         let mut got = t.action_ids.clone();
@@ -214,11 +154,7 @@ fn actions_match_the_contract() {
         let a = s.action(name).unwrap();
         assert_eq!(a.id, id, "{name} id");
         assert_eq!(s.action_by_id(id).unwrap().name, name);
-        let got: Vec<(u32, &str, u32)> = a
-            .params
-            .iter()
-            .map(|p| (p.id, p.name.as_str(), p.bitwidth))
-            .collect();
+        let got: Vec<(u32, &str, u32)> = a.params.iter().map(|p| (p.id, p.name.as_str(), p.bitwidth)).collect();
         assert_eq!(got, params, "{name} params");
     }
 }
@@ -229,22 +165,14 @@ fn counters_and_register_match_the_contract() {
     assert_eq!(s.counters().len(), COUNTERS.len());
     for &(id, name, size) in COUNTERS {
         let c = s.counter(name).unwrap();
-        assert_eq!(
-            (c.id, c.size, c.unit),
-            (id, size, CounterUnit::Both),
-            "{name}"
-        );
+        assert_eq!((c.id, c.size, c.unit), (id, size, CounterUnit::Both), "{name}");
         assert_eq!(s.counter_by_id(id).unwrap().name, name);
     }
     assert_eq!(s.direct_counters().len(), DIRECT_COUNTERS.len());
     for &(id, name, table) in DIRECT_COUNTERS {
         let d = s.direct_counter(name).unwrap();
         let t = s.table(table).unwrap();
-        assert_eq!(
-            (d.id, d.table_id, d.unit),
-            (id, t.id, CounterUnit::Both),
-            "{name}"
-        );
+        assert_eq!((d.id, d.table_id, d.unit), (id, t.id, CounterUnit::Both), "{name}");
         assert!(t.direct_resource_ids.contains(&id), "{table} lists {name}");
         assert_eq!(s.direct_counter_of_table(t.id).unwrap().name, name);
     }

@@ -3,8 +3,8 @@
 use p4clone_proto::format;
 use p4clone_proto::p4::config::v1::P4Info;
 use p4clone_proto::p4::v1::{
-    entity, field_match, table_action, update, Action, Entity, FieldMatch, TableAction, TableEntry,
-    Uint128, Update, WriteRequest,
+    entity, field_match, table_action, update, Action, Entity, FieldMatch, TableAction, TableEntry, Uint128, Update,
+    WriteRequest,
 };
 use p4clone_proto::status;
 
@@ -19,18 +19,13 @@ fn request() -> WriteRequest {
                     table_id: 0x0200_0002,
                     r#match: vec![FieldMatch {
                         field_id: 1,
-                        field_match_type: Some(field_match::FieldMatchType::Ternary(
-                            field_match::Ternary {
-                                value: vec![0x0a, 0, 0, 0],
-                                mask: vec![0xff, 0, 0, 0],
-                            },
-                        )),
+                        field_match_type: Some(field_match::FieldMatchType::Ternary(field_match::Ternary {
+                            value: vec![0x0a, 0, 0, 0],
+                            mask: vec![0xff, 0, 0, 0],
+                        })),
                     }],
                     action: Some(TableAction {
-                        r#type: Some(table_action::Type::Action(Action {
-                            action_id: 0x0100_0004,
-                            params: vec![],
-                        })),
+                        r#type: Some(table_action::Type::Action(Action { action_id: 0x0100_0004, params: vec![] })),
                     }),
                     priority: 100,
                     ..Default::default()
@@ -81,10 +76,7 @@ fn text_format_round_trips() {
     // Compact form parses too.
     let compact = format::to_text_compact(&request());
     assert!(!compact.contains('\n'), "{compact}");
-    assert_eq!(
-        format::from_text::<WriteRequest>(&compact).unwrap(),
-        request()
-    );
+    assert_eq!(format::from_text::<WriteRequest>(&compact).unwrap(), request());
 }
 
 #[test]
@@ -99,10 +91,7 @@ fn text_format_errors_name_the_message() {
 #[test]
 fn empty_message_renders_empty() {
     assert_eq!(format::to_text(&WriteRequest::default()), "");
-    assert_eq!(
-        format::to_json(&WriteRequest::default()).unwrap(),
-        serde_json::json!({})
-    );
+    assert_eq!(format::to_json(&WriteRequest::default()).unwrap(), serde_json::json!({}));
 }
 
 #[test]
@@ -115,10 +104,7 @@ fn json_uses_proto3_mapping() {
     assert_eq!(entry["tableId"], 33554434, "uint32 stays a number");
     assert_eq!(entry["priority"], 100);
     assert_eq!(entry["match"][0]["fieldId"], 1);
-    assert_eq!(
-        entry["match"][0]["ternary"]["value"], "CgAAAA==",
-        "bytes as base64"
-    );
+    assert_eq!(entry["match"][0]["ternary"]["value"], "CgAAAA==", "bytes as base64");
     assert_eq!(entry["match"][0]["ternary"]["mask"], "/wAAAA==");
     assert_eq!(entry["action"]["action"]["actionId"], 16777220);
     assert!(entry.get("isDefaultAction").is_none(), "defaults omitted");
@@ -141,16 +127,10 @@ fn from_json_accepts_proto_names_and_rejects_garbage() {
 fn any_payloads_are_expanded() {
     let rpc = status::write_status(&[status::error(tonic::Code::NotFound, "no such entry")]);
     let text = format::to_text(&rpc);
-    assert!(
-        text.contains("[type.googleapis.com/p4.v1.Error]"),
-        "Any expanded in text: {text}"
-    );
+    assert!(text.contains("[type.googleapis.com/p4.v1.Error]"), "Any expanded in text: {text}");
     assert!(text.contains("canonical_code: 5"), "{text}");
     let json = format::to_json(&rpc).unwrap();
-    assert_eq!(
-        json["details"][0]["@type"],
-        "type.googleapis.com/p4.v1.Error"
-    );
+    assert_eq!(json["details"][0]["@type"], "type.googleapis.com/p4.v1.Error");
     assert_eq!(json["details"][0]["canonicalCode"], 5);
     let back: p4clone_proto::google::rpc::Status = format::from_text(&text).unwrap();
     assert_eq!(back, rpc);
@@ -226,9 +206,6 @@ type_info {
 fn p4info_text_layout_is_stable() {
     let info: P4Info = format::from_text(P4INFO_TEXT).unwrap();
     assert_eq!(info.type_info.as_ref().unwrap().new_types.len(), 2);
-    assert_eq!(
-        info.registers[0].preamble.as_ref().unwrap().annotations[0],
-        r#"@doc("a \"quoted\" note")"#
-    );
+    assert_eq!(info.registers[0].preamble.as_ref().unwrap().annotations[0], r#"@doc("a \"quoted\" note")"#);
     assert_eq!(format::to_text(&info), P4INFO_TEXT);
 }

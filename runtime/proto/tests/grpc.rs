@@ -7,9 +7,9 @@ use p4clone_proto::p4::v1::p4_runtime_client::P4RuntimeClient;
 use p4clone_proto::p4::v1::p4_runtime_server::{P4Runtime, P4RuntimeServer};
 use p4clone_proto::p4::v1::{
     entity, CapabilitiesRequest, CapabilitiesResponse, Entity, GetForwardingPipelineConfigRequest,
-    GetForwardingPipelineConfigResponse, ReadRequest, ReadResponse,
-    SetForwardingPipelineConfigRequest, SetForwardingPipelineConfigResponse, StreamMessageRequest,
-    StreamMessageResponse, TableEntry, Update, WriteRequest, WriteResponse,
+    GetForwardingPipelineConfigResponse, ReadRequest, ReadResponse, SetForwardingPipelineConfigRequest,
+    SetForwardingPipelineConfigResponse, StreamMessageRequest, StreamMessageResponse, TableEntry, Update, WriteRequest,
+    WriteResponse,
 };
 use p4clone_proto::status;
 use tonic::codegen::tokio_stream::{self, Stream};
@@ -27,12 +27,10 @@ impl P4Runtime for Fake {
             .into_inner()
             .updates
             .iter()
-            .map(
-                |u| match &u.entity.as_ref().and_then(|e| e.entity.as_ref()) {
-                    Some(entity::Entity::TableEntry(t)) if t.table_id % 2 == 0 => status::ok(),
-                    _ => status::error(tonic::Code::InvalidArgument, "odd table"),
-                },
-            )
+            .map(|u| match &u.entity.as_ref().and_then(|e| e.entity.as_ref()) {
+                Some(entity::Entity::TableEntry(t)) if t.table_id % 2 == 0 => status::ok(),
+                _ => status::error(tonic::Code::InvalidArgument, "odd table"),
+            })
             .collect();
         if errors.iter().all(status::is_ok) {
             Ok(Response::new(WriteResponse {}))
@@ -44,11 +42,7 @@ impl P4Runtime for Fake {
     type ReadStream = BoxStream<ReadResponse>;
 
     async fn read(&self, _: Request<ReadRequest>) -> Result<Response<Self::ReadStream>, Status> {
-        let chunks = (1..=2).map(|id| {
-            Ok(ReadResponse {
-                entities: vec![table_entity(id)],
-            })
-        });
+        let chunks = (1..=2).map(|id| Ok(ReadResponse { entities: vec![table_entity(id)] }));
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
     }
 
@@ -75,31 +69,17 @@ impl P4Runtime for Fake {
         Err(Status::unimplemented("not in this test"))
     }
 
-    async fn capabilities(
-        &self,
-        _: Request<CapabilitiesRequest>,
-    ) -> Result<Response<CapabilitiesResponse>, Status> {
-        Ok(Response::new(CapabilitiesResponse {
-            p4runtime_api_version: "1.4.1".into(),
-            experimental: None,
-        }))
+    async fn capabilities(&self, _: Request<CapabilitiesRequest>) -> Result<Response<CapabilitiesResponse>, Status> {
+        Ok(Response::new(CapabilitiesResponse { p4runtime_api_version: "1.4.1".into(), experimental: None }))
     }
 }
 
 fn table_entity(table_id: u32) -> Entity {
-    Entity {
-        entity: Some(entity::Entity::TableEntry(TableEntry {
-            table_id,
-            ..Default::default()
-        })),
-    }
+    Entity { entity: Some(entity::Entity::TableEntry(TableEntry { table_id, ..Default::default() })) }
 }
 
 fn insert(table_id: u32) -> Update {
-    Update {
-        r#type: p4clone_proto::p4::v1::update::Type::Insert as i32,
-        entity: Some(table_entity(table_id)),
-    }
+    Update { r#type: p4clone_proto::p4::v1::update::Type::Insert as i32, entity: Some(table_entity(table_id)) }
 }
 
 #[tokio::test]
@@ -112,50 +92,25 @@ async fn client_and_server_over_loopback() {
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
 
-    let mut client = P4RuntimeClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut client = P4RuntimeClient::connect(format!("http://{addr}")).await.unwrap();
 
     let caps = client.capabilities(CapabilitiesRequest::default()).await;
     assert_eq!(caps.unwrap().into_inner().p4runtime_api_version, "1.4.1");
 
-    let ok = client
-        .write(WriteRequest {
-            updates: vec![insert(2), insert(4)],
-            ..Default::default()
-        })
-        .await;
+    let ok = client.write(WriteRequest { updates: vec![insert(2), insert(4)], ..Default::default() }).await;
     assert!(ok.is_ok(), "{ok:?}");
 
-    let err = client
-        .write(WriteRequest {
-            updates: vec![insert(2), insert(3)],
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let err =
+        client.write(WriteRequest { updates: vec![insert(2), insert(3)], ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unknown);
     let per_update = status::write_errors(&err).unwrap();
-    assert_eq!(
-        per_update,
-        vec![
-            status::ok(),
-            status::error(tonic::Code::InvalidArgument, "odd table")
-        ]
-    );
+    assert_eq!(per_update, vec![status::ok(), status::error(tonic::Code::InvalidArgument, "odd table")]);
 
-    let batch = client
-        .get_forwarding_pipeline_config(GetForwardingPipelineConfigRequest::default())
-        .await
-        .unwrap_err();
+    let batch = client.get_forwarding_pipeline_config(GetForwardingPipelineConfigRequest::default()).await.unwrap_err();
     assert_eq!(batch.code(), tonic::Code::FailedPrecondition);
     assert!(status::write_errors(&batch).unwrap().is_empty());
 
-    let mut stream = client
-        .read(ReadRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = client.read(ReadRequest::default()).await.unwrap().into_inner();
     let mut ids = Vec::new();
     while let Some(resp) = stream.message().await.unwrap() {
         for e in resp.entities {

@@ -80,10 +80,7 @@ fn resolves_tables_by_name_alias_and_id() {
     assert_eq!(v4.const_default_action_id, None);
     assert_eq!(v4.direct_resource_ids, [0x1300_0001]);
     let dst = s.match_field("clone_classify_v4", "dst_addr").unwrap();
-    assert_eq!(
-        (dst.id, dst.bitwidth, &dst.match_type),
-        (2, 32, &MatchKind::Ternary)
-    );
+    assert_eq!((dst.id, dst.bitwidth, &dst.match_type), (2, 32, &MatchKind::Ternary));
     assert_eq!(s.tables().len(), 2);
 }
 
@@ -93,19 +90,8 @@ fn resolves_actions_and_params() {
     let hit = s.action("classify_hit").unwrap();
     assert_eq!(hit.id, 0x0100_0003);
     assert_eq!(s.action_by_id(0x0100_0003).unwrap(), hit);
-    let names: Vec<_> = hit
-        .params
-        .iter()
-        .map(|p| (p.id, p.name.as_str(), p.bitwidth))
-        .collect();
-    assert_eq!(
-        names,
-        [
-            (1, "first_member", 16),
-            (2, "member_count", 16),
-            (3, "mode", 8)
-        ]
-    );
+    let names: Vec<_> = hit.params.iter().map(|p| (p.id, p.name.as_str(), p.bitwidth)).collect();
+    assert_eq!(names, [(1, "first_member", 16), (2, "member_count", 16), (3, "mode", 8)]);
     assert_eq!(s.action_param("wire_forward", "port").unwrap().bitwidth, 9);
     assert_eq!(hit.param_by_id(3).unwrap().name, "mode");
     assert!(s.action("wire_drop").unwrap().params.is_empty());
@@ -116,10 +102,7 @@ fn resolves_actions_and_params() {
 fn resolves_counters_and_registers() {
     let s = schema();
     let c = s.counter("clones_requested").unwrap();
-    assert_eq!(
-        (c.id, c.size, c.unit),
-        (0x1200_0001, 32768, CounterUnit::Both)
-    );
+    assert_eq!((c.id, c.size, c.unit), (0x1200_0001, 32768, CounterUnit::Both));
     assert_eq!(s.counter_by_id(0x1200_0001).unwrap(), c);
     let d = s.direct_counter("classify_v4_hits").unwrap();
     assert_eq!((d.id, d.table_id), (0x1300_0001, 0x0200_0002));
@@ -137,24 +120,17 @@ fn unknown_names_are_clear_errors() {
     let s = schema();
     let err = s.table("foo").unwrap_err();
     assert!(matches!(err, Error::UnknownName { kind: "table", .. }));
-    assert_eq!(
-        err.to_string(),
-        "no table `foo` in the P4Info (tables: MyIngress.wire, clone_classify_v4)"
-    );
+    assert_eq!(err.to_string(), "no table `foo` in the P4Info (tables: MyIngress.wire, clone_classify_v4)");
     assert_eq!(
         s.action("nope").unwrap_err().to_string(),
         "no action `nope` in the P4Info (actions: wire_forward, wire_drop, classify_hit)"
     );
     assert_eq!(
-        s.match_field("wire", "egress_port")
-            .unwrap_err()
-            .to_string(),
+        s.match_field("wire", "egress_port").unwrap_err().to_string(),
         "table `MyIngress.wire` has no match field `egress_port` (match fields: ingress_port)"
     );
     assert_eq!(
-        s.action_param("classify_hit", "count")
-            .unwrap_err()
-            .to_string(),
+        s.action_param("classify_hit", "count").unwrap_err().to_string(),
         "action `classify_hit` has no parameter `count` \
          (parameters: first_member, member_count, mode)"
     );
@@ -162,10 +138,7 @@ fn unknown_names_are_clear_errors() {
         s.action_param("wire_drop", "x").unwrap_err().to_string(),
         "action `wire_drop` has no parameter `x` (parameters: none)"
     );
-    assert_eq!(
-        s.table_by_id(0x0200_0009).unwrap_err().to_string(),
-        "no table with id 0x02000009 in the P4Info"
-    );
+    assert_eq!(s.table_by_id(0x0200_0009).unwrap_err().to_string(), "no table with id 0x02000009 in the P4Info");
     assert!(s.counter("rr_cursor").is_err());
     assert!(s.register("clones_requested").is_err());
     assert!(s.direct_counter("x").is_err());
@@ -191,10 +164,7 @@ fn rejects_malformed_p4info() {
     let no_preamble = "tables { size: 1 }";
     assert!(P4Schema::from_text(no_preamble).is_err());
 
-    assert!(matches!(
-        P4Schema::from_text("tables {").unwrap_err(),
-        Error::TextFormat { .. }
-    ));
+    assert!(matches!(P4Schema::from_text("tables {").unwrap_err(), Error::TextFormat { .. }));
 }
 
 #[test]
@@ -219,8 +189,5 @@ fn other_match_kinds_are_kept() {
              match_fields { id: 1 name: "f" bitwidth: 8 other_match_type: "selector" } }"#,
     )
     .unwrap();
-    assert_eq!(
-        s.match_field("t", "f").unwrap().match_type,
-        MatchKind::Other("selector".into())
-    );
+    assert_eq!(s.match_field("t", "f").unwrap().match_type, MatchKind::Other("selector".into()));
 }

@@ -22,20 +22,14 @@ fn server_to_client_round_trip() {
             message: "no entry".into(),
             space: "p4clone-v1model".into(),
             code: 42,
-            details: Some(status::pack(&TableEntry {
-                table_id: 7,
-                ..Default::default()
-            })),
+            details: Some(status::pack(&TableEntry { table_id: 7, ..Default::default() })),
         },
     ];
     let rpc = status::write_status(&errors);
     assert_eq!(rpc.code, tonic::Code::Unknown as i32);
     assert_eq!(rpc.message, "2 of 3 updates failed; first: bad match");
     assert_eq!(rpc.details.len(), 3);
-    assert!(rpc
-        .details
-        .iter()
-        .all(|d| d.type_url == status::P4_ERROR_TYPE_URL));
+    assert!(rpc.details.iter().all(|d| d.type_url == status::P4_ERROR_TYPE_URL));
 
     let grpc = status::write_failure(&errors);
     assert_eq!(grpc.code(), tonic::Code::Unknown);
@@ -72,12 +66,8 @@ fn status_without_details_is_batch_level() {
 
 #[test]
 fn bad_details_and_wrong_any_type() {
-    let grpc =
-        tonic::Status::with_details(tonic::Code::Unknown, "x", vec![0xff, 0xff, 0xff].into());
-    assert!(matches!(
-        status::from_tonic(&grpc),
-        Err(Error::BadStatusDetails(_))
-    ));
+    let grpc = tonic::Status::with_details(tonic::Code::Unknown, "x", vec![0xff, 0xff, 0xff].into());
+    assert!(matches!(status::from_tonic(&grpc), Err(Error::BadStatusDetails(_))));
 
     let any = status::pack(&TableEntry::default());
     let err = status::unpack::<P4Error>(&any).unwrap_err();
@@ -89,10 +79,6 @@ fn bad_details_and_wrong_any_type() {
     );
 
     // Details of other types are skipped by rpc_errors.
-    let rpc = RpcStatus {
-        code: 2,
-        message: String::new(),
-        details: vec![any, status::pack(&status::ok())],
-    };
+    let rpc = RpcStatus { code: 2, message: String::new(), details: vec![any, status::pack(&status::ok())] };
     assert_eq!(status::rpc_errors(&rpc).unwrap(), vec![status::ok()]);
 }

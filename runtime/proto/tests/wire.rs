@@ -3,9 +3,9 @@
 
 use p4clone_proto::descriptor_pool;
 use p4clone_proto::p4::v1::{
-    entity, field_match, packet_replication_engine_entry, replica, table_action, update,
-    write_request, Action, CloneSessionEntry, Entity, FieldMatch, PacketReplicationEngineEntry,
-    Replica, TableAction, TableEntry, Uint128, Update, WriteRequest,
+    entity, field_match, packet_replication_engine_entry, replica, table_action, update, write_request, Action,
+    CloneSessionEntry, Entity, FieldMatch, PacketReplicationEngineEntry, Replica, TableAction, TableEntry, Uint128,
+    Update, WriteRequest,
 };
 use prost::Message;
 
@@ -14,17 +14,12 @@ fn table_entry() -> TableEntry {
         table_id: 0x0200_0001,
         r#match: vec![FieldMatch {
             field_id: 1,
-            field_match_type: Some(field_match::FieldMatchType::Exact(field_match::Exact {
-                value: vec![0x01],
-            })),
+            field_match_type: Some(field_match::FieldMatchType::Exact(field_match::Exact { value: vec![0x01] })),
         }],
         action: Some(TableAction {
             r#type: Some(table_action::Type::Action(Action {
                 action_id: 0x0100_0001,
-                params: vec![p4clone_proto::p4::v1::action::Param {
-                    param_id: 1,
-                    value: vec![0x02],
-                }],
+                params: vec![p4clone_proto::p4::v1::action::Param { param_id: 1, value: vec![0x02] }],
             })),
         }),
         priority: 10,
@@ -37,16 +32,8 @@ fn clone_session() -> CloneSessionEntry {
         session_id: 5,
         replicas: vec![
             #[allow(deprecated)]
-            Replica {
-                port_kind: Some(replica::PortKind::EgressPort(3)),
-                instance: 5,
-                backup_replicas: vec![],
-            },
-            Replica {
-                port_kind: Some(replica::PortKind::Port(vec![0x03])),
-                instance: 6,
-                backup_replicas: vec![],
-            },
+            Replica { port_kind: Some(replica::PortKind::EgressPort(3)), instance: 5, backup_replicas: vec![] },
+            Replica { port_kind: Some(replica::PortKind::Port(vec![0x03])), instance: 6, backup_replicas: vec![] },
         ],
         class_of_service: 0,
         packet_length_bytes: 0,
@@ -60,20 +47,14 @@ fn write_request() -> WriteRequest {
         updates: vec![
             Update {
                 r#type: update::Type::Insert as i32,
-                entity: Some(Entity {
-                    entity: Some(entity::Entity::TableEntry(table_entry())),
-                }),
+                entity: Some(Entity { entity: Some(entity::Entity::TableEntry(table_entry())) }),
             },
             Update {
                 r#type: update::Type::Insert as i32,
                 entity: Some(Entity {
-                    entity: Some(entity::Entity::PacketReplicationEngineEntry(
-                        PacketReplicationEngineEntry {
-                            r#type: Some(packet_replication_engine_entry::Type::CloneSessionEntry(
-                                clone_session(),
-                            )),
-                        },
-                    )),
+                    entity: Some(entity::Entity::PacketReplicationEngineEntry(PacketReplicationEngineEntry {
+                        r#type: Some(packet_replication_engine_entry::Type::CloneSessionEntry(clone_session())),
+                    })),
                 }),
             },
         ],
@@ -113,25 +94,14 @@ const TABLE_ENTRY_BYTES: &[u8] = &[
 #[test]
 fn table_entry_matches_spec_field_numbers() {
     assert_eq!(table_entry().encode_to_vec(), TABLE_ENTRY_BYTES);
-    assert_eq!(
-        TableEntry::decode(TABLE_ENTRY_BYTES).unwrap(),
-        table_entry()
-    );
+    assert_eq!(TableEntry::decode(TABLE_ENTRY_BYTES).unwrap(), table_entry());
 }
 
 #[test]
 fn table_entry_later_fields() {
-    let entry = TableEntry {
-        is_default_action: true,
-        metadata: vec![0xab],
-        is_const: true,
-        ..Default::default()
-    };
+    let entry = TableEntry { is_default_action: true, metadata: vec![0xab], is_const: true, ..Default::default() };
     // is_default_action = 8 (varint), metadata = 11 (bytes), is_const = 13 (varint).
-    assert_eq!(
-        entry.encode_to_vec(),
-        [0x40, 0x01, 0x5a, 0x01, 0xab, 0x68, 0x01]
-    );
+    assert_eq!(entry.encode_to_vec(), [0x40, 0x01, 0x5a, 0x01, 0xab, 0x68, 0x01]);
 }
 
 /// CloneSessionEntry: session_id = 1, replicas = 2; Replica: egress_port = 1
@@ -148,10 +118,7 @@ fn clone_session_matches_spec_field_numbers() {
         0x10, 0x06, //   instance = 6
     ];
     assert_eq!(clone_session().encode_to_vec(), expected);
-    assert_eq!(
-        CloneSessionEntry::decode(expected).unwrap(),
-        clone_session()
-    );
+    assert_eq!(CloneSessionEntry::decode(expected).unwrap(), clone_session());
 }
 
 /// Entity: packet_replication_engine_entry = 9; PRE entry: clone_session_entry = 2;
@@ -165,16 +132,12 @@ fn write_request_matches_spec_field_numbers() {
         updates: vec![Update {
             r#type: update::Type::Delete as i32,
             entity: Some(Entity {
-                entity: Some(entity::Entity::PacketReplicationEngineEntry(
-                    PacketReplicationEngineEntry {
-                        r#type: Some(packet_replication_engine_entry::Type::CloneSessionEntry(
-                            CloneSessionEntry {
-                                session_id: 7,
-                                ..Default::default()
-                            },
-                        )),
-                    },
-                )),
+                entity: Some(entity::Entity::PacketReplicationEngineEntry(PacketReplicationEngineEntry {
+                    r#type: Some(packet_replication_engine_entry::Type::CloneSessionEntry(CloneSessionEntry {
+                        session_id: 7,
+                        ..Default::default()
+                    })),
+                })),
             }),
         }],
         role: "r".into(),
@@ -198,9 +161,7 @@ fn write_request_matches_spec_field_numbers() {
 
 #[test]
 fn service_has_all_rpcs_with_spec_streaming() {
-    let service = descriptor_pool()
-        .get_service_by_name("p4.v1.P4Runtime")
-        .expect("P4Runtime service");
+    let service = descriptor_pool().get_service_by_name("p4.v1.P4Runtime").expect("P4Runtime service");
     let methods: Vec<(String, bool, bool, String, String)> = service
         .methods()
         .map(|m| {
@@ -214,13 +175,7 @@ fn service_has_all_rpcs_with_spec_streaming() {
         })
         .collect();
     let expect = |name: &str, cs: bool, ss: bool, i: &str, o: &str| {
-        (
-            name.to_string(),
-            cs,
-            ss,
-            format!("p4.v1.{i}"),
-            format!("p4.v1.{o}"),
-        )
+        (name.to_string(), cs, ss, format!("p4.v1.{i}"), format!("p4.v1.{o}"))
     };
     assert_eq!(
         methods,
@@ -241,20 +196,8 @@ fn service_has_all_rpcs_with_spec_streaming() {
                 "GetForwardingPipelineConfigRequest",
                 "GetForwardingPipelineConfigResponse"
             ),
-            expect(
-                "StreamChannel",
-                true,
-                true,
-                "StreamMessageRequest",
-                "StreamMessageResponse"
-            ),
-            expect(
-                "Capabilities",
-                false,
-                false,
-                "CapabilitiesRequest",
-                "CapabilitiesResponse"
-            ),
+            expect("StreamChannel", true, true, "StreamMessageRequest", "StreamMessageResponse"),
+            expect("Capabilities", false, false, "CapabilitiesRequest", "CapabilitiesResponse"),
         ]
     );
 }
@@ -274,10 +217,7 @@ fn descriptor_pool_holds_every_package() {
         assert!(pool.get_message_by_name(name).is_some(), "{name}");
     }
     let code = pool.get_enum_by_name("google.rpc.Code").unwrap();
-    assert_eq!(
-        code.get_value_by_name("UNAUTHENTICATED").unwrap().number(),
-        16
-    );
+    assert_eq!(code.get_value_by_name("UNAUTHENTICATED").unwrap().number(), 16);
     assert_eq!(code.get_value_by_name("DATA_LOSS").unwrap().number(), 15);
     let prefix = pool.get_enum_by_name("p4.config.v1.P4Ids.Prefix").unwrap();
     assert_eq!(prefix.get_value_by_name("REGISTER").unwrap().number(), 0x16);
