@@ -1,28 +1,35 @@
 //! Compiler throughput on synthetic fleets (`p4clone_compiler::synthetic`): parse
-//! (YAML text → `Config` + source map, and serde alone), validate, compile (intent)
-//! and lower (every device to P4Runtime updates), each phase and the whole pipeline,
-//! at 1× (10,000 VSs × 8 pool members, 1,000 profiles × 4 clone servers, 4 devices:
-//! 160,000 classify rules) and 2× (20,000 VSs, 2,000 profiles) so linearity can be
-//! read off.
+//! (YAML or JSON text → `Config`; the line:column source map is deferred until a
+//! diagnostic needs it, so it is measured on its own as `source_map`), validate,
+//! compile (intent) and lower (every device to P4Runtime updates), each phase and the
+//! whole pipeline from YAML and from JSON text, at 1× (10,000 VSs × 8 pool members,
+//! 1,000 profiles × 4 clone servers, 4 devices: 160,000 classify rules) and 2× (20,000
+//! VSs, 2,000 profiles) so linearity can be read off.
+//!
+//! The YAML text is `serde_norway`'s block-style output, the JSON text
+//! `serde_json::to_string_pretty`'s (indented, as a person or tool would write it).
 //!
 //! ```sh
 //! cargo bench -p p4clone-compiler --bench compile -- \
 //!     --measurement-time 5 --warm-up-time 1 --sample-size 10
 //! ```
 //! Two groups: `wall` (wall-clock time) and `cpu` (CPU time of the benchmarking
-//! thread, which stays meaningful on a loaded machine: "time on one core"). The
-//! allocator is mimalloc, as in the `p4clone` binary. Results: `BENCHMARKS.md`.
+//! thread, which stays meaningful on a loaded machine: "time on one core"); run one
+//! with a filter, e.g. `-- cpu/`. The allocator is mimalloc, as in the `p4clone`
+//! binary. Every iteration also drops what it built, and that is timed too.
+//! With `P4CLONE_FLEET_DIR=DIR` set, the inputs are also written to
+//! `DIR/fleet-{1,2}x.{yaml,json}` (to time the CLI on them). Results: `BENCHMARKS.md`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use mimalloc::MiMalloc;
 use p4clone_compiler::config::Config;
 use p4clone_compiler::intent::{compile, Allocation, Intent};
 use p4clone_compiler::lower::{lower_device, program_schema};
-use p4clone_compiler::source::{load_str, Format};
+use p4clone_compiler::source::{load_string, Format, SourceMap};
 use p4clone_compiler::{synthetic, validate};
 
 /// The allocator the `p4clone` binary uses too.
@@ -69,6 +76,7 @@ impl Measurement for ThreadCpuTime {
 struct Input {
     scale: usize,
     yaml: String,
+    json: String,
     config: Config,
     intent: Intent,
 }
@@ -79,16 +87,24 @@ fn inputs() -> Vec<Input> {
         .map(|scale| {
             let config = synthetic::default_fleet(scale);
             let yaml = serde_norway::to_string(&config).expect("serialize fleet");
+            let json = serde_json::to_string_pretty(&config).expect("serialize fleet");
             let intent = compile(&config, &Allocation::default()).expect("fleet compiles");
             let rules: usize = intent.devices.iter().map(|d| d.rules.len()).sum();
             let members: usize = intent.devices.iter().map(|d| d.members.len()).sum();
             eprintln!(
-                "{scale}x: {} VSs, {} profiles, YAML {} bytes, {rules} classify rules, {members} members",
+                "{scale}x: {} VSs, {} profiles, YAML {} bytes, JSON {} bytes, {rules} classify rules, {members} members",
                 config.virtual_services.len(),
                 config.traffic_clone_profiles.len(),
-                yaml.len()
+                yaml.len(),
+                json.len()
             );
-            Input { scale, yaml, config, intent }
+            if let Some(dir) = std::env::var_os("P4CLONE_FLEET_DIR") {
+                // For timing the CLI on the same inputs: `p4clone check DIR/fleet-1x.json`.
+                let dir = std::path::Path::new(&dir);
+                std::fs::write(dir.join(format!("fleet-{scale}x.yaml")), &yaml).expect("write fleet YAML");
+                std::fs::write(dir.join(format!("fleet-{scale}x.json")), &json).expect("write fleet JSON");
+            }
+            Input { scale, yaml, json, config, intent }
         })
         .collect()
 }
@@ -98,15 +114,39 @@ fn lower_all(intent: &Intent) -> usize {
     intent.devices.iter().map(|d| lower_device(d, schema).expect("lowers").len()).sum()
 }
 
+/// parse + validate (with locations) + intent + lower, as `p4clone compile` does
+/// before rendering, from the text of a file as `source::load_file` has it after
+/// reading it; returns the number of updates (everything else is dropped here).
+fn pipeline(text: String, format: Format) -> usize {
+    let loaded = load_string(text, format).expect("parses");
+    let diags = loaded.check();
+    assert!(!validate::has_errors(&diags));
+    let intent = compile(&loaded.config, &Allocation::default()).expect("compiles");
+    lower_all(&intent)
+}
+
+/// `load_string`, dropping what it loaded; returns the number of VSs.
+fn parse(text: String, format: Format) -> usize {
+    load_string(black_box(text), format).expect("parses").config.virtual_services.len()
+}
+
 fn phases<M: Measurement>(c: &mut Criterion<M>, group: &str, inputs: &[Input]) {
     let mut g = c.benchmark_group(group);
     for i in inputs {
         let s = format!("{}x", i.scale);
-        g.bench_with_input(BenchmarkId::new("parse", &s), &i.yaml, |b, y| {
-            b.iter(|| load_str(black_box(y), Format::Yaml).expect("parses"))
+        // Parsing starts from an owned copy of the text (made outside the timing), as
+        // `load_file` has it; the parsed config is dropped inside the timing.
+        g.bench_with_input(BenchmarkId::new("parse_yaml", &s), &i.yaml, |b, y| {
+            b.iter_batched(|| y.clone(), |y| parse(y, Format::Yaml), BatchSize::PerIteration)
         });
-        g.bench_with_input(BenchmarkId::new("parse_serde_only", &s), &i.yaml, |b, y| {
+        g.bench_with_input(BenchmarkId::new("parse_yaml_serde_only", &s), &i.yaml, |b, y| {
             b.iter(|| serde_norway::from_str::<Config>(black_box(y)).expect("parses"))
+        });
+        g.bench_with_input(BenchmarkId::new("parse_json", &s), &i.json, |b, j| {
+            b.iter_batched(|| j.clone(), |j| parse(j, Format::Json), BatchSize::PerIteration)
+        });
+        g.bench_with_input(BenchmarkId::new("source_map_yaml", &s), &i.yaml, |b, y| {
+            b.iter(|| SourceMap::from_text(black_box(y)))
         });
         g.bench_with_input(BenchmarkId::new("validate", &s), &i.config, |b, c| {
             b.iter(|| validate::validate(black_box(c)))
@@ -115,14 +155,11 @@ fn phases<M: Measurement>(c: &mut Criterion<M>, group: &str, inputs: &[Input]) {
             b.iter(|| compile(black_box(c), &Allocation::default()).expect("compiles"))
         });
         g.bench_with_input(BenchmarkId::new("lower", &s), &i.intent, |b, it| b.iter(|| lower_all(black_box(it))));
-        g.bench_with_input(BenchmarkId::new("total", &s), &i.yaml, |b, y| {
-            b.iter(|| {
-                let loaded = load_str(black_box(y), Format::Yaml).expect("parses");
-                let diags = loaded.check();
-                assert!(!validate::has_errors(&diags));
-                let intent = compile(&loaded.config, &Allocation::default()).expect("compiles");
-                lower_all(&intent)
-            })
+        g.bench_with_input(BenchmarkId::new("total_yaml", &s), &i.yaml, |b, y| {
+            b.iter_batched(|| y.clone(), |y| pipeline(y, Format::Yaml), BatchSize::PerIteration)
+        });
+        g.bench_with_input(BenchmarkId::new("total_json", &s), &i.json, |b, j| {
+            b.iter_batched(|| j.clone(), |j| pipeline(j, Format::Json), BatchSize::PerIteration)
         });
     }
     g.finish();

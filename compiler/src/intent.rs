@@ -69,16 +69,16 @@
 //! digest over its sorted owning VS names and its profile's digest. Lowering stores
 //! these as entry metadata so a later sync can detect change.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 
 use serde::{Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
-use crate::config::{Config, Distribution, Target, TrafficCloneProfile, DEFAULT_TENANT};
+use crate::config::{Config, Distribution, Protocol, Target, TrafficCloneProfile, DEFAULT_TENANT};
 use crate::diag::Diagnostic;
-use crate::net::{parse_endpoint, IfAddr, Mac, Prefix};
+use crate::net::{parse_endpoint, FastHashMap, FastHashSet, IfAddr, Mac, Prefix};
 
 /// Ids per block: the maximum number of clone servers in a profile.
 pub const BLOCK_WIDTH: u16 = 10;
@@ -575,8 +575,14 @@ pub fn allocate_blocks<'k>(
 // ---------------------------------------------------------------------------------
 // compile
 
-/// A pool's parsed `(ip, port)` servers; `None` when some address did not parse.
-type ParsedPool = Option<Vec<(IpAddr, u16)>>;
+/// A pool's servers once parsed: not yet looked at, some address does not parse,
+/// or all parsed, as the range `start..end` of the shared server list.
+#[derive(Debug, Clone, Copy)]
+enum PoolState {
+    Unparsed,
+    Bad,
+    Parsed(u32, u32),
+}
 
 struct NetInfo {
     prefix: Option<Prefix>,
@@ -618,13 +624,151 @@ struct RuleKey {
     dport: u32,
 }
 
-/// One generated rule before deduplication.
+impl RuleKey {
+    /// An IPv4 key as one integer with the same order: src (32 bits), src length
+    /// (8), dst (32), dst length (8), protocol (8), sport (17), dport (17).
+    fn pack_v4(&self) -> u128 {
+        debug_assert!(!self.v6 && self.src >> 32 == 0 && self.dst >> 32 == 0);
+        (self.src << 90)
+            | (u128::from(self.src_len) << 82)
+            | (self.dst << 50)
+            | (u128::from(self.dst_len) << 42)
+            | (u128::from(self.protocol) << 34)
+            | (u128::from(self.sport) << 17)
+            | u128::from(self.dport)
+    }
+
+    /// The inverse of [`RuleKey::pack_v4`].
+    fn unpack_v4(k: u128) -> RuleKey {
+        const PORT: u128 = (1 << 17) - 1;
+        RuleKey {
+            v6: false,
+            src: (k >> 90) & 0xffff_ffff,
+            src_len: (k >> 82) as u8,
+            dst: (k >> 50) & 0xffff_ffff,
+            dst_len: (k >> 42) as u8,
+            protocol: (k >> 34) as u8,
+            sport: ((k >> 17) & PORT) as u32,
+            dport: (k & PORT) as u32,
+        }
+    }
+}
+
+/// One generated rule before deduplication; `K` is a [`RuleKey`] or a packed IPv4 key.
 #[derive(Debug, Clone, Copy)]
-struct Cand {
-    key: RuleKey,
+struct Cand<K> {
+    key: K,
     block: u16,
     profile: u32,
     vs: u32,
+}
+
+/// The candidates of two lists sorted by key, in key order (`a`'s first on equal
+/// keys, as a stable sort of `a` then `b` would have them).
+fn merge_sorted<'a, K: Copy + Ord>(a: &'a [Cand<K>], b: &'a [Cand<K>]) -> impl Iterator<Item = Cand<K>> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if y.key < x.key => {
+                j += 1;
+                *y
+            }
+            (Some(x), _) => {
+                i += 1;
+                *x
+            }
+            (None, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (None, None) => return None,
+        };
+        Some(next)
+    })
+}
+
+/// Merging sorted candidates of one device into rules.
+struct Merge<'c, 'e> {
+    cfg: &'c Config,
+    profs: &'c [ProfileInfo],
+    device: &'c str,
+    errs: &'e mut Vec<Diagnostic>,
+    /// (first VS, other VS) pairs already reported as conflicting.
+    reported: FastHashSet<(u32, u32)>,
+    /// The owner digest of a rule owned by one VS alone, per VS.
+    vs_digest: Vec<Option<Digest>>,
+    owners: Vec<u32>,
+}
+
+impl Merge<'_, '_> {
+    /// Merges runs of equal keys in `cands` (sorted by key, then VS) into rules;
+    /// reports equal keys that select different blocks.
+    fn run<K: Copy + Eq>(
+        &mut self,
+        cands: impl Iterator<Item = Cand<K>>,
+        unpack: impl Fn(K) -> RuleKey,
+        out: &mut Vec<ClassifyRule>,
+    ) {
+        let cfg = self.cfg;
+        let mut cands = cands.peekable();
+        while let Some(first) = cands.next() {
+            self.owners.clear();
+            self.owners.push(first.vs);
+            while let Some(c) = cands.next_if(|c| c.key == first.key) {
+                if c.block != first.block {
+                    if self.reported.insert((first.vs, c.vs)) {
+                        self.errs.push(Diagnostic::error(
+                            format!("virtual_services[{}]", c.vs),
+                            format!(
+                                "virtual services `{}` and `{}` both clone traffic {} on device `{}` but to \
+                                 different clone profiles or service engines (`{}` and `{}`)",
+                                cfg.virtual_services[first.vs as usize].name,
+                                cfg.virtual_services[c.vs as usize].name,
+                                describe_key(&unpack(first.key)),
+                                self.device,
+                                cfg.traffic_clone_profiles[first.profile as usize].name,
+                                cfg.traffic_clone_profiles[c.profile as usize].name,
+                            ),
+                        ));
+                    }
+                } else if self.owners.last() != Some(&c.vs) {
+                    self.owners.push(c.vs);
+                }
+            }
+            let pi = first.profile as usize;
+            let info = &self.profs[pi];
+            let (names, digest) = if let [vi] = self.owners[..] {
+                let name = cfg.virtual_services[vi as usize].name.clone();
+                let digest = *self.vs_digest[vi as usize]
+                    .get_or_insert_with(|| owner_digest(std::slice::from_ref(&name), info.digest));
+                (vec![name], digest)
+            } else {
+                let mut names: Vec<String> =
+                    self.owners.iter().map(|&v| cfg.virtual_services[v as usize].name.clone()).collect();
+                names.sort_unstable();
+                names.dedup();
+                let digest = owner_digest(&names, info.digest);
+                (names, digest)
+            };
+            let k = unpack(first.key);
+            out.push(ClassifyRule {
+                family: if k.v6 { Family::V6 } else { Family::V4 },
+                src_addr: u128_addr(k.v6, k.src),
+                src_len: k.src_len,
+                dst_addr: u128_addr(k.v6, k.dst),
+                dst_len: k.dst_len,
+                protocol: k.protocol,
+                l4_src_port: port_of(k.sport),
+                l4_dst_port: port_of(k.dport),
+                priority: RULE_PRIORITY,
+                first_member: MemberId(first.block * BLOCK_WIDTH + 1),
+                member_count: info.servers.as_ref().map_or(0, |s| s.len() as u16),
+                mode: cfg.traffic_clone_profiles[pi].distribution,
+                vs: names,
+                owner_digest: digest,
+            });
+        }
+    }
 }
 
 fn addr_u128(a: &IpAddr) -> u128 {
@@ -650,11 +794,35 @@ fn port_of(p: u32) -> Option<u16> {
 struct DeviceAcc {
     /// (profile index, SE index) keys in first-seen order.
     keys: Vec<(usize, usize)>,
-    key_seen: HashSet<(usize, usize)>,
-    /// (VS index, profile index, SE index) to generate rules for.
-    work: Vec<(usize, usize, usize)>,
+    /// Index in `keys` of each key.
+    key_ix: FastHashMap<(usize, usize), usize>,
+    /// The rules to generate, in VS order.
+    work: Vec<Work>,
     nat: Vec<(NatEntry, usize)>,
 }
+
+/// Rules to generate for one VS on one SE.
+struct Work {
+    /// VS index.
+    vs: u32,
+    /// Index of the (profile, SE) key in [`DeviceAcc::keys`].
+    key: u32,
+    /// Pool index.
+    pool: u32,
+    /// The distinct protocols of the VS's services ([`protocol_bit`]).
+    protocols: u8,
+}
+
+/// A protocol as one bit of a set; the bits are in protocol-number order.
+fn protocol_bit(p: Protocol) -> u8 {
+    match p {
+        Protocol::Tcp => 1,
+        Protocol::Udp => 2,
+    }
+}
+
+/// The protocols of a [`protocol_bit`] set, in protocol-number order.
+const PROTOCOLS: [Protocol; 2] = [Protocol::Tcp, Protocol::Udp];
 
 /// Compiles a config into per-device intent, honouring block `hints`.
 ///
@@ -665,7 +833,7 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
     let mut errs: Vec<Diagnostic> = Vec::new();
 
     // --- name indices
-    let net_ix: HashMap<&str, usize> = cfg.networks.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+    let net_ix: FastHashMap<&str, usize> = cfg.networks.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
     let nets: Vec<NetInfo> = cfg
         .networks
         .iter()
@@ -689,11 +857,11 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
             NetInfo { prefix, vlan }
         })
         .collect();
-    let dev_ix: HashMap<&str, usize> = cfg.devices.iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
+    let dev_ix: FastHashMap<&str, usize> = cfg.devices.iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
 
     // --- service engines, flattened
     let mut ses: Vec<SeInfo> = Vec::new();
-    let mut seg_ses: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut seg_ses: FastHashMap<&str, Vec<usize>> = FastHashMap::default();
     for (gi, g) in cfg.se_groups.iter().enumerate() {
         let list = seg_ses.entry(g.name.as_str()).or_default();
         for (si, se) in g.service_engines.iter().enumerate() {
@@ -734,7 +902,7 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
     }
 
     // --- profiles
-    let prof_ix: HashMap<&str, usize> =
+    let prof_ix: FastHashMap<&str, usize> =
         cfg.traffic_clone_profiles.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
     let profs: Vec<ProfileInfo> = cfg
         .traffic_clone_profiles
@@ -797,8 +965,11 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
         .collect();
 
     // --- pools: parsed lazily, once each
-    let pool_ix: HashMap<&str, usize> = cfg.pools.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
-    let mut pool_cache: Vec<Option<ParsedPool>> = vec![None; cfg.pools.len()];
+    let pool_ix: FastHashMap<&str, usize> = cfg.pools.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    // Every pool's parsed (ip, port) servers, in one list (the rule loop below reads
+    // them for every VS on every device, so they are kept close together).
+    let mut pool_state = vec![PoolState::Unparsed; cfg.pools.len()];
+    let mut pool_servers: Vec<(IpAddr, u16)> = Vec::new();
 
     // --- per-device accumulation of keys and VS work
     let mut accs: Vec<DeviceAcc> = (0..cfg.devices.len()).map(|_| DeviceAcc::default()).collect();
@@ -806,57 +977,65 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
         let Some(pname) = vs.traffic_clone_profile.as_deref() else {
             continue;
         };
-        let vpath = format!("virtual_services[{vi}]");
+        let vpath = || format!("virtual_services[{vi}]");
         let Some(&pi) = prof_ix.get(pname) else {
             errs.push(Diagnostic::error(
-                format!("{vpath}.traffic_clone_profile"),
+                format!("{}.traffic_clone_profile", vpath()),
                 format!("unknown traffic clone profile `{pname}`"),
             ));
             continue;
         };
         let Some(group) = seg_ses.get(vs.se_group.as_str()) else {
-            errs.push(Diagnostic::error(format!("{vpath}.se_group"), format!("unknown SE group `{}`", vs.se_group)));
+            errs.push(Diagnostic::error(
+                format!("{}.se_group", vpath()),
+                format!("unknown SE group `{}`", vs.se_group),
+            ));
             continue;
         };
         let Some(&pool) = pool_ix.get(vs.pool.as_str()) else {
-            errs.push(Diagnostic::error(format!("{vpath}.pool"), format!("unknown pool `{}`", vs.pool)));
+            errs.push(Diagnostic::error(format!("{}.pool", vpath()), format!("unknown pool `{}`", vs.pool)));
             continue;
         };
-        if pool_cache[pool].is_none() {
+        if let PoolState::Unparsed = pool_state[pool] {
+            let start = pool_servers.len();
             let mut ok = true;
-            let servers = cfg.pools[pool]
-                .servers
-                .iter()
-                .enumerate()
-                .filter_map(|(si, s)| match s.ip.parse::<IpAddr>() {
-                    Ok(ip) => Some((ip, s.port)),
+            for (si, s) in cfg.pools[pool].servers.iter().enumerate() {
+                match s.ip.parse::<IpAddr>() {
+                    Ok(ip) => pool_servers.push((ip, s.port)),
                     Err(_) => {
                         ok = false;
                         errs.push(Diagnostic::error(
                             format!("pools[{pool}].servers[{si}].ip"),
                             format!("`{}` is not an IP address", s.ip),
                         ));
-                        None
                     }
-                })
-                .collect();
-            pool_cache[pool] = Some(ok.then_some(servers));
+                }
+            }
+            pool_state[pool] = if ok {
+                PoolState::Parsed(start as u32, pool_servers.len() as u32)
+            } else {
+                pool_servers.truncate(start);
+                PoolState::Bad
+            };
         }
         if profs[pi].servers.is_none() {
             continue;
         }
+        // The distinct protocols of the VS's services, as a set of bits.
+        let protocols = vs.services.iter().fold(0u8, |set, s| set | protocol_bit(s.protocol));
         for &se in group {
             let Some(d) = ses[se].device else { continue };
             let acc = &mut accs[d];
-            if acc.key_seen.insert((pi, se)) {
+            let key = *acc.key_ix.entry((pi, se)).or_insert_with(|| {
                 acc.keys.push((pi, se));
-            }
-            acc.work.push((vi, pi, se));
+                acc.keys.len() - 1
+            });
+            acc.work.push(Work { vs: vi as u32, key: key as u32, pool: pool as u32, protocols });
         }
     }
 
     // --- NAT bindings: by SE interface address
-    let mut addr_dev: HashMap<IpAddr, Vec<usize>> = HashMap::new();
+    let mut addr_dev: FastHashMap<IpAddr, Vec<usize>> = FastHashMap::default();
     for se in &ses {
         if let Some(d) = se.device {
             for itf in se.ifaces.iter().flatten() {
@@ -900,6 +1079,11 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
 
     // --- per device: allocate, members, rules
     let mut devices = Vec::with_capacity(cfg.devices.len());
+    // Rule candidates, reused from device to device (see below).
+    let mut fwd4: Vec<Cand<u128>> = Vec::new();
+    let mut rev4: Vec<Cand<u128>> = Vec::new();
+    let mut cands6: Vec<Cand<RuleKey>> = Vec::new();
+    let mut protos: Vec<u8> = Vec::with_capacity(PROTOCOLS.len());
     for (di, dev) in cfg.devices.iter().enumerate() {
         let acc = &accs[di];
         let keys: Vec<(&str, &str)> =
@@ -916,19 +1100,19 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
             ));
             continue;
         };
-        let block_of: HashMap<(usize, usize), u16> =
-            acc.keys.iter().zip(keys.iter()).map(|(&k, kn)| (k, alloc[kn])).collect();
+        // The block of each key, by key index.
+        let block_of: Vec<u16> = keys.iter().map(|kn| alloc[kn]).collect();
 
         // blocks and members
         let mut blocks = Vec::with_capacity(acc.keys.len());
         let mut members = Vec::new();
-        for &(pi, se) in &acc.keys {
+        for (ki, &(pi, se)) in acc.keys.iter().enumerate() {
             let p = &cfg.traffic_clone_profiles[pi];
             let info = &profs[pi];
             let Some(servers) = &info.servers else {
                 continue;
             };
-            let index = block_of[&(pi, se)];
+            let index = block_of[ki];
             let first = index * BLOCK_WIDTH + 1;
             blocks.push(MemberBlock {
                 profile: p.name.clone(),
@@ -971,24 +1155,28 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
         blocks.sort_unstable_by_key(|b| b.first);
         members.sort_unstable_by_key(|m| m.id);
 
-        // rules: generate every candidate, sort by key, merge equal keys.
-        let mut cands: Vec<Cand> = Vec::with_capacity(acc.work.len() * 16);
-        let mut protos: Vec<u8> = Vec::with_capacity(2);
-        for &(vi, pi, se) in &acc.work {
-            let vs = &cfg.virtual_services[vi];
-            let block = block_of[&(pi, se)];
-            let pool = pool_ix[vs.pool.as_str()];
-            let Some(Some(servers)) = &pool_cache[pool] else {
+        // rules: generate every candidate, sort by key, merge equal keys. IPv4 keys
+        // are packed into one integer (cheap to sort); all IPv4 rules sort before
+        // all IPv6 ones. Candidates are generated in VS order, so a stable sort by
+        // key alone leaves equal keys in VS order. Forward and reverse candidates go
+        // to separate lists: each is often nearly sorted already (addresses
+        // allocated in order), which the stable sort takes advantage of; the two
+        // sorted lists are then merged on the fly. The lists are reused from
+        // device to device.
+        fwd4.clear();
+        rev4.clear();
+        cands6.clear();
+        for w in &acc.work {
+            let (vi, ki) = (w.vs as usize, w.key as usize);
+            let (pi, se) = acc.keys[ki];
+            let block = block_of[ki];
+            let PoolState::Parsed(start, end) = pool_state[w.pool as usize] else {
                 continue;
             };
+            let servers = &pool_servers[start as usize..end as usize];
             protos.clear();
-            for s in &vs.services {
-                let n = s.protocol.number();
-                if !protos.contains(&n) {
-                    protos.push(n);
-                }
-            }
-            protos.sort_unstable();
+            protos.extend(PROTOCOLS.iter().filter(|&&p| w.protocols & protocol_bit(p) != 0).map(|p| p.number()));
+            let (profile, vs_ix) = (pi as u32, vi as u32);
             for &(sip, sport) in servers {
                 for itf in ses[se].ifaces.iter().flatten() {
                     let Some(net) = itf.net else { continue };
@@ -1023,82 +1211,32 @@ pub fn compile(cfg: &Config, hints: &Allocation) -> Result<Intent, Vec<Diagnosti
                             sport: port,
                             dport: 0,
                         };
-                        for key in [fwd, rev] {
-                            cands.push(Cand { key, block, profile: pi as u32, vs: vi as u32 });
+                        if v6 {
+                            cands6.push(Cand { key: fwd, block, profile, vs: vs_ix });
+                            cands6.push(Cand { key: rev, block, profile, vs: vs_ix });
+                        } else {
+                            fwd4.push(Cand { key: fwd.pack_v4(), block, profile, vs: vs_ix });
+                            rev4.push(Cand { key: rev.pack_v4(), block, profile, vs: vs_ix });
                         }
                     }
                 }
             }
         }
-        cands.sort_unstable_by(|a, b| a.key.cmp(&b.key).then(a.vs.cmp(&b.vs)));
-        let mut out_rules: Vec<ClassifyRule> = Vec::with_capacity(cands.len());
-        let mut reported: HashSet<(u32, u32)> = HashSet::new();
-        let mut vs_digest: Vec<Option<Digest>> = vec![None; cfg.virtual_services.len()];
-        let mut owners: Vec<u32> = Vec::new();
-        let mut i = 0;
-        while i < cands.len() {
-            let first = cands[i];
-            let mut j = i + 1;
-            owners.clear();
-            owners.push(first.vs);
-            while j < cands.len() && cands[j].key == first.key {
-                let c = cands[j];
-                if c.block != first.block {
-                    if reported.insert((first.vs, c.vs)) {
-                        errs.push(Diagnostic::error(
-                            format!("virtual_services[{}]", c.vs),
-                            format!(
-                                "virtual services `{}` and `{}` both clone traffic {} on device `{}` but to \
-                                 different clone profiles or service engines (`{}` and `{}`)",
-                                cfg.virtual_services[first.vs as usize].name,
-                                cfg.virtual_services[c.vs as usize].name,
-                                describe_key(&first.key),
-                                dev.name,
-                                cfg.traffic_clone_profiles[first.profile as usize].name,
-                                cfg.traffic_clone_profiles[c.profile as usize].name,
-                            ),
-                        ));
-                    }
-                } else if owners.last() != Some(&c.vs) {
-                    owners.push(c.vs);
-                }
-                j += 1;
-            }
-            i = j;
-            let pi = first.profile as usize;
-            let info = &profs[pi];
-            let (names, digest) = if let [vi] = owners[..] {
-                let name = cfg.virtual_services[vi as usize].name.clone();
-                let digest = *vs_digest[vi as usize]
-                    .get_or_insert_with(|| owner_digest(std::slice::from_ref(&name), info.digest));
-                (vec![name], digest)
-            } else {
-                let mut names: Vec<String> =
-                    owners.iter().map(|&v| cfg.virtual_services[v as usize].name.clone()).collect();
-                names.sort_unstable();
-                names.dedup();
-                let digest = owner_digest(&names, info.digest);
-                (names, digest)
-            };
-            let k = first.key;
-            out_rules.push(ClassifyRule {
-                family: if k.v6 { Family::V6 } else { Family::V4 },
-                src_addr: u128_addr(k.v6, k.src),
-                src_len: k.src_len,
-                dst_addr: u128_addr(k.v6, k.dst),
-                dst_len: k.dst_len,
-                protocol: k.protocol,
-                l4_src_port: port_of(k.sport),
-                l4_dst_port: port_of(k.dport),
-                priority: RULE_PRIORITY,
-                first_member: MemberId(first.block * BLOCK_WIDTH + 1),
-                member_count: info.servers.as_ref().map_or(0, |s| s.len() as u16),
-                mode: cfg.traffic_clone_profiles[pi].distribution,
-                vs: names,
-                owner_digest: digest,
-            });
-        }
-        drop(cands);
+        fwd4.sort_by_key(|c| c.key);
+        rev4.sort_by_key(|c| c.key);
+        cands6.sort_by_key(|c| c.key);
+        let mut out_rules: Vec<ClassifyRule> = Vec::with_capacity(fwd4.len() + rev4.len() + cands6.len());
+        let mut merge = Merge {
+            cfg,
+            profs: &profs,
+            device: &dev.name,
+            errs: &mut errs,
+            reported: FastHashSet::default(),
+            vs_digest: vec![None; cfg.virtual_services.len()],
+            owners: Vec::new(),
+        };
+        merge.run(merge_sorted(&fwd4, &rev4), RuleKey::unpack_v4, &mut out_rules);
+        merge.run(cands6.iter().copied(), |k| k, &mut out_rules);
 
         // NAT
         let mut nat: Vec<(NatEntry, usize)> = acc.nat.clone();

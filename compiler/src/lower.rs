@@ -7,7 +7,10 @@
 //!
 //! # Encoding
 //! - Exact matches and action parameters are canonical bytestrings (P4Runtime §8.4),
-//!   checked against the field's bitwidth.
+//!   checked against the field's bitwidth. (Classify and `clone_rewrite` entries,
+//!   almost all of a large apply, check every value first and, when all fit, encode
+//!   them without further checks; otherwise the checked encoders report the first
+//!   problem.)
 //! - Ternary matches (`clone_classify_v4/v6`): `value & mask`, both canonical; a
 //!   wildcard field (prefix length 0, port `None`) is omitted, as the P4Runtime spec
 //!   requires for don't-care ternary fields. Entries of ternary tables carry the rule's
@@ -100,6 +103,13 @@ pub fn program_schema() -> Result<&'static P4Schema, LowerError> {
 struct Field {
     id: u32,
     bits: u32,
+}
+
+impl Field {
+    /// All ones over the field's width.
+    fn full_mask(self) -> u128 {
+        bytestring::mask(self.bits)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -246,19 +256,31 @@ impl Ids {
 // ---------------------------------------------------------------------------------
 // encoding helpers
 
+/// The canonical bytestring of `value` (P4Runtime §8.4): big-endian, no leading
+/// zero bytes, a single zero byte for zero. The same bytes as
+/// [`bytestring::encode`], with one exactly-sized allocation.
+#[inline]
+fn canonical(value: u128) -> Vec<u8> {
+    let bytes = value.to_be_bytes();
+    let len = (value.checked_ilog2().map_or(0, |b| b / 8) + 1) as usize;
+    bytes[16 - len..].to_vec()
+}
+
 struct Enc<'a> {
     device: &'a str,
 }
 
 impl Enc<'_> {
+    #[inline]
     fn value(&self, what: impl FnOnce() -> String, value: u128, bits: u32) -> Result<Vec<u8>, LowerError> {
         if bytestring::value_fits(value, bits) {
-            Ok(bytestring::encode(value))
+            Ok(canonical(value))
         } else {
             Err(LowerError::TooWide { device: self.device.to_string(), what: what(), value, bits })
         }
     }
 
+    #[inline]
     fn exact(&self, t: &Tbl, i: usize, value: u128) -> Result<FieldMatch, LowerError> {
         let f = t.fields[i];
         let v = self.value(|| format!("{}.#{}", t.name, f.id), value, f.bits)?;
@@ -269,6 +291,7 @@ impl Enc<'_> {
     }
 
     /// A ternary match of `value` under a `len`-bit prefix mask; `None` for a wildcard.
+    #[inline]
     fn ternary_prefix(&self, t: &Tbl, i: usize, value: u128, len: u32) -> Result<Option<FieldMatch>, LowerError> {
         if len == 0 {
             return Ok(None);
@@ -280,7 +303,7 @@ impl Enc<'_> {
                 message: format!("prefix length {len} is longer than {}.#{} ({} bits)", t.name, f.id, f.bits),
             });
         }
-        let full = bytestring::mask(f.bits);
+        let full = f.full_mask();
         let mask = if len == f.bits { full } else { full & !(full >> len) };
         if !bytestring::value_fits(value, f.bits) {
             return Err(LowerError::TooWide {
@@ -293,12 +316,13 @@ impl Enc<'_> {
         Ok(Some(FieldMatch {
             field_id: f.id,
             field_match_type: Some(field_match::FieldMatchType::Ternary(field_match::Ternary {
-                value: bytestring::encode(value & mask),
-                mask: bytestring::encode(mask),
+                value: canonical(value & mask),
+                mask: canonical(mask),
             })),
         }))
     }
 
+    #[inline]
     fn param(&self, a: &Act, i: usize, value: u128) -> Result<action::Param, LowerError> {
         let p = a.params[i];
         let v = self.value(|| format!("{}.#{}", a.name, p.id), value, p.bits)?;
@@ -393,6 +417,35 @@ struct Lowerer<'a> {
     enc: Enc<'a>,
 }
 
+/// Where lowered entities go, in order: entities, or `INSERT` updates. Table entries
+/// are handed over unwrapped so that they are moved as few times as possible (a
+/// `TableEntry` is a few hundred bytes).
+trait Sink {
+    fn entity(&mut self, e: Entity);
+    fn table_entry(&mut self, e: TableEntry) {
+        self.entity(table_entity(e));
+    }
+}
+
+impl Sink for Vec<Entity> {
+    fn entity(&mut self, e: Entity) {
+        self.push(e);
+    }
+}
+
+impl Sink for Vec<Update> {
+    fn entity(&mut self, e: Entity) {
+        self.push(Update { r#type: update::Type::Insert as i32, entity: Some(e) });
+    }
+    #[inline]
+    fn table_entry(&mut self, e: TableEntry) {
+        self.push(Update {
+            r#type: update::Type::Insert as i32,
+            entity: Some(Entity { entity: Some(entity::Entity::TableEntry(e)) }),
+        });
+    }
+}
+
 impl Lowerer<'_> {
     fn wire(&self, w: &WirePair) -> Result<[Entity; 2], LowerError> {
         let t = &self.ids.wire;
@@ -433,26 +486,50 @@ impl Lowerer<'_> {
         })
     }
 
-    fn rewrite(&self, m: &CloneMember) -> Result<Entity, LowerError> {
+    fn rewrite(&self, m: &CloneMember, out: &mut impl Sink) -> Result<(), LowerError> {
         let t = &self.ids.rewrite;
         let a = &self.ids.rewrite_set;
         let e = &self.enc;
-        Ok(table_entity(TableEntry {
+        let member = u128::from(m.id.0);
+        let values = [
+            u128::from(m.dst_mac.to_u64()),
+            u128::from(m.src_mac.to_u64()),
+            u128::from(m.vlan.unwrap_or(0)),
+            u128::from(m.truncate),
+            u128::from(m.nat_restore),
+        ];
+        // Fast path when everything fits, as in `classify`.
+        let valid = bytestring::value_fits(member, t.fields[0].bits)
+            && a.params.iter().zip(values).all(|(p, v)| bytestring::value_fits(v, p.bits));
+        let (r#match, params) = if valid {
+            let exact = field_match::FieldMatchType::Exact(field_match::Exact { value: canonical(member) });
+            (
+                vec![FieldMatch { field_id: t.fields[0].id, field_match_type: Some(exact) }],
+                a.params
+                    .iter()
+                    .zip(values)
+                    .map(|(p, v)| action::Param { param_id: p.id, value: canonical(v) })
+                    .collect(),
+            )
+        } else {
+            let r#match = vec![e.exact(t, 0, member)?];
+            let params = vec![
+                e.param(a, 0, values[0])?,
+                e.param(a, 1, values[1])?,
+                e.param(a, 2, values[2])?,
+                e.param(a, 3, values[3])?,
+                e.param(a, 4, values[4])?,
+            ];
+            (r#match, params)
+        };
+        out.table_entry(TableEntry {
             table_id: t.id,
-            r#match: vec![e.exact(t, 0, u128::from(m.id.0))?],
-            action: action(Action {
-                action_id: a.id,
-                params: vec![
-                    e.param(a, 0, u128::from(m.dst_mac.to_u64()))?,
-                    e.param(a, 1, u128::from(m.src_mac.to_u64()))?,
-                    e.param(a, 2, u128::from(m.vlan.unwrap_or(0)))?,
-                    e.param(a, 3, u128::from(m.truncate))?,
-                    e.param(a, 4, u128::from(m.nat_restore))?,
-                ],
-            }),
+            r#match,
+            action: action(Action { action_id: a.id, params }),
             metadata: rewrite_metadata(m),
             ..Default::default()
-        }))
+        });
+        Ok(())
     }
 
     /// `which`: 0 = src table, 1 = dst table.
@@ -486,7 +563,7 @@ impl Lowerer<'_> {
         }))
     }
 
-    fn classify(&self, r: &ClassifyRule) -> Result<Entity, LowerError> {
+    fn classify(&self, r: &ClassifyRule, out: &mut impl Sink) -> Result<(), LowerError> {
         let fam = match (r.family, r.src_addr, r.dst_addr) {
             (Family::V4, IpAddr::V4(_), IpAddr::V4(_)) => 0,
             (Family::V6, IpAddr::V6(_), IpAddr::V6(_)) => 1,
@@ -499,39 +576,78 @@ impl Lowerer<'_> {
         };
         let t = &self.ids.classify[fam];
         let a = &self.ids.classify_hit;
-        let e = &self.enc;
-        let mut m = Vec::with_capacity(5);
-        m.extend(e.ternary_prefix(t, 0, addr_bits(&r.src_addr), u32::from(r.src_len))?);
-        m.extend(e.ternary_prefix(t, 1, addr_bits(&r.dst_addr), u32::from(r.dst_len))?);
-        m.extend(e.ternary_prefix(t, 2, u128::from(r.protocol), t.fields[2].bits)?);
-        if let Some(p) = r.l4_src_port {
-            m.extend(e.ternary_prefix(t, 3, u128::from(p), t.fields[3].bits)?);
-        }
-        if let Some(p) = r.l4_dst_port {
-            m.extend(e.ternary_prefix(t, 4, u128::from(p), t.fields[4].bits)?);
-        }
-        Ok(table_entity(TableEntry {
+        let (src, dst) = (addr_bits(&r.src_addr), addr_bits(&r.dst_addr));
+        let (src_len, dst_len) = (u32::from(r.src_len), u32::from(r.dst_len));
+        let values = [u128::from(r.first_member.0), u128::from(r.member_count), u128::from(mode_value(r.mode))];
+        // Fast path: every value fits (the usual case), so encode without checks.
+        // Otherwise the checked path below reports the first problem.
+        let f = &t.fields;
+        let fits = |i: usize, v: u128, len: u32| len <= f[i].bits && bytestring::value_fits(v, f[i].bits);
+        let valid = fits(0, src, src_len)
+            && fits(1, dst, dst_len)
+            && fits(2, u128::from(r.protocol), f[2].bits)
+            && r.l4_src_port.is_none_or(|p| fits(3, u128::from(p), f[3].bits))
+            && r.l4_dst_port.is_none_or(|p| fits(4, u128::from(p), f[4].bits))
+            && a.params.iter().zip(values).all(|(p, v)| bytestring::value_fits(v, p.bits));
+        let fields = usize::from(src_len > 0)
+            + usize::from(dst_len > 0)
+            + 1
+            + usize::from(r.l4_src_port.is_some())
+            + usize::from(r.l4_dst_port.is_some());
+        let mut m = Vec::with_capacity(fields);
+        let params = if valid {
+            let mut ternary = |i: usize, value: u128, len: u32| {
+                if len > 0 {
+                    let full = f[i].full_mask();
+                    let mask = if len == f[i].bits { full } else { full & !(full >> len) };
+                    m.push(FieldMatch {
+                        field_id: f[i].id,
+                        field_match_type: Some(field_match::FieldMatchType::Ternary(field_match::Ternary {
+                            value: canonical(value & mask),
+                            mask: canonical(mask),
+                        })),
+                    });
+                }
+            };
+            ternary(0, src, src_len);
+            ternary(1, dst, dst_len);
+            ternary(2, u128::from(r.protocol), f[2].bits);
+            if let Some(p) = r.l4_src_port {
+                ternary(3, u128::from(p), f[3].bits);
+            }
+            if let Some(p) = r.l4_dst_port {
+                ternary(4, u128::from(p), f[4].bits);
+            }
+            a.params.iter().zip(values).map(|(p, v)| action::Param { param_id: p.id, value: canonical(v) }).collect()
+        } else {
+            let e = &self.enc;
+            m.extend(e.ternary_prefix(t, 0, src, src_len)?);
+            m.extend(e.ternary_prefix(t, 1, dst, dst_len)?);
+            m.extend(e.ternary_prefix(t, 2, u128::from(r.protocol), f[2].bits)?);
+            if let Some(p) = r.l4_src_port {
+                m.extend(e.ternary_prefix(t, 3, u128::from(p), f[3].bits)?);
+            }
+            if let Some(p) = r.l4_dst_port {
+                m.extend(e.ternary_prefix(t, 4, u128::from(p), f[4].bits)?);
+            }
+            vec![e.param(a, 0, values[0])?, e.param(a, 1, values[1])?, e.param(a, 2, values[2])?]
+        };
+        out.table_entry(TableEntry {
             table_id: t.id,
             r#match: m,
-            action: action(Action {
-                action_id: a.id,
-                params: vec![
-                    e.param(a, 0, u128::from(r.first_member.0))?,
-                    e.param(a, 1, u128::from(r.member_count))?,
-                    e.param(a, 2, u128::from(mode_value(r.mode)))?,
-                ],
-            }),
+            action: action(Action { action_id: a.id, params }),
             priority: r.priority,
             metadata: r.owner_digest.hex_bytes().to_vec(),
             ..Default::default()
-        }))
+        });
+        Ok(())
     }
 }
 
 /// The entities of a full apply of `d`, in dependency order (see the module docs).
 pub fn lower_entities(d: &DeviceIntent, schema: &P4Schema) -> Result<Vec<Entity>, LowerError> {
-    let mut out = Vec::with_capacity(entity_count(d));
-    lower_into(d, schema, |e| out.push(e))?;
+    let mut out: Vec<Entity> = Vec::with_capacity(entity_count(d));
+    lower_into(d, schema, &mut out)?;
     Ok(out)
 }
 
@@ -539,30 +655,39 @@ fn entity_count(d: &DeviceIntent) -> usize {
     d.wires.len() * 2 + d.members.len() * 2 + d.nat.len() * 2 + d.rules.len()
 }
 
-/// Feeds the entities of a full apply of `d`, in order, to `sink`.
-fn lower_into(d: &DeviceIntent, schema: &P4Schema, mut sink: impl FnMut(Entity)) -> Result<(), LowerError> {
+/// Feeds the entities of a full apply of `d`, in order, to `out`.
+fn lower_into(d: &DeviceIntent, schema: &P4Schema, out: &mut impl Sink) -> Result<(), LowerError> {
     let l = Lowerer { ids: Ids::resolve(schema)?, enc: Enc { device: &d.name } };
     for w in &d.wires {
         for e in l.wire(w)? {
-            sink(e);
+            out.entity(e);
         }
     }
     for m in &d.members {
-        sink(l.session(m)?);
+        out.entity(l.session(m)?);
     }
     for m in &d.members {
-        sink(l.rewrite(m)?);
+        l.rewrite(m, out)?;
     }
     for fam_v4 in [true, false] {
         for which in [0, 1] {
             for n in d.nat.iter().filter(|n| n.se_addr.is_ipv4() == fam_v4) {
-                sink(l.nat(n, which)?);
+                out.entity(l.nat(n, which)?);
             }
         }
     }
-    for fam in [Family::V4, Family::V6] {
-        for r in d.rules.iter().filter(|r| r.family == fam) {
-            sink(l.classify(r)?);
+    // IPv4 rules, then IPv6 ones (a second pass only if there are any).
+    let mut v6 = false;
+    for r in &d.rules {
+        if r.family == Family::V4 {
+            l.classify(r, out)?;
+        } else {
+            v6 = true;
+        }
+    }
+    if v6 {
+        for r in d.rules.iter().filter(|r| r.family == Family::V6) {
+            l.classify(r, out)?;
         }
     }
     Ok(())
@@ -575,8 +700,8 @@ pub fn updates(entities: Vec<Entity>, kind: update::Type) -> Vec<Update> {
 
 /// The `INSERT` updates of a full apply of `d`, in dependency order.
 pub fn lower_device(d: &DeviceIntent, schema: &P4Schema) -> Result<Vec<Update>, LowerError> {
-    let mut out = Vec::with_capacity(entity_count(d));
-    lower_into(d, schema, |e| out.push(Update { r#type: update::Type::Insert as i32, entity: Some(e) }))?;
+    let mut out: Vec<Update> = Vec::with_capacity(entity_count(d));
+    lower_into(d, schema, &mut out)?;
     Ok(out)
 }
 
@@ -724,5 +849,23 @@ pub fn verify_entity(schema: &P4Schema, e: &Entity) -> Result<(), LowerError> {
             Ok(())
         }
         other => bad(format!("unexpected entity {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_is_the_bytestring_encoding() {
+        let mut values = vec![0u128, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x1_0000, u128::from(u32::MAX), u128::MAX];
+        for shift in 0..128 {
+            values.push(1u128 << shift);
+            values.push((1u128 << shift) - 1);
+            values.push(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef_u128 >> shift);
+        }
+        for v in values {
+            assert_eq!(canonical(v), bytestring::encode(v), "{v:#x}");
+        }
     }
 }

@@ -1,10 +1,28 @@
 //! Network value types shared by validation, intent and lowering: MAC
 //! addresses, IP prefixes, interface addresses and `ip:port` endpoints, each with
-//! a parser that explains what is wrong with a malformed value.
+//! a parser that explains what is wrong with a malformed value. Also [`FastHashMap`],
+//! the (non-cryptographic) hash map the compiler's name and address look-ups use.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+
+/// The hasher of the compiler's name and address maps: foldhash's fast hasher with
+/// a fixed seed (deterministic from run to run). Much cheaper than the standard
+/// library's SipHash for the short names, small integers and addresses the compiler
+/// hashes; not meant to resist deliberately colliding keys, which cost time, never
+/// correctness, and are not a concern for a config its user wrote.
+pub type FastState = foldhash::fast::FixedState;
+/// A `HashMap` hashed with [`FastState`].
+pub type FastHashMap<K, V> = HashMap<K, V, FastState>;
+/// A `HashSet` hashed with [`FastState`].
+pub type FastHashSet<K> = HashSet<K, FastState>;
+
+/// An empty [`FastHashMap`] with room for `n` entries.
+pub fn fast_map<K, V>(n: usize) -> FastHashMap<K, V> {
+    HashMap::with_capacity_and_hasher(n, FastState::default())
+}
 
 /// A 48-bit Ethernet MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -22,12 +40,11 @@ impl FromStr for Mac {
 
     /// Parses `aa:bb:cc:dd:ee:ff` (or with `-` separators), hex digits in any case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.split([':', '-']).collect();
-        if parts.len() != 6 {
+        if s.split([':', '-']).count() != 6 {
             return Err(format!("`{s}` is not a MAC address (want six hex octets like 02:00:00:00:00:01)"));
         }
         let mut out = [0u8; 6];
-        for (i, p) in parts.iter().enumerate() {
+        for (i, p) in s.split([':', '-']).enumerate() {
             if p.is_empty() || p.len() > 2 {
                 return Err(format!("`{s}` is not a MAC address (octet {} is `{p}`)", i + 1));
             }

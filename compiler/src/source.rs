@@ -5,8 +5,12 @@
 //! Parsing is done by serde (`serde_norway` for YAML, `serde_json` for JSON); syntax
 //! and type errors (wrong type, unknown field, missing field) become a [`LoadError`]
 //! carrying the position and, where known, the object path. The source map is built
-//! separately, once, by walking the text with `yaml-rust2`'s marked event parser.
-//! JSON is YAML, so the same walker serves both formats.
+//! separately, by walking the text with `yaml-rust2`'s marked event parser; JSON is
+//! YAML, so the same walker serves both formats. The walk costs two to three times
+//! as much as the parse itself, and a valid, clean config never needs it, so
+//! [`load_str`] and [`load_file`] only keep the text: the map is built the first
+//! time something asks for a location ([`SourceMap::locate`], [`SourceMap::annotate`]
+//! with a diagnostic to place, ...), at most once.
 //!
 //! Nothing here panics on bad input: every failure is a [`LoadError`], and a text
 //! the walker cannot follow merely yields a partial (or empty) source map.
@@ -14,6 +18,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use serde::Deserialize as _;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
@@ -135,17 +142,35 @@ impl Loaded {
     }
 }
 
+/// The byte-order mark some editors put at the start of a file.
+const BOM: char = '\u{feff}';
+
 /// Parses config text in the given format.
 ///
 /// Errors carry the line:column the parser reports and, where known, the object
 /// path of the offending value; they carry no file name (see [`load_file`]).
+/// The source map keeps a copy of the text; [`load_string`] takes it instead.
 pub fn load_str(text: &str, format: Format) -> Result<Loaded, LoadError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let config = match format {
-        Format::Yaml => parse_yaml(text)?,
-        Format::Json => parse_json(text)?,
-    };
-    Ok(Loaded { config, source_map: SourceMap::from_text(text) })
+    let text = text.strip_prefix(BOM).unwrap_or(text);
+    let config = parse(text, format)?;
+    Ok(Loaded { config, source_map: SourceMap::deferred(text.to_owned()) })
+}
+
+/// [`load_str`] for text the caller owns: the source map keeps `text` itself, no
+/// copy.
+pub fn load_string(mut text: String, format: Format) -> Result<Loaded, LoadError> {
+    if text.starts_with(BOM) {
+        text.drain(..BOM.len_utf8());
+    }
+    let config = parse(&text, format)?;
+    Ok(Loaded { config, source_map: SourceMap::deferred(text) })
+}
+
+fn parse(text: &str, format: Format) -> Result<Config, LoadError> {
+    match format {
+        Format::Yaml => parse_yaml(text),
+        Format::Json => parse_json(text),
+    }
 }
 
 /// Reads and parses a config file; the format comes from the extension
@@ -164,7 +189,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, LoadError> {
             message: format!("not UTF-8 text (invalid byte at offset {})", valid.len()),
         }
     })?;
-    load_str(&text, format).map_err(|e| e.with_file(path))
+    load_string(text, format).map_err(|e| e.with_file(path))
 }
 
 /// The 1-based position just after `text`.
@@ -201,6 +226,18 @@ fn parse_yaml(text: &str) -> Result<Config, LoadError> {
 }
 
 fn parse_json(text: &str) -> Result<Config, LoadError> {
+    // Fast path: plain serde_json. Only when that fails is the text parsed again with
+    // object-path tracking, which costs on every value, to build the error message.
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = Config::deserialize(&mut de).and_then(|config| de.end().map(|()| config));
+    match parsed {
+        Ok(config) => Ok(config),
+        Err(_) => parse_json_tracked(text),
+    }
+}
+
+/// [`parse_json`] with the object path of the failure (`pools[0].servers: ...`).
+fn parse_json_tracked(text: &str) -> Result<Config, LoadError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let config: Config = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(&e))?;
     de.end().map_err(|e| json_error_inner(&e, None))?;
@@ -231,29 +268,62 @@ fn json_error_inner(e: &serde_json::Error, path: Option<String>) -> LoadError {
 /// key; a sequence item that is a mapping at its first key; other sequence items at
 /// their start. Only the first document is mapped; aliases are located at the
 /// alias (their contents fall back to it).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// A map made by [`SourceMap::deferred`] (as [`load_str`] does) holds only the text
+/// until it is first queried, and is built then, once (thread-safe).
+#[derive(Clone, Default)]
 pub struct SourceMap {
-    entries: HashMap<String, Location>,
+    /// The text to walk when the map is first needed (`None`: nothing to walk).
+    text: Option<Arc<String>>,
+    entries: OnceLock<HashMap<String, Location>>,
 }
 
+impl fmt::Debug for SourceMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceMap").field("entries", self.entries()).finish()
+    }
+}
+
+impl PartialEq for SourceMap {
+    /// Maps are equal when they locate the same paths at the same places.
+    fn eq(&self, other: &Self) -> bool {
+        self.entries() == other.entries()
+    }
+}
+
+impl Eq for SourceMap {}
+
 impl SourceMap {
-    /// Builds the map by walking `text` (YAML or JSON) once. Best effort: text the
-    /// walker cannot parse yields the entries found before the problem.
+    /// Builds the map by walking `text` (YAML or JSON) once, now. Best effort: text
+    /// the walker cannot parse yields the entries found before the problem.
     pub fn from_text(text: &str) -> SourceMap {
-        let mut walker = Walker::default();
-        let mut parser = Parser::new_from_str(text);
-        // A scan error just ends the walk; what was recorded so far is kept.
-        let _ = parser.load(&mut walker, false);
-        SourceMap { entries: walker.entries }
+        SourceMap { text: None, entries: OnceLock::from(walk(text)) }
+    }
+
+    /// A map of `text` that is built (as by [`SourceMap::from_text`]) only when first
+    /// queried. Clones share the text.
+    pub fn deferred(text: String) -> SourceMap {
+        SourceMap { text: Some(Arc::new(text)), entries: OnceLock::new() }
+    }
+
+    /// Whether the map has been built (a deferred map that was never queried has not).
+    pub fn is_built(&self) -> bool {
+        self.entries.get().is_some()
+    }
+
+    /// The entries, building them first if this map is deferred and not built yet.
+    fn entries(&self) -> &HashMap<String, Location> {
+        self.entries.get_or_init(|| self.text.as_deref().map(|t| walk(t)).unwrap_or_default())
     }
 
     /// Where `path` is; when `path` itself is absent (a field left to its default,
     /// say), the location of its nearest parent that is present. `None` only when
     /// no prefix of the path is known.
     pub fn locate(&self, path: &str) -> Option<Location> {
+        let entries = self.entries();
         let mut p = path;
         loop {
-            if let Some(l) = self.entries.get(p) {
+            if let Some(l) = entries.get(p) {
                 return Some(*l);
             }
             p = parent_path(p)?;
@@ -262,20 +332,21 @@ impl SourceMap {
 
     /// Whether the map knows exactly this path (no parent fallback).
     pub fn contains(&self, path: &str) -> bool {
-        self.entries.contains_key(path)
+        self.entries().contains_key(path)
     }
 
     /// Number of located paths.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries().len()
     }
 
     /// Whether nothing was located (empty or unparsable text).
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries().is_empty()
     }
 
     /// Fills in the `location` of every diagnostic that has none, from its path.
+    /// Builds a deferred map only if some diagnostic needs a location.
     pub fn annotate(&self, diags: &mut [Diagnostic]) {
         for d in diags.iter_mut() {
             if d.location.is_none() {
@@ -283,6 +354,15 @@ impl SourceMap {
             }
         }
     }
+}
+
+/// Walks `text` once with the marked event parser and records every path.
+fn walk(text: &str) -> HashMap<String, Location> {
+    let mut walker = Walker::default();
+    let mut parser = Parser::new_from_str(text);
+    // A scan error just ends the walk; what was recorded so far is kept.
+    let _ = parser.load(&mut walker, false);
+    walker.entries
 }
 
 /// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> `None`.
@@ -472,6 +552,38 @@ mod tests {
         assert_eq!(at("q"), Some((5, 4)));
         assert_eq!(at("a[0].missing"), Some((2, 5)));
         assert_eq!(at("nothing"), None);
+    }
+
+    #[test]
+    fn source_map_is_built_only_when_needed() {
+        let cfg = crate::synthetic::fleet(6, 2, 3, 2, 2);
+        for (text, format) in [
+            (serde_norway::to_string(&cfg).unwrap(), Format::Yaml),
+            (serde_json::to_string_pretty(&cfg).unwrap(), Format::Json),
+        ] {
+            let loaded = load_str(&text, format).unwrap();
+            assert_eq!(loaded.config, cfg);
+            assert!(loaded.check().is_empty(), "{format}");
+            assert!(!loaded.source_map.is_built(), "{format}: a clean config needs no source map");
+            let eager = SourceMap::from_text(&text);
+            assert!(eager.is_built());
+            let at = loaded.source_map.locate("virtual_services[4].pool");
+            assert!(loaded.source_map.is_built());
+            assert_eq!(at, eager.locate("virtual_services[4].pool"));
+            assert!(at.is_some());
+            assert_eq!(loaded.source_map, eager);
+            let mut diags = vec![Diagnostic::error("pools[1].servers[1].ip", "x")];
+            let copy = loaded.clone();
+            copy.source_map.annotate(&mut diags);
+            assert_eq!(diags[0].location, eager.locate("pools[1].servers[1].ip"));
+            // Owned text, with a byte-order mark: the same config and locations.
+            let owned = load_string(format!("\u{feff}{text}"), format).unwrap();
+            assert_eq!(owned.config, cfg);
+            assert!(!owned.source_map.is_built());
+            assert_eq!(owned.source_map.locate("virtual_services[4].pool"), at);
+            assert_eq!(load_str(&format!("\u{feff}{text}"), format).unwrap(), owned);
+        }
+        assert!(SourceMap::default().is_empty());
     }
 
     #[test]

@@ -2,24 +2,34 @@
 //!
 //! [`validate`] builds the object graph of a [`Config`] with petgraph — one node
 //! per object (tenant, network, device, SE group, service engine, interface, pool,
-//! pool server, virtual service, clone profile, clone server, NAT binding), edges
-//! for containment and for references by name — and runs the rules below, one
-//! small function each, returning every problem at once (errors and warnings) in a
-//! deterministic order: rule by rule, and within a rule in config order.
+//! virtual service, clone profile, clone server, NAT binding), edges for
+//! containment and for references by name — and runs the rules below, one small
+//! function each, returning every problem at once (errors and warnings) in a
+//! deterministic order: rule by rule, and within a rule in config order. Pool
+//! members are the one kind of object that is not a node: nothing refers to them by
+//! name, they are most of the objects of a large config, and the rules that need
+//! them read them from their pool.
 //!
 //! Reference rules resolve names while adding the edges (a name that resolves to
 //! nothing is a dangling reference); the semantic rules then follow edges: tenancy
 //! (VS -> profile -> tenant), "directly connected" (VS -> SE group -> SE ->
 //! interface -> network), SSL tandems (VS -> VS whose VIP is a pool member).
 //!
-//! A value that fails to parse is reported once, by its value rule; the rules that
-//! need the parsed value skip it, so one mistake does not cascade.
+//! Every address-like value (subnets, interface addresses, pool members, VIPs,
+//! clone servers, NAT endpoints) is parsed once, up front, into a side table the
+//! rules share. A value that fails to parse is reported once, by its value rule;
+//! the rules that need the parsed value skip it, so one mistake does not cascade.
+//!
+//! The cost is linear in the size of the config: names are resolved through hash
+//! maps, node indices are computed rather than looked up, and what the
+//! connectivity rules need per SE and SE group is derived once, not per VS.
 //!
 //! Every diagnostic names the exact object path of the offending field, e.g.
 //! `traffic_clone_profiles[0].clone_servers[2].subnet`; [`crate::source::SourceMap`]
 //! turns paths into line:column.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -28,7 +38,9 @@ use petgraph::Direction;
 
 use crate::config::{Config, Protocol, DEFAULT_TENANT};
 use crate::diag::{Diagnostic, Severity};
-use crate::net::{family_bits, family_name, parse_endpoint, parse_host_port, IfAddr, Mac, Prefix};
+use crate::net::{
+    family_bits, family_name, fast_map, parse_endpoint, parse_host_port, FastHashMap, FastHashSet, IfAddr, Mac, Prefix,
+};
 
 /// At most this many clone servers per profile (the reference product's limit).
 pub const MAX_CLONE_SERVERS: usize = 10;
@@ -143,6 +155,7 @@ enum Obj {
     Se(usize, usize),
     Interface(usize, usize, usize),
     Pool(usize),
+    /// A pool member: named in diagnostics, but not a node of the graph.
     PoolServer(usize, usize),
     Vs(usize),
     Profile(usize),
@@ -179,7 +192,7 @@ impl Obj {
 /// Edge labels: containment, or the reference field that names the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rel {
-    /// Parent -> child (group -> SE -> interface, pool -> server, profile -> clone server).
+    /// Parent -> child (group -> SE -> interface, profile -> clone server).
     Has,
     /// `tenant` field.
     Tenant,
@@ -227,19 +240,157 @@ impl Kind {
     }
 }
 
+/// Where each object's node is in the graph. Nodes are added in config order and
+/// the children of an object right after it, so an index is a table look-up (and
+/// an addition), never a hash.
+#[derive(Debug, Default)]
+struct NodeIx {
+    tenants: usize,
+    /// The implicit `admin` tenant, when no tenant is named so.
+    admin: Option<usize>,
+    networks: usize,
+    devices: usize,
+    groups: Vec<usize>,
+    /// Per SE group, the index in `ses` of its first SE.
+    group_first_se: Vec<usize>,
+    /// Per SE (all groups, flattened): its node; its interfaces follow it.
+    ses: Vec<usize>,
+    /// Per SE (flattened): the index of its first interface among all interfaces.
+    se_first_itf: Vec<usize>,
+    /// Per pool: its node (pool servers are not nodes).
+    pools: Vec<usize>,
+    /// Per pool: the index of its first server among all pool servers.
+    pool_first_srv: Vec<usize>,
+    vss: usize,
+    /// Per profile: its node; its clone servers follow it.
+    profiles: Vec<usize>,
+    /// Per profile: the index of its first clone server among all clone servers.
+    profile_first_cs: Vec<usize>,
+    nat: usize,
+}
+
+impl NodeIx {
+    fn node(&self, o: Obj) -> NodeIndex {
+        NodeIndex::new(match o {
+            Obj::Tenant(Some(i)) => self.tenants + i,
+            Obj::Tenant(None) => self.admin.expect("the implicit admin tenant is referenced only when it exists"),
+            Obj::Network(i) => self.networks + i,
+            Obj::Device(i) => self.devices + i,
+            Obj::SeGroup(g) => self.groups[g],
+            Obj::Se(g, s) => self.ses[self.group_first_se[g] + s],
+            Obj::Interface(g, s, k) => self.ses[self.group_first_se[g] + s] + 1 + k,
+            Obj::Pool(p) => self.pools[p],
+            Obj::PoolServer(..) => unreachable!("pool servers are not graph nodes"),
+            Obj::Vs(v) => self.vss + v,
+            Obj::Profile(t) => self.profiles[t],
+            Obj::CloneServer(t, c) => self.profiles[t] + 1 + c,
+            Obj::NatBinding(i) => self.nat + i,
+        })
+    }
+
+    /// Index of an SE among all SEs.
+    fn se(&self, g: usize, s: usize) -> usize {
+        self.group_first_se[g] + s
+    }
+
+    /// Index of an interface among all interfaces.
+    fn itf(&self, g: usize, s: usize, k: usize) -> usize {
+        self.se_first_itf[self.se(g, s)] + k
+    }
+
+    /// Index of a pool server among all pool servers.
+    fn srv(&self, p: usize, k: usize) -> usize {
+        self.pool_first_srv[p] + k
+    }
+
+    /// Index of a clone server among all clone servers.
+    fn cs(&self, t: usize, c: usize) -> usize {
+        self.profile_first_cs[t] + c
+    }
+}
+
+/// Every address-like value of the config, parsed once (`None`: it does not parse;
+/// its value rule reports why). Lists of children are flattened as in [`NodeIx`].
+#[derive(Debug, Default)]
+struct Values {
+    subnets: Vec<Option<Prefix>>,
+    itf_addrs: Vec<Option<IfAddr>>,
+    srv_ips: Vec<Option<IpAddr>>,
+    vips: Vec<Option<IpAddr>>,
+    cs_subnets: Vec<Option<Prefix>>,
+    cs_ips: Vec<Option<IpAddr>>,
+    nat_se: Vec<Option<SocketAddr>>,
+    nat_client: Vec<Option<SocketAddr>>,
+}
+
+impl Values {
+    fn parse(cfg: &Config) -> Values {
+        let mut v = Values {
+            subnets: cfg.networks.iter().map(|n| n.subnet.parse().ok()).collect(),
+            vips: cfg.virtual_services.iter().map(|vs| vs.vip.parse().ok()).collect(),
+            nat_se: cfg.nat_bindings.iter().map(|b| parse_endpoint(&b.se).ok()).collect(),
+            nat_client: cfg.nat_bindings.iter().map(|b| parse_endpoint(&b.client).ok()).collect(),
+            ..Values::default()
+        };
+        for se in cfg.se_groups.iter().flat_map(|g| &g.service_engines) {
+            v.itf_addrs.extend(se.interfaces.iter().map(|i| i.ip.parse().ok()));
+        }
+        v.srv_ips.reserve(cfg.pools.iter().map(|p| p.servers.len()).sum());
+        for pool in &cfg.pools {
+            v.srv_ips.extend(pool.servers.iter().map(|s| s.ip.parse().ok()));
+        }
+        let cs_count = cfg.traffic_clone_profiles.iter().map(|p| p.clone_servers.len()).sum();
+        v.cs_subnets.reserve(cs_count);
+        v.cs_ips.reserve(cs_count);
+        for prof in &cfg.traffic_clone_profiles {
+            v.cs_subnets.extend(prof.clone_servers.iter().map(|c| c.subnet.parse().ok()));
+            v.cs_ips.extend(prof.clone_servers.iter().map(|c| c.ip.parse().ok()));
+        }
+        v
+    }
+}
+
+/// What the connectivity rules need to know about the SEs, derived from the graph
+/// once its reference edges are in ([`Validator::topology`]).
+#[derive(Debug, Default)]
+struct Topology {
+    /// Per SE group: its SEs, in config order.
+    group_ses: Vec<Vec<Obj>>,
+    /// Per SE (flattened): the network of each interface, in interface order, when
+    /// every interface has a known network with a valid subnet (`None` otherwise:
+    /// see [`Validator::se_networks_known`]).
+    se_nets: Vec<Option<Vec<Obj>>>,
+}
+
+/// The number of [`Kind`]s (name spaces).
+const KINDS: usize = 8;
+
 struct Validator<'a> {
     cfg: &'a Config,
     graph: DiGraph<Obj, Rel>,
-    nodes: HashMap<Obj, NodeIndex>,
-    /// The first object of each kind with each name.
-    names: HashMap<(Kind, &'a str), Obj>,
+    ix: NodeIx,
+    /// Per kind, the first object with each name.
+    names: [FastHashMap<&'a str, Obj>; KINDS],
+    /// (duplicate, first) for every object named like an earlier one of its kind
+    /// (interfaces: of its SE), found while registering names.
+    duplicates: Vec<(Obj, Obj)>,
+    vals: Values,
+    topo: Topology,
     diags: Vec<Diagnostic>,
 }
 
 impl<'a> Validator<'a> {
     fn new(cfg: &'a Config) -> Self {
-        let mut v =
-            Validator { cfg, graph: DiGraph::new(), nodes: HashMap::new(), names: HashMap::new(), diags: Vec::new() };
+        let mut v = Validator {
+            cfg,
+            graph: DiGraph::new(),
+            ix: NodeIx::default(),
+            names: Default::default(),
+            duplicates: Vec::new(),
+            vals: Values::parse(cfg),
+            topo: Topology::default(),
+            diags: Vec::new(),
+        };
         v.add_objects();
         v
     }
@@ -249,6 +400,7 @@ impl<'a> Validator<'a> {
         self.rule_names_non_empty();
         self.rule_duplicate_names();
         self.rule_references();
+        self.topology();
         self.rule_cross_tenant();
         // Values.
         self.rule_macs();
@@ -295,24 +447,74 @@ impl<'a> Validator<'a> {
 
     // ----- graph -----
 
-    fn add_node(&mut self, o: Obj) -> NodeIndex {
-        let n = self.graph.add_node(o);
-        self.nodes.insert(o, n);
-        n
+    fn add_node(&mut self, o: Obj) -> usize {
+        self.graph.add_node(o).index()
     }
 
     /// Adds a `rel` edge unless the same edge exists already (a pool may list one
     /// member twice, say).
     fn add_edge(&mut self, from: Obj, to: Obj, rel: Rel) {
-        let (a, b) = (self.nodes[&from], self.nodes[&to]);
+        let (a, b) = (self.ix.node(from), self.ix.node(to));
         if rel == Rel::Has || !self.graph.edges_connecting(a, b).any(|e| *e.weight() == rel) {
             self.graph.add_edge(a, b, rel);
         }
     }
 
+    /// Registers `o` as the object of `kind` named `name`, unless an earlier one
+    /// has the name: then `o` is a duplicate.
     fn name(&mut self, kind: Kind, name: &'a str, o: Obj) {
         if !name.is_empty() {
-            self.names.entry((kind, name)).or_insert(o);
+            match self.names[kind as usize].entry(name) {
+                Entry::Occupied(first) => self.duplicates.push((o, *first.get())),
+                Entry::Vacant(slot) => {
+                    slot.insert(o);
+                }
+            }
+        }
+    }
+
+    /// Records duplicate interface names within the SE `(g, s)`.
+    fn interface_names(&mut self, g: usize, s: usize) {
+        let itfs = &self.cfg.se_groups[g].service_engines[s].interfaces;
+        if itfs.len() <= 16 {
+            for (k, itf) in itfs.iter().enumerate() {
+                if itf.name.is_empty() {
+                    continue;
+                }
+                if let Some(f) = itfs[..k].iter().position(|i| i.name == itf.name) {
+                    self.duplicates.push((Obj::Interface(g, s, k), Obj::Interface(g, s, f)));
+                }
+            }
+        } else {
+            let mut first: FastHashMap<&str, usize> = fast_map(itfs.len());
+            for (k, itf) in itfs.iter().enumerate() {
+                if itf.name.is_empty() {
+                    continue;
+                }
+                if let Some(&f) = first.get(itf.name.as_str()) {
+                    self.duplicates.push((Obj::Interface(g, s, k), Obj::Interface(g, s, f)));
+                } else {
+                    first.insert(&itf.name, k);
+                }
+            }
+        }
+    }
+
+    /// The name of a named object.
+    fn name_of(&self, o: Obj) -> &'a str {
+        let cfg = self.cfg;
+        match o {
+            Obj::Tenant(Some(i)) => &cfg.tenants[i].name,
+            Obj::Tenant(None) => DEFAULT_TENANT,
+            Obj::Network(i) => &cfg.networks[i].name,
+            Obj::Device(i) => &cfg.devices[i].name,
+            Obj::SeGroup(g) => &cfg.se_groups[g].name,
+            Obj::Se(g, s) => &cfg.se_groups[g].service_engines[s].name,
+            Obj::Interface(g, s, k) => &cfg.se_groups[g].service_engines[s].interfaces[k].name,
+            Obj::Pool(p) => &cfg.pools[p].name,
+            Obj::Vs(v) => &cfg.virtual_services[v].name,
+            Obj::Profile(t) => &cfg.traffic_clone_profiles[t].name,
+            Obj::PoolServer(..) | Obj::CloneServer(..) | Obj::NatBinding(_) => "",
         }
     }
 
@@ -320,64 +522,129 @@ impl<'a> Validator<'a> {
     /// first object of each kind and name as the target of references.
     fn add_objects(&mut self) {
         let cfg = self.cfg;
+        let se_count: usize = cfg.se_groups.iter().map(|g| g.service_engines.len()).sum();
+        let itf_count = self.vals.itf_addrs.len();
+        let cs_count = self.vals.cs_ips.len();
+        let nodes = cfg.tenants.len()
+            + 1
+            + cfg.networks.len()
+            + cfg.devices.len()
+            + cfg.se_groups.len()
+            + se_count
+            + itf_count
+            + cfg.pools.len()
+            + cfg.virtual_services.len()
+            + cfg.traffic_clone_profiles.len()
+            + cs_count
+            + cfg.nat_bindings.len();
+        // Containment edges, plus at most one reference edge per reference field.
+        let edges = se_count * 2
+            + itf_count * 2
+            + cfg.pools.len()
+            + cfg.virtual_services.len() * 4
+            + cfg.traffic_clone_profiles.len()
+            + cs_count * 2;
+        self.graph = DiGraph::with_capacity(nodes, edges);
+        self.ix.pools.reserve(cfg.pools.len());
+        self.ix.pool_first_srv.reserve(cfg.pools.len());
+        self.ix.profiles.reserve(cfg.traffic_clone_profiles.len());
+        self.ix.profile_first_cs.reserve(cfg.traffic_clone_profiles.len());
+        self.names[Kind::Pool as usize].reserve(cfg.pools.len());
+        self.names[Kind::Vs as usize].reserve(cfg.virtual_services.len());
+        self.names[Kind::Profile as usize].reserve(cfg.traffic_clone_profiles.len());
+
+        self.ix.tenants = self.graph.node_count();
         for (i, t) in cfg.tenants.iter().enumerate() {
             self.add_node(Obj::Tenant(Some(i)));
             self.name(Kind::Tenant, &t.name, Obj::Tenant(Some(i)));
         }
-        if !self.names.contains_key(&(Kind::Tenant, DEFAULT_TENANT)) {
-            self.add_node(Obj::Tenant(None));
-            self.names.insert((Kind::Tenant, DEFAULT_TENANT), Obj::Tenant(None));
+        if !self.names[Kind::Tenant as usize].contains_key(DEFAULT_TENANT) {
+            self.ix.admin = Some(self.add_node(Obj::Tenant(None)));
+            self.names[Kind::Tenant as usize].insert(DEFAULT_TENANT, Obj::Tenant(None));
         }
+        self.ix.networks = self.graph.node_count();
         for (i, n) in cfg.networks.iter().enumerate() {
             self.add_node(Obj::Network(i));
             self.name(Kind::Network, &n.name, Obj::Network(i));
         }
+        self.ix.devices = self.graph.node_count();
         for (i, d) in cfg.devices.iter().enumerate() {
             self.add_node(Obj::Device(i));
             self.name(Kind::Device, &d.name, Obj::Device(i));
         }
+        let mut itf_seen = 0;
         for (g, group) in cfg.se_groups.iter().enumerate() {
-            self.add_node(Obj::SeGroup(g));
+            let gn = self.add_node(Obj::SeGroup(g));
+            self.ix.groups.push(gn);
+            self.ix.group_first_se.push(self.ix.ses.len());
             self.name(Kind::SeGroup, &group.name, Obj::SeGroup(g));
             for (s, se) in group.service_engines.iter().enumerate() {
-                self.add_node(Obj::Se(g, s));
+                let sn = self.add_node(Obj::Se(g, s));
+                self.ix.ses.push(sn);
+                self.ix.se_first_itf.push(itf_seen);
+                itf_seen += se.interfaces.len();
                 self.add_edge(Obj::SeGroup(g), Obj::Se(g, s), Rel::Has);
                 self.name(Kind::Se, &se.name, Obj::Se(g, s));
                 for k in 0..se.interfaces.len() {
                     self.add_node(Obj::Interface(g, s, k));
                     self.add_edge(Obj::Se(g, s), Obj::Interface(g, s, k), Rel::Has);
                 }
+                self.interface_names(g, s);
             }
         }
+        let mut srv_seen = 0;
         for (p, pool) in cfg.pools.iter().enumerate() {
-            self.add_node(Obj::Pool(p));
+            let pn = self.add_node(Obj::Pool(p));
+            self.ix.pools.push(pn);
+            self.ix.pool_first_srv.push(srv_seen);
+            srv_seen += pool.servers.len();
             self.name(Kind::Pool, &pool.name, Obj::Pool(p));
-            for k in 0..pool.servers.len() {
-                self.add_node(Obj::PoolServer(p, k));
-                self.add_edge(Obj::Pool(p), Obj::PoolServer(p, k), Rel::Has);
-            }
         }
+        self.ix.vss = self.graph.node_count();
         for (v, vs) in cfg.virtual_services.iter().enumerate() {
             self.add_node(Obj::Vs(v));
             self.name(Kind::Vs, &vs.name, Obj::Vs(v));
         }
+        let mut cs_seen = 0;
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
-            self.add_node(Obj::Profile(t));
+            let tn = self.add_node(Obj::Profile(t));
+            self.ix.profiles.push(tn);
+            self.ix.profile_first_cs.push(cs_seen);
+            cs_seen += prof.clone_servers.len();
             self.name(Kind::Profile, &prof.name, Obj::Profile(t));
             for c in 0..prof.clone_servers.len() {
                 self.add_node(Obj::CloneServer(t, c));
                 self.add_edge(Obj::Profile(t), Obj::CloneServer(t, c), Rel::Has);
             }
         }
+        self.ix.nat = self.graph.node_count();
         for i in 0..cfg.nat_bindings.len() {
             self.add_node(Obj::NatBinding(i));
         }
     }
 
+    /// Derives [`Topology`] from the containment and reference edges.
+    fn topology(&mut self) {
+        let cfg = self.cfg;
+        let mut topo = Topology { group_ses: Vec::with_capacity(cfg.se_groups.len()), se_nets: Vec::new() };
+        for (g, group) in cfg.se_groups.iter().enumerate() {
+            topo.group_ses.push(self.targets(Obj::SeGroup(g), Rel::Has));
+            for s in 0..group.service_engines.len() {
+                let nets: Option<Vec<Obj>> = self
+                    .interfaces(Obj::Se(g, s))
+                    .into_iter()
+                    .map(|i| self.follow(i, Rel::Network).filter(|&n| self.subnet(n).is_some()))
+                    .collect();
+                topo.se_nets.push(nets);
+            }
+        }
+        self.topo = topo;
+    }
+
     /// The target of `from`'s `rel` edge, if the reference resolved.
     fn follow(&self, from: Obj, rel: Rel) -> Option<Obj> {
         self.graph
-            .edges_directed(self.nodes[&from], Direction::Outgoing)
+            .edges_directed(self.ix.node(from), Direction::Outgoing)
             .find(|e| *e.weight() == rel)
             .map(|e| self.graph[e.target()])
     }
@@ -386,7 +653,7 @@ impl<'a> Validator<'a> {
     fn targets(&self, from: Obj, rel: Rel) -> Vec<Obj> {
         let mut out: Vec<Obj> = self
             .graph
-            .edges_directed(self.nodes[&from], Direction::Outgoing)
+            .edges_directed(self.ix.node(from), Direction::Outgoing)
             .filter(|e| *e.weight() == rel)
             .map(|e| self.graph[e.target()])
             .collect();
@@ -398,7 +665,7 @@ impl<'a> Validator<'a> {
     fn sources(&self, to: Obj, rel: Rel) -> Vec<Obj> {
         let mut out: Vec<Obj> = self
             .graph
-            .edges_directed(self.nodes[&to], Direction::Incoming)
+            .edges_directed(self.ix.node(to), Direction::Incoming)
             .filter(|e| *e.weight() == rel)
             .map(|e| self.graph[e.source()])
             .collect();
@@ -412,8 +679,11 @@ impl<'a> Validator<'a> {
     }
 
     /// The SEs of the SE group a VS is placed on (empty if the group is unknown).
-    fn vs_ses(&self, v: usize) -> Vec<Obj> {
-        self.follow(Obj::Vs(v), Rel::SeGroup).map(|g| self.targets(g, Rel::Has)).unwrap_or_default()
+    fn vs_ses(&self, v: usize) -> &[Obj] {
+        match self.follow(Obj::Vs(v), Rel::SeGroup) {
+            Some(Obj::SeGroup(g)) => &self.topo.group_ses[g],
+            _ => &[],
+        }
     }
 
     /// The interfaces of an SE.
@@ -421,28 +691,32 @@ impl<'a> Validator<'a> {
         self.targets(se, Rel::Has)
     }
 
-    /// Whether every interface of `se` has a known network with a valid subnet;
-    /// rules about connectivity skip SEs for which this fails (the broken
-    /// reference or subnet is reported already, and may be the very one missing).
-    fn se_networks_known(&self, se: Obj) -> bool {
-        self.interfaces(se).into_iter().all(|i| self.follow(i, Rel::Network).and_then(|n| self.subnet(n)).is_some())
+    /// The network of every interface of `se`, in order, if every interface has a
+    /// known network with a valid subnet. Rules about connectivity skip SEs for
+    /// which this is `None` (the broken reference or subnet is reported already,
+    /// and may be the very one missing).
+    fn se_networks(&self, se: Obj) -> Option<&[Obj]> {
+        match se {
+            Obj::Se(g, s) => self.topo.se_nets[self.ix.se(g, s)].as_deref(),
+            _ => None,
+        }
     }
 
     /// Resolves `name` as a `kind` reference from `from` (adding a `rel` edge) or
-    /// reports it as dangling at `path`.
-    fn reference(&mut self, from: Obj, rel: Rel, kind: Kind, name: &str, path: String) {
+    /// reports it as dangling at `path()`.
+    fn reference(&mut self, from: Obj, rel: Rel, kind: Kind, name: &str, path: impl FnOnce() -> String) {
         if name.is_empty() {
-            self.error(path, format!("is empty; name a {}", kind.noun()));
+            self.error(path(), format!("is empty; name a {}", kind.noun()));
             return;
         }
-        match self.names.get(&(kind, name)) {
+        match self.names[kind as usize].get(name) {
             Some(&to) => self.add_edge(from, to, rel),
             None => {
                 let mut msg = format!("no {} named `{name}`", kind.noun());
                 if let Some(s) = self.closest_name(kind, name) {
                     msg.push_str(&format!(" (did you mean `{s}`?)"));
                 }
-                self.error(path, msg);
+                self.error(path(), msg);
             }
         }
     }
@@ -450,16 +724,15 @@ impl<'a> Validator<'a> {
     /// The defined name of `kind` closest to a misspelt `name`, if close enough.
     fn closest_name(&self, kind: Kind, name: &str) -> Option<&'a str> {
         let limit = (name.chars().count() / 3).max(1);
-        self.names
+        self.names[kind as usize]
             .keys()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, n)| (edit_distance(name, n), *n))
+            .map(|n| (edit_distance(name, n), *n))
             .filter(|(d, _)| *d <= limit)
             .min()
             .map(|(_, n)| n)
     }
 
-    // ----- values, parsed silently (the value rules report failures) -----
+    // ----- values, parsed once (the value rules report failures) -----
 
     fn network_name(&self, n: Obj) -> &'a str {
         match n {
@@ -470,16 +743,20 @@ impl<'a> Validator<'a> {
 
     fn subnet(&self, n: Obj) -> Option<Prefix> {
         match n {
-            Obj::Network(i) => self.cfg.networks[i].subnet.parse().ok(),
+            Obj::Network(i) => self.vals.subnets[i],
             _ => None,
         }
     }
 
     fn if_addr(&self, i: Obj) -> Option<IfAddr> {
         match i {
-            Obj::Interface(g, s, k) => self.cfg.se_groups[g].service_engines[s].interfaces[k].ip.parse().ok(),
+            Obj::Interface(g, s, k) => self.vals.itf_addrs[self.ix.itf(g, s, k)],
             _ => None,
         }
+    }
+
+    fn srv_ip(&self, p: usize, k: usize) -> Option<IpAddr> {
+        self.vals.srv_ips[self.ix.srv(p, k)]
     }
 
     fn se_name(&self, se: Obj) -> &'a str {
@@ -519,27 +796,15 @@ impl<'a> Validator<'a> {
     }
 
     /// Names are unique per kind (SE names across all groups, interface names
-    /// within their SE); reported at the later duplicate.
+    /// within their SE); reported at the later duplicate. The duplicates were found
+    /// while registering the names ([`Validator::add_objects`]).
     fn rule_duplicate_names(&mut self) {
-        let mut first: HashMap<(Option<Obj>, &'static str, &str), Obj> = HashMap::new();
-        let mut dups = Vec::new();
-        for_each_named(self.cfg, |o, name| {
-            if name.is_empty() {
-                return;
-            }
-            // Interfaces are scoped to their SE, everything else is global per kind.
-            let (scope, noun) = match o {
-                Obj::Interface(g, s, _) => (Some(Obj::Se(g, s)), "interface"),
-                other => (None, kind_of(other).map_or("object", Kind::noun)),
+        for (o, f) in std::mem::take(&mut self.duplicates) {
+            let noun = match o {
+                Obj::Interface(..) => "interface",
+                other => kind_of(other).map_or("object", Kind::noun),
             };
-            match first.get(&(scope, noun, name)) {
-                Some(f) => dups.push((o, format!("duplicate {noun} name `{name}` (first defined at {})", f.path()))),
-                None => {
-                    first.insert((scope, noun, name), o);
-                }
-            }
-        });
-        for (o, msg) in dups {
+            let msg = format!("duplicate {noun} name `{}` (first defined at {})", self.name_of(o), f.path());
             self.error(o.field("name"), msg);
         }
     }
@@ -550,32 +815,32 @@ impl<'a> Validator<'a> {
         for (g, group) in cfg.se_groups.iter().enumerate() {
             for (s, se) in group.service_engines.iter().enumerate() {
                 let o = Obj::Se(g, s);
-                self.reference(o, Rel::Device, Kind::Device, &se.device, o.field("device"));
+                self.reference(o, Rel::Device, Kind::Device, &se.device, || o.field("device"));
                 for (k, itf) in se.interfaces.iter().enumerate() {
                     let o = Obj::Interface(g, s, k);
-                    self.reference(o, Rel::Network, Kind::Network, &itf.network, o.field("network"));
+                    self.reference(o, Rel::Network, Kind::Network, &itf.network, || o.field("network"));
                 }
             }
         }
         for (p, pool) in cfg.pools.iter().enumerate() {
             let o = Obj::Pool(p);
-            self.reference(o, Rel::Tenant, Kind::Tenant, &pool.tenant, o.field("tenant"));
+            self.reference(o, Rel::Tenant, Kind::Tenant, &pool.tenant, || o.field("tenant"));
         }
         for (v, vs) in cfg.virtual_services.iter().enumerate() {
             let o = Obj::Vs(v);
-            self.reference(o, Rel::Tenant, Kind::Tenant, &vs.tenant, o.field("tenant"));
-            self.reference(o, Rel::SeGroup, Kind::SeGroup, &vs.se_group, o.field("se_group"));
-            self.reference(o, Rel::Pool, Kind::Pool, &vs.pool, o.field("pool"));
+            self.reference(o, Rel::Tenant, Kind::Tenant, &vs.tenant, || o.field("tenant"));
+            self.reference(o, Rel::SeGroup, Kind::SeGroup, &vs.se_group, || o.field("se_group"));
+            self.reference(o, Rel::Pool, Kind::Pool, &vs.pool, || o.field("pool"));
             if let Some(prof) = &vs.traffic_clone_profile {
-                self.reference(o, Rel::Profile, Kind::Profile, prof, o.field("traffic_clone_profile"));
+                self.reference(o, Rel::Profile, Kind::Profile, prof, || o.field("traffic_clone_profile"));
             }
         }
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
             let o = Obj::Profile(t);
-            self.reference(o, Rel::Tenant, Kind::Tenant, &prof.tenant, o.field("tenant"));
+            self.reference(o, Rel::Tenant, Kind::Tenant, &prof.tenant, || o.field("tenant"));
             for (c, cs) in prof.clone_servers.iter().enumerate() {
                 let o = Obj::CloneServer(t, c);
-                self.reference(o, Rel::Network, Kind::Network, &cs.network, o.field("network"));
+                self.reference(o, Rel::Network, Kind::Network, &cs.network, || o.field("network"));
             }
         }
     }
@@ -634,6 +899,9 @@ impl<'a> Validator<'a> {
     /// Network subnets are prefixes with the host bits zero.
     fn rule_network_subnets(&mut self) {
         for (i, n) in self.cfg.networks.iter().enumerate() {
+            if self.vals.subnets[i].is_some() {
+                continue;
+            }
             if let Err(e) = n.subnet.parse::<Prefix>() {
                 self.error(Obj::Network(i).field("subnet"), e);
             }
@@ -660,6 +928,9 @@ impl<'a> Validator<'a> {
         for (g, group) in cfg.se_groups.iter().enumerate() {
             for (s, se) in group.service_engines.iter().enumerate() {
                 for (k, itf) in se.interfaces.iter().enumerate() {
+                    if self.vals.itf_addrs[self.ix.itf(g, s, k)].is_some() {
+                        continue;
+                    }
                     if let Err(e) = itf.ip.parse::<IfAddr>() {
                         self.error(Obj::Interface(g, s, k).field("ip"), e);
                     }
@@ -673,8 +944,10 @@ impl<'a> Validator<'a> {
         let cfg = self.cfg;
         for (p, pool) in cfg.pools.iter().enumerate() {
             for (k, srv) in pool.servers.iter().enumerate() {
-                if let Err(e) = parse_ip(&srv.ip) {
-                    self.error(Obj::PoolServer(p, k).field("ip"), e);
+                if self.srv_ip(p, k).is_none() {
+                    if let Err(e) = parse_ip(&srv.ip) {
+                        self.error(Obj::PoolServer(p, k).field("ip"), e);
+                    }
                 }
                 if srv.port == 0 {
                     self.error(Obj::PoolServer(p, k).field("port"), "port 0 is not a usable L4 port");
@@ -686,6 +959,9 @@ impl<'a> Validator<'a> {
     /// VS VIPs parse.
     fn rule_vips(&mut self) {
         for (v, vs) in self.cfg.virtual_services.iter().enumerate() {
+            if self.vals.vips[v].is_some() {
+                continue;
+            }
             if let Err(e) = parse_ip(&vs.vip) {
                 self.error(Obj::Vs(v).field("vip"), e);
             }
@@ -698,11 +974,16 @@ impl<'a> Validator<'a> {
         let cfg = self.cfg;
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
             for (c, cs) in prof.clone_servers.iter().enumerate() {
-                if let Err(e) = cs.subnet.parse::<Prefix>() {
-                    self.error(Obj::CloneServer(t, c).field("subnet"), e);
+                let x = self.ix.cs(t, c);
+                if self.vals.cs_subnets[x].is_none() {
+                    if let Err(e) = cs.subnet.parse::<Prefix>() {
+                        self.error(Obj::CloneServer(t, c).field("subnet"), e);
+                    }
                 }
-                if let Err(e) = parse_ip(&cs.ip) {
-                    self.error(Obj::CloneServer(t, c).field("ip"), e);
+                if self.vals.cs_ips[x].is_none() {
+                    if let Err(e) = parse_ip(&cs.ip) {
+                        self.error(Obj::CloneServer(t, c).field("ip"), e);
+                    }
                 }
             }
         }
@@ -711,7 +992,11 @@ impl<'a> Validator<'a> {
     /// NAT binding endpoints are `ip:port`.
     fn rule_nat_endpoints(&mut self) {
         for (i, b) in self.cfg.nat_bindings.iter().enumerate() {
-            for (field, value) in [("se", &b.se), ("client", &b.client)] {
+            let parsed = [self.vals.nat_se[i].is_some(), self.vals.nat_client[i].is_some()];
+            for ((field, value), ok) in [("se", &b.se), ("client", &b.client)].into_iter().zip(parsed) {
+                if ok {
+                    continue;
+                }
                 if let Err(e) = parse_endpoint(value) {
                     self.error(Obj::NatBinding(i).field(field), e);
                 }
@@ -721,7 +1006,7 @@ impl<'a> Validator<'a> {
 
     /// Device addresses are `host:port`; no two devices share address and id.
     fn rule_device_addresses(&mut self) {
-        let mut seen: HashMap<(String, u16, u64), usize> = HashMap::new();
+        let mut seen: FastHashMap<(String, u16, u64), usize> = FastHashMap::default();
         for (i, d) in self.cfg.devices.iter().enumerate() {
             match parse_host_port(&d.address) {
                 Err(e) => self.error(Obj::Device(i).field("address"), e),
@@ -805,9 +1090,9 @@ impl<'a> Validator<'a> {
     fn rule_clone_server_subnet(&mut self) {
         let cfg = self.cfg;
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
-            for (c, cs) in prof.clone_servers.iter().enumerate() {
+            for c in 0..prof.clone_servers.len() {
                 let o = Obj::CloneServer(t, c);
-                let Ok(stated) = cs.subnet.parse::<Prefix>() else { continue };
+                let Some(stated) = self.vals.cs_subnets[self.ix.cs(t, c)] else { continue };
                 let Some(net) = self.follow(o, Rel::Network) else { continue };
                 let Some(actual) = self.subnet(net) else { continue };
                 if stated != actual {
@@ -824,8 +1109,9 @@ impl<'a> Validator<'a> {
     fn rule_clone_server_ip_family(&mut self) {
         let cfg = self.cfg;
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
-            for (c, cs) in prof.clone_servers.iter().enumerate() {
-                let (Ok(ip), Ok(subnet)) = (parse_ip(&cs.ip), cs.subnet.parse::<Prefix>()) else { continue };
+            for c in 0..prof.clone_servers.len() {
+                let x = self.ix.cs(t, c);
+                let (Some(ip), Some(subnet)) = (self.vals.cs_ips[x], self.vals.cs_subnets[x]) else { continue };
                 if family_bits(&ip) != family_bits(&subnet.addr) {
                     self.error(
                         Obj::CloneServer(t, c).field("ip"),
@@ -883,22 +1169,24 @@ impl<'a> Validator<'a> {
     /// server's network (that interface is where the clones leave).
     fn rule_clone_server_connected(&mut self) {
         let cfg = self.cfg;
+        // The users of each profile, in config order (= `sources(profile, Profile)`).
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); cfg.traffic_clone_profiles.len()];
+        for v in 0..cfg.virtual_services.len() {
+            if let Some(Obj::Profile(t)) = self.follow(Obj::Vs(v), Rel::Profile) {
+                users[t].push(v);
+            }
+        }
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
-            let users = self.sources(Obj::Profile(t), Rel::Profile);
             for c in 0..prof.clone_servers.len() {
                 let cs = Obj::CloneServer(t, c);
                 let Some(net) = self.follow(cs, Rel::Network) else { continue };
-                for &vs in &users {
-                    let Obj::Vs(v) = vs else { continue };
-                    let Some(group) = self.follow(vs, Rel::SeGroup) else { continue };
+                for &v in &users[t] {
+                    let Some(group) = self.follow(Obj::Vs(v), Rel::SeGroup) else { continue };
                     let missing: Vec<&str> = self
                         .vs_ses(v)
-                        .into_iter()
-                        .filter(|&se| self.se_networks_known(se))
-                        .filter(|&se| {
-                            !self.interfaces(se).into_iter().any(|i| self.follow(i, Rel::Network) == Some(net))
-                        })
-                        .map(|se| self.se_name(se))
+                        .iter()
+                        .filter(|&&se| self.se_networks(se).is_some_and(|nets| !nets.contains(&net)))
+                        .map(|&se| self.se_name(se))
                         .collect();
                     if !missing.is_empty() {
                         let msg = format!(
@@ -921,7 +1209,7 @@ impl<'a> Validator<'a> {
     /// No device port is used by two interfaces (across all SEs on the device).
     fn rule_interface_port_clash(&mut self) {
         let cfg = self.cfg;
-        let mut used: HashMap<(Obj, u32), Obj> = HashMap::new();
+        let mut used: FastHashMap<(Obj, u32), Obj> = FastHashMap::default();
         for (g, group) in cfg.se_groups.iter().enumerate() {
             for (s, se) in group.service_engines.iter().enumerate() {
                 let Some(dev) = self.follow(Obj::Se(g, s), Rel::Device) else { continue };
@@ -953,7 +1241,7 @@ impl<'a> Validator<'a> {
     /// A wire joins two different ports, and a port is in at most one wire.
     fn rule_wires(&mut self) {
         for (d, dev) in self.cfg.devices.iter().enumerate() {
-            let mut seen: HashMap<u32, usize> = HashMap::new();
+            let mut seen: FastHashMap<u32, usize> = FastHashMap::default();
             for (w, &[a, b]) in dev.wires.iter().enumerate() {
                 let path = format!("devices[{d}].wires[{w}]");
                 if a == b {
@@ -984,14 +1272,24 @@ impl<'a> Validator<'a> {
             if vs.services.is_empty() {
                 self.error(o.field("services"), "a virtual service needs at least one service port");
             }
-            let mut seen = HashMap::new();
+            // The latest earlier listing of each (port, protocol): a backwards scan for
+            // the usual handful of services, a map for long lists.
+            let mut seen: FastHashMap<(u16, Protocol), usize> = FastHashMap::default();
+            let long = vs.services.len() > 16;
             for (k, svc) in vs.services.iter().enumerate() {
-                let path = format!("{}[{k}]", o.field("services"));
+                let path = || format!("{}[{k}]", o.field("services"));
                 if svc.port == 0 {
-                    self.error(format!("{path}.port"), "port 0 is not a usable L4 port");
-                } else if let Some(first) = seen.insert((svc.port, svc.protocol), k) {
+                    self.error(format!("{}.port", path()), "port 0 is not a usable L4 port");
+                    continue;
+                }
+                let earlier = if long {
+                    seen.insert((svc.port, svc.protocol), k)
+                } else {
+                    vs.services[..k].iter().rposition(|e| e.port == svc.port && e.protocol == svc.protocol)
+                };
+                if let Some(first) = earlier {
                     self.error(
-                        path,
+                        path(),
                         format!(
                             "service {}/{} is already listed at services[{first}]",
                             svc.port,
@@ -1007,19 +1305,25 @@ impl<'a> Validator<'a> {
     /// Adds the VS -> VS tandem edges.
     fn rule_back_to_back(&mut self) {
         let cfg = self.cfg;
-        let mut by_vip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
-        for (v, vs) in cfg.virtual_services.iter().enumerate() {
-            if let Ok(ip) = parse_ip(&vs.vip) {
-                by_vip.entry(ip).or_default().push(v);
+        // VIP -> the VSs with that VIP, as a chain through `next_same_vip`.
+        const END: usize = usize::MAX;
+        let mut first_by_vip: FastHashMap<IpAddr, usize> = fast_map(cfg.virtual_services.len());
+        let mut next_same_vip = vec![END; cfg.virtual_services.len()];
+        for (v, vip) in self.vals.vips.iter().enumerate().rev() {
+            if let Some(ip) = vip {
+                if let Some(next) = first_by_vip.insert(*ip, v) {
+                    next_same_vip[v] = next;
+                }
             }
         }
         for v in 0..cfg.virtual_services.len() {
-            let Some(pool) = self.follow(Obj::Vs(v), Rel::Pool) else { continue };
-            for srv in self.targets(pool, Rel::Has) {
-                let Obj::PoolServer(p, k) = srv else { continue };
-                let Ok(ip) = parse_ip(&cfg.pools[p].servers[k].ip) else { continue };
-                for &w in by_vip.get(&ip).map(Vec::as_slice).unwrap_or_default() {
+            let Some(Obj::Pool(p)) = self.follow(Obj::Vs(v), Rel::Pool) else { continue };
+            for k in 0..cfg.pools[p].servers.len() {
+                let Some(ip) = self.srv_ip(p, k) else { continue };
+                let mut w = first_by_vip.get(&ip).copied().unwrap_or(END);
+                while w != END {
                     self.add_edge(Obj::Vs(v), Obj::Vs(w), Rel::Tandem);
+                    w = next_same_vip[w];
                 }
             }
         }
@@ -1056,24 +1360,36 @@ impl<'a> Validator<'a> {
     /// interface on (that interface's address is the "SE side" traffic is matched on).
     fn rule_pool_reachability(&mut self) {
         let cfg = self.cfg;
+        // Per SE group, once first needed: the networks its SEs have interfaces on
+        // and their subnets, or `None` when the group has no SE or an SE with an
+        // unknown network.
+        type Reach = Option<(Vec<Obj>, Vec<Prefix>)>;
+        let mut group_nets: Vec<Option<Reach>> = vec![None; cfg.se_groups.len()];
         for (v, vs) in cfg.virtual_services.iter().enumerate() {
             if self.follow(Obj::Vs(v), Rel::Profile).is_none() {
                 continue;
             }
-            let (Some(group), Some(pool)) = (self.follow(Obj::Vs(v), Rel::SeGroup), self.follow(Obj::Vs(v), Rel::Pool))
+            let (Some(group), Some(Obj::Pool(p))) =
+                (self.follow(Obj::Vs(v), Rel::SeGroup), self.follow(Obj::Vs(v), Rel::Pool))
             else {
                 continue;
             };
-            let ses = self.vs_ses(v);
-            if ses.is_empty() || !ses.iter().all(|&se| self.se_networks_known(se)) {
-                continue;
-            }
-            let nets: BTreeSet<Obj> =
-                ses.iter().flat_map(|&se| self.interfaces(se)).filter_map(|i| self.follow(i, Rel::Network)).collect();
-            let subnets: Vec<Prefix> = nets.iter().filter_map(|&n| self.subnet(n)).collect();
-            for srv in self.targets(pool, Rel::Has) {
-                let Obj::PoolServer(p, k) = srv else { continue };
-                let Ok(ip) = parse_ip(&cfg.pools[p].servers[k].ip) else { continue };
+            let Obj::SeGroup(g) = group else { continue };
+            let reach = group_nets[g].get_or_insert_with(|| {
+                let ses = &self.topo.group_ses[g];
+                let mut nets: BTreeSet<Obj> = BTreeSet::new();
+                for &se in ses {
+                    nets.extend(self.se_networks(se)?.iter().copied());
+                }
+                if ses.is_empty() {
+                    return None;
+                }
+                let subnets: Vec<Prefix> = nets.iter().filter_map(|&n| self.subnet(n)).collect();
+                Some((nets.into_iter().collect(), subnets))
+            });
+            let Some((nets, subnets)) = reach else { continue };
+            for k in 0..cfg.pools[p].servers.len() {
+                let Some(ip) = self.srv_ip(p, k) else { continue };
                 if subnets.iter().any(|s| s.contains(&ip)) {
                     continue;
                 }
@@ -1088,7 +1404,7 @@ impl<'a> Validator<'a> {
                     self.group_name(group),
                     if known.is_empty() { "none".to_string() } else { known.join(", ") }
                 );
-                self.error(srv.field("ip"), msg);
+                self.diags.push(Diagnostic::error(Obj::PoolServer(p, k).field("ip"), msg));
             }
         }
     }
@@ -1097,8 +1413,8 @@ impl<'a> Validator<'a> {
 
     /// A binding's SE side and client are of one address family.
     fn rule_nat_families(&mut self) {
-        for (i, b) in self.cfg.nat_bindings.iter().enumerate() {
-            let (Ok(se), Ok(client)) = (parse_endpoint(&b.se), parse_endpoint(&b.client)) else { continue };
+        for i in 0..self.cfg.nat_bindings.len() {
+            let (Some(se), Some(client)) = (self.vals.nat_se[i], self.vals.nat_client[i]) else { continue };
             if family_bits(&se.ip()) != family_bits(&client.ip()) {
                 self.error(
                     Obj::NatBinding(i).field("client"),
@@ -1117,15 +1433,23 @@ impl<'a> Validator<'a> {
     /// A binding's SE-side address is the address of some SE interface. Adds the
     /// binding -> interface edges.
     fn rule_nat_se_address(&mut self) {
-        let mut owners: HashMap<IpAddr, Vec<Obj>> = HashMap::new();
-        let ifaces: Vec<Obj> = self.graph.node_weights().copied().filter(|o| matches!(o, Obj::Interface(..))).collect();
-        for itf in ifaces {
-            if let Some(a) = self.if_addr(itf) {
-                owners.entry(a.addr).or_default().push(itf);
+        let cfg = self.cfg;
+        if cfg.nat_bindings.is_empty() {
+            return;
+        }
+        let mut owners: FastHashMap<IpAddr, Vec<Obj>> = FastHashMap::default();
+        for (g, group) in cfg.se_groups.iter().enumerate() {
+            for (s, se) in group.service_engines.iter().enumerate() {
+                for k in 0..se.interfaces.len() {
+                    let itf = Obj::Interface(g, s, k);
+                    if let Some(a) = self.if_addr(itf) {
+                        owners.entry(a.addr).or_default().push(itf);
+                    }
+                }
             }
         }
-        for (i, b) in self.cfg.nat_bindings.iter().enumerate() {
-            let Ok(se) = parse_endpoint(&b.se) else { continue };
+        for i in 0..cfg.nat_bindings.len() {
+            let Some(se) = self.vals.nat_se[i] else { continue };
             match owners.get(&se.ip()) {
                 Some(list) => {
                     for &itf in list {
@@ -1142,9 +1466,9 @@ impl<'a> Validator<'a> {
 
     /// No two bindings for one SE-side address:port and protocol.
     fn rule_nat_duplicates(&mut self) {
-        let mut seen: HashMap<(SocketAddr, Protocol), usize> = HashMap::new();
+        let mut seen: FastHashMap<(SocketAddr, Protocol), usize> = FastHashMap::default();
         for (i, b) in self.cfg.nat_bindings.iter().enumerate() {
-            let Ok(se) = parse_endpoint(&b.se) else { continue };
+            let Some(se) = self.vals.nat_se[i] else { continue };
             match seen.get(&(se, b.protocol)) {
                 Some(&first) => self.error(
                     Obj::NatBinding(i).field("se"),
@@ -1160,19 +1484,27 @@ impl<'a> Validator<'a> {
     /// Warns about a binding no cloned VS with `preserve_client_ip` can use.
     fn rule_nat_unused(&mut self) {
         let cfg = self.cfg;
+        if cfg.nat_bindings.is_empty() {
+            return;
+        }
+        // Per SE group: whether a VS on it uses a profile with preserve_client_ip.
+        let mut preserving: FastHashSet<Obj> = FastHashSet::default();
+        for v in 0..cfg.virtual_services.len() {
+            if let (Some(group), Some(Obj::Profile(t))) =
+                (self.follow(Obj::Vs(v), Rel::SeGroup), self.follow(Obj::Vs(v), Rel::Profile))
+            {
+                if cfg.traffic_clone_profiles[t].preserve_client_ip {
+                    preserving.insert(group);
+                }
+            }
+        }
         for i in 0..cfg.nat_bindings.len() {
             let ifaces = self.targets(Obj::NatBinding(i), Rel::Binds);
             if ifaces.is_empty() {
                 continue;
             }
             let ses: BTreeSet<Obj> = ifaces.iter().filter_map(|&itf| self.parent(itf)).collect();
-            let used = ses.iter().any(|&se| {
-                let Some(group) = self.parent(se) else { return false };
-                self.sources(group, Rel::SeGroup).into_iter().any(|vs| {
-                    matches!(self.follow(vs, Rel::Profile), Some(Obj::Profile(t))
-                        if cfg.traffic_clone_profiles[t].preserve_client_ip)
-                })
-            });
+            let used = ses.iter().any(|&se| self.parent(se).is_some_and(|group| preserving.contains(&group)));
             if !used {
                 let names: Vec<&str> = ses.iter().map(|&se| self.se_name(se)).collect();
                 self.warning(

@@ -50,6 +50,8 @@ use p4clone_pipeline::{CloneFrame, Emit, EmitBatch, EmitKind, RxFrame};
 
 #[cfg(target_os = "linux")]
 pub mod afpacket;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod pcap;
 mod replay;
 mod spec;

@@ -114,9 +114,15 @@ impl PortSpec {
             BackendSpec::AfPacket(_) => {
                 Err(PortError::Spec { spec: self.text.clone(), reason: "the afpacket backend needs Linux".into() })
             }
+            #[cfg(feature = "dpdk")]
+            BackendSpec::Dpdk(id) => {
+                let port = super::dpdk::DpdkPort::open(id).map_err(|e| wrap(e.into()))?;
+                Ok(Box::new(port))
+            }
+            #[cfg(not(feature = "dpdk"))]
             BackendSpec::Dpdk(_) => Err(PortError::Spec {
                 spec: self.text.clone(),
-                reason: "the dpdk backend is not built into this binary yet".into(),
+                reason: "the dpdk backend is not built into this binary (cargo feature `dpdk`)".into(),
             }),
         }
     }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The DPDK backend's checks (cargo feature `dpdk`), on virtual devices with the
+# EAL in --no-huge --no-pci mode: no NIC, hugepages or privileges, only the
+# packages of scripts/setup-dpdk.sh. About a minute once built.
+#
+#   scripts/test-dpdk.sh          clippy with the feature, the DPDK tests, and
+#                                 `p4clone soft --dpdk` on the README example
+#                                 against the pcap backend
+#   scripts/test-dpdk.sh --bench  the side-by-side benchmark with dpdk-testpmd
+#                                 (BENCHMARKS.md "DPDK"; P4CLONE_BENCH_SECS=5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+if ! pkg-config --exists libdpdk; then
+  echo "test-dpdk: pkg-config finds no libdpdk: run scripts/setup-dpdk.sh first" >&2
+  exit 1
+fi
+# Debian/Ubuntu ship the PMDs as plugins the EAL loads with -d DIR.
+PMDS="${P4CLONE_DPDK_PMDS:-$(ls -d "$(pkg-config --variable=libdir libdpdk)"/dpdk/pmds-* 2>/dev/null | tail -n1)}"
+if [ -z "$PMDS" ] || [ ! -d "$PMDS" ]; then
+  echo "test-dpdk: no PMD plugin directory under $(pkg-config --variable=libdir libdpdk)/dpdk; set P4CLONE_DPDK_PMDS" >&2
+  exit 1
+fi
+export P4CLONE_DPDK_PMDS="$PMDS"
+echo "test-dpdk: DPDK $(pkg-config --modversion libdpdk), PMDs in $PMDS"
+
+if [ "${1:-}" = "--bench" ]; then
+  exec cargo test --release -p p4clone-soft --features dpdk --test dpdk_bench -- --ignored --nocapture
+fi
+
+cargo clippy -p p4clone-dpdk-sys -p p4clone-soft --features p4clone-soft/dpdk --all-targets -- -D warnings
+cargo test -p p4clone-soft --features dpdk --lib ports::dpdk
+cargo test -p p4clone-soft --features dpdk --test dpdk
+
+# `p4clone soft --dpdk` on the README example (net_pcap devices) must write what
+# the pcap backend writes, frame for frame.
+cargo build --features dpdk --bin p4clone
+bin="${CARGO_TARGET_DIR:-target}/debug/p4clone"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/pcap" "$tmp/dpdk"
+"$bin" soft --p4rt 127.0.0.1:0 --config examples/basic.yaml --out "$tmp/pcap" \
+  --port 1=pcap:examples/basic-port1.pcap --port 2=pcap:examples/basic-port2.pcap >"$tmp/pcap.txt" 2>&1
+timeout -s INT 60 "$bin" soft --p4rt 127.0.0.1:0 --config examples/basic.yaml \
+  --dpdk "-l 0 --no-huge -m 512 --no-pci --no-shconf -d $PMDS --log-level=4 \
+          --vdev net_pcap0,rx_pcap=examples/basic-port1.pcap,tx_pcap=$tmp/dpdk/port-1.pcap \
+          --vdev net_pcap1,rx_pcap=examples/basic-port2.pcap,tx_pcap=$tmp/dpdk/port-2.pcap \
+          --vdev net_pcap2,tx_pcap=$tmp/dpdk/port-3.pcap" \
+  --port 1=dpdk:net_pcap0 --port 2=dpdk:net_pcap1 --port 3=dpdk:net_pcap2 >"$tmp/dpdk.txt" 2>&1 \
+  || { cat "$tmp/dpdk.txt" >&2; exit 1; }
+python3 - "$tmp" <<'PY'
+import struct, sys
+def records(path):
+    b = open(path, "rb").read()
+    le = b[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+    out, o = [], 24
+    while o < len(b):
+        _, _, caplen, _ = struct.unpack("<IIII" if le else ">IIII", b[o:o + 16])
+        out.append(b[o + 16:o + 16 + caplen])
+        o += 16 + caplen
+    return out
+tmp, bad = sys.argv[1], 0
+for n in (1, 2, 3):
+    a, d = records(f"{tmp}/pcap/port-{n}.pcap"), records(f"{tmp}/dpdk/port-{n}.pcap")
+    same = a == d
+    bad += not same
+    print(f"test-dpdk: README example port {n}: pcap backend {len(a)} frames, dpdk {len(d)}: {'same' if same else 'DIFFERENT'}")
+sys.exit(1 if bad else 0)
+PY
+echo "test-dpdk: ok"
