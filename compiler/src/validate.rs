@@ -369,8 +369,10 @@ struct Validator<'a> {
     cfg: &'a Config,
     graph: DiGraph<Obj, Rel>,
     ix: NodeIx,
-    /// Per kind, the first object with each name.
-    names: [FastHashMap<&'a str, Obj>; KINDS],
+    /// Per kind, the node of the first object with each name (a `u32` rather than
+    /// the object keeps the entries small: these maps are looked up for every
+    /// reference in the config).
+    names: [FastHashMap<&'a str, u32>; KINDS],
     /// (duplicate, first) for every object named like an earlier one of its kind
     /// (interfaces: of its SE), found while registering names.
     duplicates: Vec<(Obj, Obj)>,
@@ -454,7 +456,11 @@ impl<'a> Validator<'a> {
     /// Adds a `rel` edge unless the same edge exists already (a pool may list one
     /// member twice, say).
     fn add_edge(&mut self, from: Obj, to: Obj, rel: Rel) {
-        let (a, b) = (self.ix.node(from), self.ix.node(to));
+        self.add_edge_between(self.ix.node(from), self.ix.node(to), rel);
+    }
+
+    /// [`Validator::add_edge`] by node.
+    fn add_edge_between(&mut self, a: NodeIndex, b: NodeIndex, rel: Rel) {
         if rel == Rel::Has || !self.graph.edges_connecting(a, b).any(|e| *e.weight() == rel) {
             self.graph.add_edge(a, b, rel);
         }
@@ -465,9 +471,12 @@ impl<'a> Validator<'a> {
     fn name(&mut self, kind: Kind, name: &'a str, o: Obj) {
         if !name.is_empty() {
             match self.names[kind as usize].entry(name) {
-                Entry::Occupied(first) => self.duplicates.push((o, *first.get())),
+                Entry::Occupied(first) => {
+                    let first = self.graph[NodeIndex::new(*first.get() as usize)];
+                    self.duplicates.push((o, first));
+                }
                 Entry::Vacant(slot) => {
-                    slot.insert(o);
+                    slot.insert(self.ix.node(o).index() as u32);
                 }
             }
         }
@@ -559,8 +568,9 @@ impl<'a> Validator<'a> {
             self.name(Kind::Tenant, &t.name, Obj::Tenant(Some(i)));
         }
         if !self.names[Kind::Tenant as usize].contains_key(DEFAULT_TENANT) {
-            self.ix.admin = Some(self.add_node(Obj::Tenant(None)));
-            self.names[Kind::Tenant as usize].insert(DEFAULT_TENANT, Obj::Tenant(None));
+            let admin = self.add_node(Obj::Tenant(None));
+            self.ix.admin = Some(admin);
+            self.names[Kind::Tenant as usize].insert(DEFAULT_TENANT, admin as u32);
         }
         self.ix.networks = self.graph.node_count();
         for (i, n) in cfg.networks.iter().enumerate() {
@@ -710,7 +720,7 @@ impl<'a> Validator<'a> {
             return;
         }
         match self.names[kind as usize].get(name) {
-            Some(&to) => self.add_edge(from, to, rel),
+            Some(&to) => self.add_edge_between(self.ix.node(from), NodeIndex::new(to as usize), rel),
             None => {
                 let mut msg = format!("no {} named `{name}`", kind.noun());
                 if let Some(s) = self.closest_name(kind, name) {

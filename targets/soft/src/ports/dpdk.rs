@@ -37,11 +37,11 @@
 //!   header (`head`), chained in front of `rte_pktmbuf_clone(original)` (an indirect
 //!   mbuf sharing the original's buffer) advanced by `tail_offset` and trimmed to
 //!   the tail length; or a *copy*: one mbuf with `head` and `tail` copied in. The
-//!   copy is faster for short tails (one allocation instead of two, no atomic
-//!   reference count, single-segment TX; measured in BENCHMARKS.md, "DPDK"), so
-//!   [`CloneCopy::Auto`] copies below a tail length and chains above it. Zero copy
-//!   needs a device that takes multi-segment frames (`RTE_ETH_TX_OFFLOAD_MULTI_SEGS`);
-//!   other devices always get copies. Frames that did not arrive in a DPDK mbuf
+//!   copy needs one allocation instead of two, no atomic reference counts and a
+//!   single-segment TX; it measured faster up to 1500-byte frames (BENCHMARKS.md,
+//!   "DPDK"), so [`CloneCopy::Auto`] copies below [`ZERO_COPY_FROM`] bytes of tail
+//!   and chains above. Zero copy needs a device that takes multi-segment frames
+//!   (`RTE_ETH_TX_OFFLOAD_MULTI_SEGS`); other devices always get copies. Frames that did not arrive in a DPDK mbuf
 //!   (another backend's input, or a multi-segment mbuf that was linearised on
 //!   receive) are always copied.
 //!
@@ -728,10 +728,13 @@ pub enum CloneCopy {
     Never,
 }
 
-/// Tail length from which [`CloneCopy::Auto`] chains clones (measured, see
-/// BENCHMARKS.md "DPDK": a copy wins for 64-byte frames and still at 512 bytes of
-/// tail, the zero-copy chain from about 1 KB).
-pub const ZERO_COPY_FROM: usize = 1024;
+/// Tail length from which [`CloneCopy::Auto`] chains clones zero-copy. Measured
+/// (BENCHMARKS.md, "DPDK"): on the virtual devices the copy was faster at every
+/// frame size of a 1500-byte MTU (64 to 1500 bytes), so only longer tails (jumbo
+/// frames, with an `rx` pool of larger buffers) are chained. Where a NIC's DMA
+/// leaves the payload cold in cache the break-even is lower: re-measure with the
+/// benchmark's clone rows on that NIC.
+pub const ZERO_COPY_FROM: usize = 2048;
 
 /// Device and packet-loop settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
