@@ -1,10 +1,12 @@
 //! Compiler throughput on synthetic fleets (`p4clone_compiler::synthetic`): parse
 //! (YAML or JSON text → `Config`; the line:column source map is deferred until a
 //! diagnostic needs it, so it is measured on its own as `source_map`), validate,
-//! compile (intent) and lower (every device to P4Runtime updates), each phase and the
-//! whole pipeline from YAML and from JSON text, at 1× (10,000 VSs × 8 pool members,
-//! 1,000 profiles × 4 clone servers, 4 devices: 160,000 classify rules) and 2× (20,000
-//! VSs, 2,000 profiles) so linearity can be read off.
+//! compile (intent) and lower (every device to P4Runtime updates), each phase; and,
+//! from YAML and from JSON text, `check` (parse + validate + intent, what
+//! `p4clone check` runs) and `total` (the same + lower, what `p4clone compile` runs
+//! before rendering). At 1× (10,000 VSs × 8 pool members, 1,000 profiles × 4 clone
+//! servers, 4 devices: 160,000 classify rules) and 2× (20,000 VSs, 2,000 profiles),
+//! so linearity can be read off.
 //!
 //! The YAML text is `serde_norway`'s block-style output, the JSON text
 //! `serde_json::to_string_pretty`'s (indented, as a person or tool would write it).
@@ -114,6 +116,16 @@ fn lower_all(intent: &Intent) -> usize {
     intent.devices.iter().map(|d| lower_device(d, schema).expect("lowers").len()).sum()
 }
 
+/// parse + validate (with locations) + intent, as `p4clone check` does; returns the
+/// number of classify rules (everything is dropped here).
+fn check(text: String, format: Format) -> usize {
+    let loaded = load_string(text, format).expect("parses");
+    let diags = loaded.check();
+    assert!(!validate::has_errors(&diags));
+    let intent = compile(&loaded.config, &Allocation::default()).expect("compiles");
+    intent.devices.iter().map(|d| d.rules.len()).sum()
+}
+
 /// parse + validate (with locations) + intent + lower, as `p4clone compile` does
 /// before rendering, from the text of a file as `source::load_file` has it after
 /// reading it; returns the number of updates (everything else is dropped here).
@@ -155,6 +167,12 @@ fn phases<M: Measurement>(c: &mut Criterion<M>, group: &str, inputs: &[Input]) {
             b.iter(|| compile(black_box(c), &Allocation::default()).expect("compiles"))
         });
         g.bench_with_input(BenchmarkId::new("lower", &s), &i.intent, |b, it| b.iter(|| lower_all(black_box(it))));
+        g.bench_with_input(BenchmarkId::new("check_yaml", &s), &i.yaml, |b, y| {
+            b.iter_batched(|| y.clone(), |y| check(y, Format::Yaml), BatchSize::PerIteration)
+        });
+        g.bench_with_input(BenchmarkId::new("check_json", &s), &i.json, |b, j| {
+            b.iter_batched(|| j.clone(), |j| check(j, Format::Json), BatchSize::PerIteration)
+        });
         g.bench_with_input(BenchmarkId::new("total_yaml", &s), &i.yaml, |b, y| {
             b.iter_batched(|| y.clone(), |y| pipeline(y, Format::Yaml), BatchSize::PerIteration)
         });
