@@ -43,13 +43,13 @@
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use p4clone_proto::bytestring;
 use p4clone_proto::p4::v1::{
     action, entity, field_match, packet_replication_engine_entry, replica, table_action, update, write_request, Action,
     CloneSessionEntry, Entity, FieldMatch, PacketReplicationEngineEntry, Replica, TableAction, TableEntry, Update,
     WriteRequest,
 };
 use p4clone_proto::schema::{MatchKind, P4Schema};
+use p4clone_proto::{bytestring, Bytes};
 
 use crate::config::Distribution;
 use crate::intent::{ClassifyRule, CloneMember, DeviceIntent, Digest, Family, NatEntry, WirePair};
@@ -256,14 +256,11 @@ impl Ids {
 // ---------------------------------------------------------------------------------
 // encoding helpers
 
-/// The canonical bytestring of `value` (P4Runtime §8.4): big-endian, no leading
-/// zero bytes, a single zero byte for zero. The same bytes as
-/// [`bytestring::encode`], with one exactly-sized allocation.
+/// The canonical bytestring of `value` (P4Runtime §8.4), shared where possible
+/// ([`bytestring::encode_shared`]: small values and prefix masks cost no allocation).
 #[inline]
-fn canonical(value: u128) -> Vec<u8> {
-    let bytes = value.to_be_bytes();
-    let len = (value.checked_ilog2().map_or(0, |b| b / 8) + 1) as usize;
-    bytes[16 - len..].to_vec()
+fn canonical(value: u128) -> Bytes {
+    bytestring::encode_shared(value)
 }
 
 struct Enc<'a> {
@@ -272,7 +269,7 @@ struct Enc<'a> {
 
 impl Enc<'_> {
     #[inline]
-    fn value(&self, what: impl FnOnce() -> String, value: u128, bits: u32) -> Result<Vec<u8>, LowerError> {
+    fn value(&self, what: impl FnOnce() -> String, value: u128, bits: u32) -> Result<Bytes, LowerError> {
         if bytestring::value_fits(value, bits) {
             Ok(canonical(value))
         } else {
@@ -455,7 +452,7 @@ impl Lowerer<'_> {
                 table_id: t.id,
                 r#match: vec![self.enc.exact(t, 0, u128::from(from))?],
                 action: action(Action { action_id: a.id, params: vec![self.enc.param(a, 0, u128::from(to))?] }),
-                metadata: wire_metadata(w),
+                metadata: wire_metadata(w).into(),
                 ..Default::default()
             }))
         };
@@ -526,7 +523,7 @@ impl Lowerer<'_> {
             table_id: t.id,
             r#match,
             action: action(Action { action_id: a.id, params }),
-            metadata: rewrite_metadata(m),
+            metadata: rewrite_metadata(m).into(),
             ..Default::default()
         });
         Ok(())
@@ -558,7 +555,7 @@ impl Lowerer<'_> {
                 action_id: a.id,
                 params: vec![e.param(a, 0, addr_bits(&n.client_addr))?, e.param(a, 1, u128::from(n.client_port))?],
             }),
-            metadata: nat_digest(n).hex_bytes().to_vec(),
+            metadata: Bytes::copy_from_slice(&nat_digest(n).hex_bytes()),
             ..Default::default()
         }))
     }
@@ -637,7 +634,7 @@ impl Lowerer<'_> {
             r#match: m,
             action: action(Action { action_id: a.id, params }),
             priority: r.priority,
-            metadata: r.owner_digest.hex_bytes().to_vec(),
+            metadata: Bytes::copy_from_slice(&r.owner_digest.hex_bytes()),
             ..Default::default()
         });
         Ok(())
@@ -788,7 +785,7 @@ pub fn verify_entity(schema: &P4Schema, e: &Entity) -> Result<(), LowerError> {
                     (Some(field_match::FieldMatchType::Ternary(x)), MatchKind::Ternary) => {
                         check(&x.value, "value")?;
                         check(&x.mask, "mask")?;
-                        if x.mask == [0] {
+                        if x.mask.as_ref() == [0] {
                             return bad(format!("{}.{}: all-zero mask must be omitted", t.name, f.name));
                         }
                         if !bytestring::is_masked(&x.value, &x.mask) {

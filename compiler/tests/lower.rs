@@ -50,7 +50,7 @@ fn exact(e: &TableEntry, field: &str) -> Vec<u8> {
     let t = schema().table_by_id(e.table_id).unwrap();
     let id = t.match_field(field).unwrap().id;
     match &e.r#match.iter().find(|m| m.field_id == id).unwrap().field_match_type {
-        Some(field_match::FieldMatchType::Exact(x)) => x.value.clone(),
+        Some(field_match::FieldMatchType::Exact(x)) => x.value.to_vec(),
         other => panic!("{other:?}"),
     }
 }
@@ -59,7 +59,7 @@ fn ternary(e: &TableEntry, field: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     let t = schema().table_by_id(e.table_id).unwrap();
     let id = t.match_field(field).unwrap().id;
     e.r#match.iter().find(|m| m.field_id == id).map(|m| match &m.field_match_type {
-        Some(field_match::FieldMatchType::Ternary(x)) => (x.value.clone(), x.mask.clone()),
+        Some(field_match::FieldMatchType::Ternary(x)) => (x.value.to_vec(), x.mask.to_vec()),
         other => panic!("{other:?}"),
     })
 }
@@ -69,7 +69,7 @@ fn params(e: &TableEntry) -> (String, Vec<(String, Vec<u8>)>) {
     let ai = schema().action_by_id(a.action_id).unwrap();
     (
         ai.name.clone(),
-        a.params.iter().map(|p| (ai.param_by_id(p.param_id).unwrap().name.clone(), p.value.clone())).collect(),
+        a.params.iter().map(|p| (ai.param_by_id(p.param_id).unwrap().name.clone(), p.value.to_vec())).collect(),
     )
 }
 
@@ -100,7 +100,7 @@ fn basic_entities_by_hand() {
     assert_eq!(exact(w0, "ingress_port"), vec![1]);
     assert_eq!(params(w0), ("wire_forward".into(), vec![("port".into(), vec![2])]));
     assert_eq!(w0.priority, 0);
-    assert_eq!(w0.metadata, b"wire:1-2");
+    assert_eq!(w0.metadata.as_ref(), b"wire:1-2");
     assert_eq!(exact(table_entry(&ents[1]), "ingress_port"), vec![2]);
 
     // Clone session 3331 (block 333): one replica to port 3, instance = id, no truncation.
@@ -150,7 +150,7 @@ fn basic_entities_by_hand() {
             vec![("first_member".into(), vec![0x0d, 0x03]), ("member_count".into(), vec![2]), ("mode".into(), vec![0]),]
         )
     );
-    assert_eq!(fwd.metadata, d.rules[0].owner_digest.hex_bytes());
+    assert_eq!(fwd.metadata.as_ref(), d.rules[0].owner_digest.hex_bytes());
     // Reverse rule: sport 8080, dport omitted.
     let rev = table_entry(&ents[8]);
     assert_eq!(ternary(rev, "src_addr"), Some((vec![10, 20, 1, 11], vec![255; 4])));
@@ -317,7 +317,7 @@ fn allocation_is_recoverable_from_clone_rewrite_metadata() {
                 .filter_map(|e| match &e.entity {
                     Some(entity::Entity::TableEntry(t)) if t.table_id == rewrite_id => {
                         let id = p4clone_proto::bytestring::decode(&exact(t, "member")).unwrap() as u16;
-                        Some((id, t.metadata.clone()))
+                        Some((id, t.metadata.to_vec()))
                     }
                     _ => None,
                 })

@@ -24,6 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut config = tonic_prost_build::Config::new();
     config.enable_type_names().type_name_domain(["."], "type.googleapis.com");
+    // `bytes` fields as `bytes::Bytes`: decoding slices the request buffer
+    // instead of copying every value, and encoders can share one buffer.
+    config.bytes(["."]);
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds_with_config(fds, config)?;
     Ok(())
 }

@@ -97,7 +97,7 @@ impl PipelineArtifacts {
     pub fn to_config(&self) -> ForwardingPipelineConfig {
         ForwardingPipelineConfig {
             p4info: Some(self.p4info.clone()),
-            p4_device_config: self.device_config.clone(),
+            p4_device_config: self.device_config.clone().into(),
             cookie: Some(forwarding_pipeline_config::Cookie { cookie: self.cookie }),
         }
     }

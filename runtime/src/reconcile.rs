@@ -1180,14 +1180,17 @@ mod tests {
     fn exact(field_id: u32, value: Vec<u8>) -> FieldMatch {
         FieldMatch {
             field_id,
-            field_match_type: Some(field_match::FieldMatchType::Exact(field_match::Exact { value })),
+            field_match_type: Some(field_match::FieldMatchType::Exact(field_match::Exact { value: value.into() })),
         }
     }
 
     fn ternary(field_id: u32, value: Vec<u8>, mask: Vec<u8>) -> FieldMatch {
         FieldMatch {
             field_id,
-            field_match_type: Some(field_match::FieldMatchType::Ternary(field_match::Ternary { value, mask })),
+            field_match_type: Some(field_match::FieldMatchType::Ternary(field_match::Ternary {
+                value: value.into(),
+                mask: mask.into(),
+            })),
         }
     }
 
@@ -1202,11 +1205,11 @@ mod tests {
                     params: params
                         .into_iter()
                         .enumerate()
-                        .map(|(i, value)| action::Param { param_id: i as u32 + 1, value })
+                        .map(|(i, value)| action::Param { param_id: i as u32 + 1, value: value.into() })
                         .collect(),
                 })),
             }),
-            metadata: metadata.to_vec(),
+            metadata: metadata.to_vec().into(),
             ..Default::default()
         }
     }
@@ -1254,7 +1257,7 @@ mod tests {
         let mk = |member: u16, meta: Vec<u8>| TableEntry {
             table_id: rewrite,
             r#match: vec![exact(1, bytestring::encode(u128::from(member)))],
-            metadata: meta,
+            metadata: meta.into(),
             ..Default::default()
         };
         let state = DeviceState {

@@ -26,7 +26,7 @@ pub fn write_update(register_id: u32, index: i64, value: u128) -> Update {
             entity: Some(entity::Entity::RegisterEntry(RegisterEntry {
                 register_id,
                 index: Some(Index { index }),
-                data: Some(P4Data { data: Some(p4_data::Data::Bitstring(bytestring::encode(value))) }),
+                data: Some(P4Data { data: Some(p4_data::Data::Bitstring(bytestring::encode(value).into())) }),
             })),
         }),
     }

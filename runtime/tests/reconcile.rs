@@ -230,7 +230,7 @@ async fn foreign_and_stale_entries_are_removed_and_changed_ones_restored() {
     let mut state = reconcile::read_state(&mut c, schema).await.unwrap();
     let wire = schema.table("wire").unwrap().id;
     let mut w = state.entries.iter_mut().find(|e| e.table_id == wire).unwrap().clone();
-    w.metadata = b"tampered".to_vec();
+    w.metadata = p4clone_proto::Bytes::from_static(b"tampered");
     let errs = c
         .write(vec![
             p4clone_runtime::tables::update_of(p4clone_proto::p4::v1::update::Type::Insert, extra),

@@ -14,7 +14,7 @@
 //! assert!(bytestring::encode_checked(512, 9).is_err());
 //! ```
 
-use crate::Error;
+use crate::{Bytes, Error};
 
 /// Canonical encoding of `value`.
 pub fn encode(value: u128) -> Vec<u8> {
@@ -28,6 +28,56 @@ pub fn encode_checked(value: u128, bitwidth: u32) -> Result<Vec<u8>, Error> {
     }
     Ok(encode(value))
 }
+
+/// Canonical encoding of `value` as [`Bytes`], the type of protobuf `bytes` fields.
+///
+/// The same bytes as [`encode`]. Values below 65,536 (ports, protocols, session ids,
+/// parameters) and prefix masks (`ff..ff00..00`) point into static tables, so they
+/// cost no allocation and cloning them is free; other values are one exactly-sized
+/// allocation. Encoding large tables is dominated by these small buffers.
+pub fn encode_shared(value: u128) -> Bytes {
+    if value < 1 << 16 {
+        let i = value as usize * 2;
+        let start = if value < 1 << 8 { i + 1 } else { i };
+        return Bytes::from_static(&SMALL_VALUES[start..i + 2]);
+    }
+    let len = (value.ilog2() / 8 + 1) as usize;
+    let aligned = value << (128 - 8 * len as u32);
+    let ones = aligned.leading_ones();
+    if ones as usize > 8 * (len - 1) && aligned.checked_shl(ones).unwrap_or(0) == 0 {
+        return Bytes::from_static(&PREFIX_MASKS[ones as usize][..len]);
+    }
+    Bytes::from(value.to_be_bytes()[16 - len..].to_vec())
+}
+
+/// Every value below 65,536 as two big-endian bytes: `[2v, 2v + 2)` is the
+/// canonical encoding of `v >= 256`, `[2v + 1, 2v + 2)` that of `v < 256`.
+static SMALL_VALUES: [u8; 1 << 17] = {
+    let mut t = [0u8; 1 << 17];
+    let mut v = 0usize;
+    while v < 1 << 16 {
+        t[2 * v] = (v >> 8) as u8;
+        t[2 * v + 1] = v as u8;
+        v += 1;
+    }
+    t
+};
+
+/// Row `n`: `n` one bits followed by zero bits, over 16 bytes. A prefix mask of
+/// `n` bits that is `len` bytes long is the first `len` bytes of row `n`.
+static PREFIX_MASKS: [[u8; 16]; 129] = {
+    let mut t = [[0u8; 16]; 129];
+    let mut n = 0usize;
+    while n <= 128 {
+        let mut bit = 0usize;
+        while bit < n {
+            t[n][bit / 8] |= 0x80 >> (bit % 8);
+            bit += 1;
+        }
+        n += 1;
+    }
+    t
+};
 
 /// Canonical form of big-endian `bytes`: leading zero bytes stripped, and a
 /// single zero byte for zero (including the empty input).
@@ -205,5 +255,21 @@ mod tests {
         assert_eq!(significant_bits(&[1]), 1);
         assert_eq!(significant_bits(&[0, 0x80]), 8);
         assert_eq!(significant_bits(&[1, 0]), 9);
+    }
+
+    #[test]
+    fn encode_shared_matches_encode() {
+        let mut values: Vec<u128> = (0..=70_000).collect();
+        for bits in [8u32, 16, 24, 32, 48, 64, 128] {
+            for len in 1..=bits {
+                let full = mask(bits);
+                values.push(full & !full.checked_shr(len).unwrap_or(0));
+            }
+        }
+        values.extend([0xffff_ff01, 0xff00_ff00, 0x8000_0001, 0x0a14_010b, u128::MAX, u128::MAX - 1, 1 << 127]);
+        values.extend((0..128).map(|s| 0x1234_5678_9abc_def0_u128.rotate_left(s)));
+        for v in values {
+            assert_eq!(encode_shared(v).as_ref(), encode(v).as_slice(), "value {v:#x}");
+        }
     }
 }

@@ -25,6 +25,9 @@ pub mod schema;
 pub mod status;
 
 pub use error::Error;
+/// The type of every protobuf `bytes` field (`prost` generates them as
+/// `bytes::Bytes`): cheap to clone and to slice.
+pub use prost::bytes::Bytes;
 
 /// Generated code for the `p4.*` protobuf packages.
 pub mod p4 {

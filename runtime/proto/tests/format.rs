@@ -20,8 +20,8 @@ fn request() -> WriteRequest {
                     r#match: vec![FieldMatch {
                         field_id: 1,
                         field_match_type: Some(field_match::FieldMatchType::Ternary(field_match::Ternary {
-                            value: vec![0x0a, 0, 0, 0],
-                            mask: vec![0xff, 0, 0, 0],
+                            value: vec![0x0a, 0, 0, 0].into(),
+                            mask: vec![0xff, 0, 0, 0].into(),
                         })),
                     }],
                     action: Some(TableAction {

@@ -14,12 +14,12 @@ fn table_entry() -> TableEntry {
         table_id: 0x0200_0001,
         r#match: vec![FieldMatch {
             field_id: 1,
-            field_match_type: Some(field_match::FieldMatchType::Exact(field_match::Exact { value: vec![0x01] })),
+            field_match_type: Some(field_match::FieldMatchType::Exact(field_match::Exact { value: vec![0x01].into() })),
         }],
         action: Some(TableAction {
             r#type: Some(table_action::Type::Action(Action {
                 action_id: 0x0100_0001,
-                params: vec![p4clone_proto::p4::v1::action::Param { param_id: 1, value: vec![0x02] }],
+                params: vec![p4clone_proto::p4::v1::action::Param { param_id: 1, value: vec![0x02].into() }],
             })),
         }),
         priority: 10,
@@ -33,7 +33,11 @@ fn clone_session() -> CloneSessionEntry {
         replicas: vec![
             #[allow(deprecated)]
             Replica { port_kind: Some(replica::PortKind::EgressPort(3)), instance: 5, backup_replicas: vec![] },
-            Replica { port_kind: Some(replica::PortKind::Port(vec![0x03])), instance: 6, backup_replicas: vec![] },
+            Replica {
+                port_kind: Some(replica::PortKind::Port(vec![0x03].into())),
+                instance: 6,
+                backup_replicas: vec![],
+            },
         ],
         class_of_service: 0,
         packet_length_bytes: 0,
@@ -99,7 +103,8 @@ fn table_entry_matches_spec_field_numbers() {
 
 #[test]
 fn table_entry_later_fields() {
-    let entry = TableEntry { is_default_action: true, metadata: vec![0xab], is_const: true, ..Default::default() };
+    let entry =
+        TableEntry { is_default_action: true, metadata: vec![0xab].into(), is_const: true, ..Default::default() };
     // is_default_action = 8 (varint), metadata = 11 (bytes), is_const = 13 (varint).
     assert_eq!(entry.encode_to_vec(), [0x40, 0x01, 0x5a, 0x01, 0xab, 0x68, 0x01]);
 }

@@ -124,7 +124,7 @@ impl Controller {
             r#match: vec![p4::FieldMatch {
                 field_id: 1,
                 field_match_type: Some(p4::field_match::FieldMatchType::Exact(p4::field_match::Exact {
-                    value: vec![port],
+                    value: vec![port].into(),
                 })),
             }],
             action: Some(p4::TableAction {
@@ -338,7 +338,7 @@ async fn packet_out_gets_a_stream_error_and_shutdown_ends_streams() {
     let mut a = Controller::connect(&h, 1).await;
     a.answer().await;
     a.send(StreamMessageRequest {
-        update: Some(Req::Packet(p4::PacketOut { payload: vec![1, 2, 3], metadata: vec![] })),
+        update: Some(Req::Packet(p4::PacketOut { payload: vec![1, 2, 3].into(), metadata: vec![] })),
     })
     .await;
     let msg = a.next().await.unwrap().unwrap();

@@ -89,7 +89,7 @@ async fn arbitrate(
 fn config(p4info: P4Info, cookie: u64) -> ForwardingPipelineConfig {
     ForwardingPipelineConfig {
         p4info: Some(p4info),
-        p4_device_config: b"opaque device config".to_vec(),
+        p4_device_config: b"opaque device config".to_vec().into(),
         cookie: Some(Cookie { cookie }),
     }
 }
@@ -203,14 +203,17 @@ impl Rig {
     fn exact(&self, table: &str, field: &str, v: u128) -> FieldMatch {
         FieldMatch {
             field_id: self.fid(table, field),
-            field_match_type: Some(Fm::Exact(p4::field_match::Exact { value: encode(v) })),
+            field_match_type: Some(Fm::Exact(p4::field_match::Exact { value: encode(v).into() })),
         }
     }
 
     fn tern(&self, table: &str, field: &str, v: u128, m: u128) -> FieldMatch {
         FieldMatch {
             field_id: self.fid(table, field),
-            field_match_type: Some(Fm::Ternary(p4::field_match::Ternary { value: encode(v), mask: encode(m) })),
+            field_match_type: Some(Fm::Ternary(p4::field_match::Ternary {
+                value: encode(v).into(),
+                mask: encode(m).into(),
+            })),
         }
     }
 
@@ -222,7 +225,7 @@ impl Rig {
                     .iter()
                     .map(|(p, v)| p4::action::Param {
                         param_id: self.s.action_param(name, p).unwrap().id,
-                        value: encode(*v),
+                        value: encode(*v).into(),
                     })
                     .collect(),
             })),
@@ -352,14 +355,14 @@ async fn the_cookie_is_kept_and_returned_for_every_response_type() {
     let all = r.get_config(ResponseType::All).await.unwrap();
     assert_eq!(all.cookie, Some(Cookie { cookie: 7 }));
     assert_eq!(all.p4info.as_ref(), Some(&p4info));
-    assert_eq!(all.p4_device_config, b"opaque device config");
+    assert_eq!(all.p4_device_config.as_ref(), b"opaque device config");
     let c = r.get_config(ResponseType::CookieOnly).await.unwrap();
     assert_eq!((c.cookie, c.p4info, c.p4_device_config.len()), (Some(Cookie { cookie: 7 }), None, 0));
     let c = r.get_config(ResponseType::P4infoAndCookie).await.unwrap();
     assert_eq!((c.cookie, c.p4info, c.p4_device_config.len()), (Some(Cookie { cookie: 7 }), Some(p4info), 0));
     let c = r.get_config(ResponseType::DeviceConfigAndCookie).await.unwrap();
     assert_eq!(c.p4info, None);
-    assert_eq!(c.p4_device_config, b"opaque device config");
+    assert_eq!(c.p4_device_config.as_ref(), b"opaque device config");
     assert_eq!(r.target.cookie(), Some(7));
 }
 
@@ -430,7 +433,7 @@ async fn verify_and_commit_clears_state_and_reconcile_keeps_it() {
             E::RegisterEntry(p4::RegisterEntry {
                 register_id: r.s.register("rr_cursor").unwrap().id,
                 index: Some(p4::Index { index: 5 }),
-                data: Some(p4::P4Data { data: Some(p4::p4_data::Data::Bitstring(vec![1])) }),
+                data: Some(p4::P4Data { data: Some(p4::p4_data::Data::Bitstring(vec![1].into())) }),
             }),
         ),
     ])
@@ -524,7 +527,7 @@ async fn a_duplicate_insert_is_already_exists() {
     let mut r = rig().await;
     r.write(vec![ins(r.wire(1, 2)), ins(r.classify(1, 5, 1)), upd(Ty::Insert, r.session(1, 2, 1))]).await.unwrap();
     let mut changed = r.wire(1, 3);
-    changed.metadata = b"x".to_vec();
+    changed.metadata = b"x".to_vec().into();
     let e =
         r.write(vec![ins(changed), ins(r.classify(1, 5, 2)), upd(Ty::Insert, r.session(1, 3, 1))]).await.unwrap_err();
     assert_eq!(codes(&e), [Code::AlreadyExists; 3]);
@@ -594,14 +597,14 @@ async fn a_value_wider_than_its_bitwidth_is_invalid_argument() {
     // vlan_id is bit<12>.
     let mut e = r.rewrite(1);
     if let Some(TaType::Action(a)) = &mut e.action.as_mut().unwrap().r#type {
-        a.params[2].value = encode(4096);
+        a.params[2].value = encode(4096).into();
     }
     let (code, msg) = code1(r.write(vec![ins(e)]).await);
     assert_eq!(code, Code::InvalidArgument);
     assert!(msg.contains("vlan_id"), "{msg}");
     // An empty bytestring is never valid.
     let mut e = r.wire(1, 2);
-    e.r#match[0].field_match_type = Some(Fm::Exact(p4::field_match::Exact { value: vec![] }));
+    e.r#match[0].field_match_type = Some(Fm::Exact(p4::field_match::Exact { value: vec![].into() }));
     assert_eq!(code1(r.write(vec![ins(e)]).await).0, Code::InvalidArgument);
 }
 
@@ -609,7 +612,7 @@ async fn a_value_wider_than_its_bitwidth_is_invalid_argument() {
 async fn a_non_canonical_bytestring_is_invalid_argument() {
     let mut r = rig().await;
     let mut e = r.wire(1, 2);
-    e.r#match[0].field_match_type = Some(Fm::Exact(p4::field_match::Exact { value: vec![0, 1] }));
+    e.r#match[0].field_match_type = Some(Fm::Exact(p4::field_match::Exact { value: vec![0, 1].into() }));
     let (code, msg) = code1(r.write(vec![ins(e.clone())]).await);
     assert_eq!(code, Code::InvalidArgument);
     assert!(msg.contains("not canonical"), "{msg}");
@@ -759,7 +762,7 @@ async fn every_table_reads_back_what_was_written() {
     let t4 = "clone_classify_v4";
     let t6 = "clone_classify_v6";
     let mut wire = r.wire(7, 8);
-    wire.metadata = b"wire meta".to_vec();
+    wire.metadata = b"wire meta".to_vec().into();
     let mut v4 = TableEntry {
         table_id: r.tid(t4),
         r#match: vec![
@@ -771,7 +774,7 @@ async fn every_table_reads_back_what_was_written() {
         ],
         action: Some(r.action("classify_hit", &[("first_member", 100), ("member_count", 3), ("mode", 1)])),
         priority: 1000,
-        metadata: vec![0, 1, 2, 255],
+        metadata: vec![0, 1, 2, 255].into(),
         ..Default::default()
     };
     let v6 = TableEntry {
@@ -783,14 +786,14 @@ async fn every_table_reads_back_what_was_written() {
         ],
         action: Some(r.action("classify_miss", &[])),
         priority: 1,
-        metadata: b"v6".to_vec(),
+        metadata: b"v6".to_vec().into(),
         ..Default::default()
     };
     let mut rewrite = r.rewrite(100);
     if let Some(TaType::Action(a)) = &mut rewrite.action.as_mut().unwrap().r#type {
-        a.params[2].value = encode(4094);
-        a.params[3].value = encode(64);
-        a.params[4].value = encode(1);
+        a.params[2].value = encode(4094).into();
+        a.params[3].value = encode(64).into();
+        a.params[4].value = encode(1).into();
     }
     let nat = |table: &str, action: &str, addr: u128, last: &str| TableEntry {
         table_id: r.tid(table),
@@ -821,7 +824,7 @@ async fn every_table_reads_back_what_was_written() {
 
     // MODIFY replaces action and metadata.
     v4.action = Some(r.action("classify_hit", &[("first_member", 200), ("member_count", 1), ("mode", 0)]));
-    v4.metadata = b"new".to_vec();
+    v4.metadata = b"new".to_vec().into();
     r.write(vec![upd(Ty::Modify, E::TableEntry(v4.clone()))]).await.unwrap();
     let got = r.read_tables(TableEntry { table_id: r.tid(t4), ..Default::default() }).await;
     assert_eq!(got, [v4.clone()]);
@@ -854,8 +857,12 @@ async fn clone_sessions_read_back_in_the_form_written() {
         r#type: Some(PreType::CloneSessionEntry(p4::CloneSessionEntry {
             session_id: 32767,
             replicas: vec![
-                p4::Replica { port_kind: Some(PortKind::Port(encode(300))), instance: 65535, backup_replicas: vec![] },
-                p4::Replica { port_kind: Some(PortKind::Port(encode(5))), instance: 0, backup_replicas: vec![] },
+                p4::Replica {
+                    port_kind: Some(PortKind::Port(encode(300).into())),
+                    instance: 65535,
+                    backup_replicas: vec![],
+                },
+                p4::Replica { port_kind: Some(PortKind::Port(encode(5).into())), instance: 0, backup_replicas: vec![] },
             ],
             class_of_service: 0,
             packet_length_bytes: 128,
@@ -919,7 +926,7 @@ async fn clone_sessions_read_back_in_the_form_written() {
 async fn wildcard_reads_follow_the_spec_filters() {
     let mut r = rig().await;
     let mut a = r.classify(1, 5, 1);
-    a.metadata = b"a".to_vec();
+    a.metadata = b"a".to_vec().into();
     let b = r.classify(2, 5, 2);
     let c = r.classify(1, 9, 3);
     let mut miss = r.classify(3, 9, 1);
@@ -947,7 +954,7 @@ async fn wildcard_reads_follow_the_spec_filters() {
     };
     assert_eq!(r.read_tables(by_action).await, [miss.clone()]);
     // Metadata filter.
-    let by_meta = TableEntry { metadata: b"a".to_vec(), ..table.clone() };
+    let by_meta = TableEntry { metadata: b"a".to_vec().into(), ..table.clone() };
     assert_eq!(r.read_tables(by_meta).await, [a.clone()]);
     // A missing exact key reads nothing.
     assert!(r.read_tables(r.wire(9, 0)).await.is_empty());
@@ -1077,7 +1084,7 @@ async fn counter_and_register_entries_check_type_and_index() {
         E::RegisterEntry(p4::RegisterEntry {
             register_id,
             index: index.map(|index| p4::Index { index }),
-            data: data.map(|b| p4::P4Data { data: Some(p4::p4_data::Data::Bitstring(b)) }),
+            data: data.map(|b| p4::P4Data { data: Some(p4::p4_data::Data::Bitstring(b.into())) }),
         })
     };
     let missing_direct = E::DirectCounterEntry(p4::DirectCounterEntry {
@@ -1135,7 +1142,7 @@ async fn default_actions_can_be_modified_read_and_reset() {
     let mut set = r.rewrite(0);
     set.r#match.clear();
     set.is_default_action = true;
-    set.metadata = b"dflt".to_vec();
+    set.metadata = b"dflt".to_vec().into();
     r.write(vec![upd(Ty::Modify, E::TableEntry(set.clone()))]).await.unwrap();
     assert_eq!(r.read_tables(default_key.clone()).await, [set.clone()]);
     assert_eq!(
@@ -1199,7 +1206,7 @@ async fn in_process_writes_use_the_same_validation() {
         table_id: s.table("wire").unwrap().id,
         r#match: vec![FieldMatch {
             field_id: 1,
-            field_match_type: Some(Fm::Exact(p4::field_match::Exact { value: vec![1] })),
+            field_match_type: Some(Fm::Exact(p4::field_match::Exact { value: vec![1].into() })),
         }],
         action: Some(TableAction {
             r#type: Some(TaType::Action(p4::Action { action_id: s.action("wire_drop").unwrap().id, params: vec![] })),
@@ -1262,9 +1269,11 @@ fn garbage(rng: &mut Rng, s: &P4Schema) -> Update {
         field_id: rng.below(7) as u32,
         field_match_type: match rng.below(6) {
             0 => None,
-            1 | 2 => Some(Fm::Exact(p4::field_match::Exact { value: rng.bytes() })),
-            3 | 4 => Some(Fm::Ternary(p4::field_match::Ternary { value: rng.bytes(), mask: rng.bytes() })),
-            _ => Some(Fm::Lpm(p4::field_match::Lpm { value: rng.bytes(), prefix_len: rng.next() as i32 })),
+            1 | 2 => Some(Fm::Exact(p4::field_match::Exact { value: rng.bytes().into() })),
+            3 | 4 => {
+                Some(Fm::Ternary(p4::field_match::Ternary { value: rng.bytes().into(), mask: rng.bytes().into() }))
+            }
+            _ => Some(Fm::Lpm(p4::field_match::Lpm { value: rng.bytes().into(), prefix_len: rng.next() as i32 })),
         },
     };
     let entity = match rng.below(8) {
@@ -1275,13 +1284,13 @@ fn garbage(rng: &mut Rng, s: &P4Schema) -> Update {
                 r#type: Some(TaType::Action(p4::Action {
                     action_id: rng.id(&actions),
                     params: (0..rng.below(6))
-                        .map(|_| p4::action::Param { param_id: rng.below(7) as u32, value: rng.bytes() })
+                        .map(|_| p4::action::Param { param_id: rng.below(7) as u32, value: rng.bytes().into() })
                         .collect(),
                 })),
             }),
             priority: [0, 1, -1, 5, i32::MAX, i32::MIN][rng.below(6) as usize],
             is_default_action: rng.below(8) == 0,
-            metadata: rng.bytes(),
+            metadata: rng.bytes().into(),
             counter_data: (rng.below(4) == 0)
                 .then(|| p4::CounterData { byte_count: rng.next() as i64, packet_count: rng.next() as i64 }),
             idle_timeout_ns: (rng.below(10) == 0) as i64,
@@ -1298,7 +1307,7 @@ fn garbage(rng: &mut Rng, s: &P4Schema) -> Update {
                             port_kind: match rng.below(3) {
                                 0 => None,
                                 1 => Some(PortKind::EgressPort(rng.below(600) as u32)),
-                                _ => Some(PortKind::Port(rng.bytes())),
+                                _ => Some(PortKind::Port(rng.bytes().into())),
                             },
                             instance: rng.below(70000) as u32,
                             backup_replicas: vec![],
@@ -1318,7 +1327,8 @@ fn garbage(rng: &mut Rng, s: &P4Schema) -> Update {
         6 => E::RegisterEntry(p4::RegisterEntry {
             register_id: rng.id(&[0x1600_0001]),
             index: (rng.below(2) == 0).then(|| p4::Index { index: rng.next() as i64 % 40000 }),
-            data: (rng.below(4) != 0).then(|| p4::P4Data { data: Some(p4::p4_data::Data::Bitstring(rng.bytes())) }),
+            data: (rng.below(4) != 0)
+                .then(|| p4::P4Data { data: Some(p4::p4_data::Data::Bitstring(rng.bytes().into())) }),
         }),
         _ => E::DirectCounterEntry(p4::DirectCounterEntry {
             table_entry: Some(TableEntry {
@@ -1341,7 +1351,7 @@ async fn garbage_never_crashes_the_server_or_corrupts_its_state() {
         r#match: vec![r.tern("clone_classify_v6", "src_addr", 0x1234_5678_9abc_def0 << 64, u128::MAX)],
         action: Some(r.action("classify_miss", &[])),
         priority: 77,
-        metadata: b"sentinel".to_vec(),
+        metadata: b"sentinel".to_vec().into(),
         ..Default::default()
     };
     r.write(vec![ins(sentinel.clone())]).await.unwrap();

@@ -21,6 +21,7 @@ use p4clone_proto::p4::v1::{
     GetForwardingPipelineConfigResponse, SetForwardingPipelineConfigRequest,
 };
 use p4clone_proto::schema::P4Schema;
+use p4clone_proto::Bytes;
 use tonic::Status;
 
 use super::{Config, Inner, State};
@@ -87,7 +88,7 @@ pub(crate) fn set(inner: &Inner, req: SetForwardingPipelineConfigRequest) -> Res
 pub(crate) fn commit_in_process(inner: &Inner, p4info: P4Info, cookie: Option<u64>) -> Result<(), Status> {
     let config = verify(Some(ForwardingPipelineConfig {
         p4info: Some(p4info),
-        p4_device_config: Vec::new(),
+        p4_device_config: Bytes::new(),
         cookie: cookie.map(|cookie| Cookie { cookie }),
     }))?;
     let mut st = inner.write_state();
@@ -116,7 +117,7 @@ fn verify(config: Option<ForwardingPipelineConfig>) -> Result<Config, Status> {
     compare(&p4info, crate::translate::program().p4info()).map_err(|e| {
         Status::invalid_argument(format!("this target runs only the p4clone program (p4src/traffic_clone.p4): {e}"))
     })?;
-    Ok(Config { p4info, device_config: config.p4_device_config, cookie: config.cookie.map(|c| c.cookie) })
+    Ok(Config { p4info, device_config: config.p4_device_config.to_vec(), cookie: config.cookie.map(|c| c.cookie) })
 }
 
 /// The `GetForwardingPipelineConfig` RPC.
@@ -142,7 +143,7 @@ pub(crate) fn get(
     Ok(GetForwardingPipelineConfigResponse {
         config: Some(ForwardingPipelineConfig {
             p4info: p4info.then(|| c.p4info.clone()),
-            p4_device_config: if device { c.device_config.clone() } else { Vec::new() },
+            p4_device_config: if device { c.device_config.clone().into() } else { Bytes::new() },
             cookie,
         }),
     })

@@ -81,7 +81,7 @@ fn register_entity(def: &RegisterDef, index: u32, value: u16) -> p4::Entity {
     entity(E::RegisterEntry(p4::RegisterEntry {
         register_id: def.info.id,
         index: Some(p4::Index { index: i64::from(index) }),
-        data: Some(p4::P4Data { data: Some(Data::Bitstring(bytestring::encode(value.into()))) }),
+        data: Some(p4::P4Data { data: Some(Data::Bitstring(bytestring::encode(value.into()).into())) }),
     }))
 }
 

@@ -118,7 +118,7 @@ fn session_proto(id: u16, s: &CloneSession, port_bytes: bool) -> p4::Entity {
         .iter()
         .map(|r| p4::Replica {
             port_kind: Some(if port_bytes {
-                PortKind::Port(bytestring::encode(r.egress_port.into()))
+                PortKind::Port(bytestring::encode(r.egress_port.into()).into())
             } else {
                 PortKind::EgressPort(r.egress_port.into())
             }),

@@ -784,11 +784,11 @@ pub(crate) fn plan_write(
         }
         (UpdateType::Insert, Some(ta)) => {
             let act = parse_action(def, ta, parse)?;
-            ops.push(insert_op(key.clone(), act, te.metadata.clone())?);
+            ops.push(insert_op(key.clone(), act, te.metadata.to_vec())?);
         }
         (_, Some(ta)) => {
             let act = parse_action(def, ta, parse)?;
-            ops.push(modify_op(key.clone(), act, te.metadata.clone())?);
+            ops.push(modify_op(key.clone(), act, te.metadata.to_vec())?);
         }
         (_, None) => {
             // MODIFY without an action changes only the direct counter, if given.
@@ -827,7 +827,7 @@ fn plan_default(def: &TableDef, ty: UpdateType, te: &p4::TableEntry, parse: Pars
     }
     let (act, meta) = match &te.action {
         None => (default_act(def), Vec::new()),
-        Some(ta) => (parse_action(def, ta, parse)?, te.metadata.clone()),
+        Some(ta) => (parse_action(def, ta, parse)?, te.metadata.to_vec()),
     };
     Ok(Planned {
         ops: vec![default_op(def.kind, act)?],
@@ -855,7 +855,9 @@ fn action_proto(def: &TableDef, act: &Act) -> p4::TableAction {
         .param_pos
         .iter()
         .zip(&vals)
-        .map(|(&pos, &v)| (pos, p4::action::Param { param_id: ad.info.params[pos].id, value: bytestring::encode(v) }))
+        .map(|(&pos, &v)| {
+            (pos, p4::action::Param { param_id: ad.info.params[pos].id, value: bytestring::encode(v).into() })
+        })
         .collect();
     params.sort_by_key(|(pos, _)| *pos);
     p4::TableAction {
@@ -873,10 +875,11 @@ fn match_proto(def: &TableDef, key: &Key) -> (Vec<p4::FieldMatch>, i32) {
         let f = &def.info.match_fields[pos];
         let fmt = match f.match_type {
             MatchKind::Ternary if m == 0 => continue,
-            MatchKind::Ternary => {
-                Fm::Ternary(p4::field_match::Ternary { value: bytestring::encode(v), mask: bytestring::encode(m) })
-            }
-            _ => Fm::Exact(p4::field_match::Exact { value: bytestring::encode(v) }),
+            MatchKind::Ternary => Fm::Ternary(p4::field_match::Ternary {
+                value: bytestring::encode(v).into(),
+                mask: bytestring::encode(m).into(),
+            }),
+            _ => Fm::Exact(p4::field_match::Exact { value: bytestring::encode(v).into() }),
         };
         out.push((pos, p4::FieldMatch { field_id: f.id, field_match_type: Some(fmt) }));
     }
@@ -895,7 +898,7 @@ fn entry_proto(def: &TableDef, r: &Rec, with_counter: bool) -> p4::TableEntry {
         r#match,
         action: Some(action_proto(def, &r.act)),
         priority,
-        metadata: r.meta.clone(),
+        metadata: r.meta.clone().into(),
         counter_data: if with_counter { r.counter.map(counter_proto) } else { None },
         ..Default::default()
     }
@@ -977,7 +980,7 @@ pub(crate) fn read(
                     table_id: def.info.id,
                     action: Some(action_proto(def, &current_default(def, p))),
                     is_default_action: true,
-                    metadata: side.default_metadata.get(&def.info.id).cloned().unwrap_or_default(),
+                    metadata: side.default_metadata.get(&def.info.id).cloned().unwrap_or_default().into(),
                     ..Default::default()
                 }))
             })
