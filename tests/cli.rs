@@ -1,43 +1,15 @@
 //! End-to-end tests of the `p4clone` binary: exit codes (0 ok, 2 bad input), error
 //! messages on stderr, no panics, and the shape of `check` / `compile` output.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+
+use common::{assert_bad_input, p4clone, root, stderr, stdout};
 use p4clone_proto::format;
 use p4clone_proto::p4::v1::WriteRequest;
 
 const EXAMPLES: [&str; 3] = ["examples/basic.yaml", "examples/multi.yaml", "examples/ssl-tandem.yaml"];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p4clone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p4clone"))
-        .current_dir(root())
-        .env("RUST_BACKTRACE", "1")
-        .args(args)
-        .output()
-        .expect("run p4clone")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Exit code 2, an `error:` line, no panic or backtrace.
-fn assert_bad_input(o: &Output) -> String {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "want exit 2; stderr:\n{err}");
-    assert!(err.contains("error: "), "no error line:\n{err}");
-    assert!(!err.contains("panicked") && !err.contains("stack backtrace"), "panic:\n{err}");
-    err
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);

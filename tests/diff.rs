@@ -3,16 +3,10 @@
 //! `diff_reports_an_altered_output`; the decoder and comparison are unit-tested
 //! in `src/commands/diff.rs`.)
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p4clone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p4clone")).current_dir(root()).args(args).output().expect("run p4clone")
-}
+use common::p4clone;
+use std::process::Output;
 
 fn all(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))

@@ -3,19 +3,13 @@
 //! plan then has nothing to do, stats renders JSON and Prometheus; an
 //! unreachable address exits 1 naming it; a bad config exits 2.
 
+mod common;
+
+use common::{p4clone, root};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p4clone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p4clone")).current_dir(root()).args(args).output().expect("run p4clone")
-}
 
 fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())

@@ -2,46 +2,25 @@
 //! P4Runtime equal the clone frames in the monitor port's output pcap), outputs,
 //! and exit codes for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
 use std::time::Instant;
 
-use p4clone_soft::ports::pcap::{read_all, PcapWriter};
+use common::{frames, p4clone, root, stderr, stdout};
+use p4clone_soft::ports::pcap::PcapWriter;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p4clone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p4clone"))
-        .current_dir(root())
-        .env("RUST_BACKTRACE", "1")
-        .args(args)
-        .output()
-        .expect("run p4clone")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Exit 2, an `error:` line naming `what`, no panic.
+/// [`common::assert_bad_input`], and the error names `what`.
 fn assert_bad_input(o: &Output, what: &str) -> String {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "want exit 2; stderr:\n{err}");
-    assert!(err.contains("error"), "no error line:\n{err}");
-    assert!(err.contains(what), "error does not name {what:?}:\n{err}");
-    assert!(!err.contains("panicked"), "panic:\n{err}");
+    let err = common::assert_bad_input(o);
+    assert!(
+        err.contains(what),
+        "error does not name {what:?}:
+{err}"
+    );
     err
-}
-
-fn frames(path: &Path) -> Vec<Vec<u8>> {
-    read_all(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).into_iter().map(|r| r.1).collect()
 }
 
 fn main_job(out: &Path, output: &str) -> Output {

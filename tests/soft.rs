@@ -3,30 +3,20 @@
 //! until SIGINT / SIGTERM; without `--config` it waits for a controller before
 //! replaying; `--hold` keeps serving after the replay so counters can be read.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::{frames, p4clone, root};
 use p4clone_compiler::config::Target;
 use p4clone_compiler::source::load_file;
 use p4clone_proto::p4::v1::p4_runtime_client::P4RuntimeClient;
 use p4clone_proto::p4::v1::CapabilitiesRequest;
 use p4clone_runtime::fleet::{self, DeviceTarget, FleetOptions};
-use p4clone_soft::ports::pcap::read_all;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p4clone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p4clone")).current_dir(root()).args(args).output().expect("run p4clone")
-}
-
-fn frames(path: &Path) -> Vec<Vec<u8>> {
-    read_all(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).into_iter().map(|r| r.1).collect()
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()

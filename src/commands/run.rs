@@ -488,6 +488,18 @@ pub fn run_bmv2(
     Ok(run)
 }
 
+/// The per-port table of a run's text report (one row per port), headers only.
+fn port_table() -> Table {
+    Table::new(&[
+        ("PORT", Align::Right),
+        ("RX", Align::Right),
+        ("TX", Align::Right),
+        ("CLONES", Align::Right),
+        ("DROPPED", Align::Right),
+        ("OUTPUT", Align::Left),
+    ])
+}
+
 fn render_bmv2_text(o: &Bmv2Run, dir: &Path) -> String {
     let frames_in: u64 = o.frames_in.values().sum();
     let mut out = format!(
@@ -499,14 +511,7 @@ fn render_bmv2_text(o: &Bmv2Run, dir: &Path) -> String {
         o.rate().map_or_else(|| "rate unknown".to_string(), |r| format!("{r:.0} frames/s")),
         dir.display()
     );
-    let mut t = Table::new(&[
-        ("PORT", Align::Right),
-        ("RX", Align::Right),
-        ("TX", Align::Right),
-        ("CLONES", Align::Right),
-        ("DROPPED", Align::Right),
-        ("OUTPUT", Align::Left),
-    ]);
+    let mut t = port_table();
     for p in &o.outputs {
         t.row([
             p.port.to_string(),
@@ -610,14 +615,7 @@ fn render_text(o: &RunResult, dir: &Path) -> String {
         rate(r),
         dir.display()
     );
-    let mut t = Table::new(&[
-        ("PORT", Align::Right),
-        ("RX", Align::Right),
-        ("TX", Align::Right),
-        ("CLONES", Align::Right),
-        ("DROPPED", Align::Right),
-        ("OUTPUT", Align::Left),
-    ]);
+    let mut t = port_table();
     for p in &r.ports {
         let output = embedded::sent_output(dir, r, p.port).map_or_else(|| "-".to_string(), |f| f.display().to_string());
         t.row([
