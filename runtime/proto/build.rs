@@ -27,6 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `bytes` fields as `bytes::Bytes`: decoding slices the request buffer
     // instead of copying every value, and encoders can share one buffer.
     config.bytes(["."]);
+    // The two entity kinds that embed a whole `TableEntry` plus more are boxed, so an
+    // `Entity` (and every `Update`) is the size of a `TableEntry`, not 40% more.
+    config.boxed(".p4.v1.Entity.entity.direct_counter_entry");
+    config.boxed(".p4.v1.Entity.entity.direct_meter_entry");
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds_with_config(fds, config)?;
     Ok(())
 }

@@ -979,7 +979,7 @@ async fn wildcard_reads_follow_the_spec_filters() {
     let regs = r.read(E::RegisterEntry(p4::RegisterEntry::default())).await;
     assert_eq!(regs.len(), 32768);
     // Direct counters: every entry of every table with one.
-    let direct = r.read(E::DirectCounterEntry(p4::DirectCounterEntry::default())).await;
+    let direct = r.read(E::DirectCounterEntry(Box::default())).await;
     assert_eq!(direct.len(), 4);
 }
 
@@ -1045,7 +1045,7 @@ async fn counters_count_packets_and_reset_via_modify() {
     let direct = |te: &TableEntry| {
         let mut key = te.clone();
         key.action = None;
-        E::DirectCounterEntry(p4::DirectCounterEntry { table_entry: Some(key), data: None })
+        E::DirectCounterEntry(Box::new(p4::DirectCounterEntry { table_entry: Some(key), data: None }))
     };
     let d = r.read(direct(&classify)).await;
     let Some(E::DirectCounterEntry(dc)) = &d[0].entity else { panic!() };
@@ -1087,10 +1087,10 @@ async fn counter_and_register_entries_check_type_and_index() {
             data: data.map(|b| p4::P4Data { data: Some(p4::p4_data::Data::Bitstring(b.into())) }),
         })
     };
-    let missing_direct = E::DirectCounterEntry(p4::DirectCounterEntry {
+    let missing_direct = E::DirectCounterEntry(Box::new(p4::DirectCounterEntry {
         table_entry: Some(r.classify(1, 5, 1)),
         data: Some(p4::CounterData::default()),
-    });
+    }));
     let e = r
         .write(vec![
             upd(Ty::Insert, r.counter("clones_requested", Some(1), Some((0, 0)))),
@@ -1330,7 +1330,7 @@ fn garbage(rng: &mut Rng, s: &P4Schema) -> Update {
             data: (rng.below(4) != 0)
                 .then(|| p4::P4Data { data: Some(p4::p4_data::Data::Bitstring(rng.bytes().into())) }),
         }),
-        _ => E::DirectCounterEntry(p4::DirectCounterEntry {
+        _ => E::DirectCounterEntry(Box::new(p4::DirectCounterEntry {
             table_entry: Some(TableEntry {
                 table_id: rng.id(&tables),
                 r#match: (0..rng.below(6)).map(|_| field(rng)).collect(),
@@ -1338,7 +1338,7 @@ fn garbage(rng: &mut Rng, s: &P4Schema) -> Update {
                 ..Default::default()
             }),
             data: Some(p4::CounterData::default()),
-        }),
+        })),
     };
     Update { r#type: rng.below(5) as i32, entity: Some(ent(entity)) }
 }

@@ -171,7 +171,8 @@ pub(crate) fn read_direct(
             budget.spend(tables::len(def, p))?;
             let recs = tables::all_records(def, p);
             parts.push(Box::new(
-                recs.into_iter().map(move |r| entity(E::DirectCounterEntry(tables::direct_counter_proto(def, &r)))),
+                recs.into_iter()
+                    .map(move |r| entity(E::DirectCounterEntry(Box::new(tables::direct_counter_proto(def, &r))))),
             ));
         }
         return Ok(Box::new(parts.into_iter().flatten()));
@@ -189,7 +190,9 @@ pub(crate) fn read_direct(
         }
         recs
     };
-    Ok(Box::new(recs.into_iter().map(move |r| entity(E::DirectCounterEntry(tables::direct_counter_proto(def, &r))))))
+    Ok(Box::new(
+        recs.into_iter().map(move |r| entity(E::DirectCounterEntry(Box::new(tables::direct_counter_proto(def, &r))))),
+    ))
 }
 
 /// Zeroes every cell of the contract counters and of the diagnostics that follow
