@@ -78,6 +78,9 @@ use p4clone_pipeline::{Counter, CounterValue, Diag, EmitKind, Pipeline, PortStat
 
 use super::{BackendStats, InputKind, Port, PortError, Result as PortResult, RxBatch, TxBurst, TxFailure};
 use crate::engine::{IoStats, MemberReport, PortIo, PortReport, PortTable, RunReport, Worker};
+use super::PcapReplay;
+
+mod lane;
 
 /// Where Debian/Ubuntu's DPDK 22.11 packages put the PMD plugins (`-d` argument).
 pub const DEBIAN_PMD_DIR: &str = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0";
@@ -1169,7 +1172,6 @@ impl DpdkPort {
 
     /// Builds the mbuf for frame `f`, or says why it could not.
     fn build(&mut self, f: &super::TxFrame<'_>) -> std::result::Result<*mut sys::rte_mbuf, TxFailure> {
-        let pool = self.dev.tx_pool.raw();
         let m_in = f.rx_token as *mut sys::rte_mbuf;
         match f.emit.kind {
             EmitKind::Original if !m_in.is_null() => {
@@ -1180,18 +1182,70 @@ impl DpdkPort {
                 self.stats.tx_originals += 1;
                 Ok(m_in)
             }
-            EmitKind::Clone(_) if !m_in.is_null() && self.zero_copy_ok && self.chain_clone(f.tail.len()) => {
-                self.stats.tx_zero_copy += 1;
-                // SAFETY: as above, m_in is a live single-segment mbuf holding the
-                // input frame; tail_offset + tail.len() lie within it.
-                unsafe { zero_copy_clone(pool, m_in, f.head, f.tail_offset(), f.tail.len()) }
-            }
-            _ => {
-                self.stats.tx_copied += 1;
-                // SAFETY: pool is a valid mempool.
-                unsafe { copy_frame(pool, f.head, f.tail) }
+            EmitKind::Clone(_) => self.build_clone(m_in, f.head, f.tail, f.tail_offset()),
+            EmitKind::Original => self.copy(f.head, f.tail),
+        }
+    }
+
+    /// The mbuf of a clone: `head` + `tail`, where `tail` starts `tail_offset` bytes
+    /// into the input frame held by `m_in` (null: the input is not an mbuf). Copied
+    /// or chained zero-copy as the options say.
+    fn build_clone(
+        &mut self,
+        m_in: *mut sys::rte_mbuf,
+        head: &[u8],
+        tail: &[u8],
+        tail_offset: usize,
+    ) -> std::result::Result<*mut sys::rte_mbuf, TxFailure> {
+        if !m_in.is_null() && self.zero_copy_ok && self.chain_clone(tail.len()) {
+            self.stats.tx_zero_copy += 1;
+            // SAFETY: m_in is a live single-segment mbuf holding the input frame
+            // (received by this process and not yet released or sent);
+            // tail_offset + tail.len() lie within it.
+            return unsafe { zero_copy_clone(self.dev.tx_pool.raw(), m_in, head, tail_offset, tail.len()) };
+        }
+        self.copy(head, tail)
+    }
+
+    /// A new mbuf holding `head` + `tail`.
+    fn copy(&mut self, head: &[u8], tail: &[u8]) -> std::result::Result<*mut sys::rte_mbuf, TxFailure> {
+        self.stats.tx_copied += 1;
+        // SAFETY: the tx pool is a valid mempool.
+        unsafe { copy_frame(self.dev.tx_pool.raw(), head, tail) }
+    }
+
+    /// Sends `mbufs` on this handle's TX queue (retrying [`DpdkOptions::tx_retries`]
+    /// times when the driver takes nothing), frees what the driver did not take and
+    /// counts it as `tx_driver_failed`. Returns how many were sent (a prefix).
+    fn tx_all(&mut self, mbufs: &mut [*mut sys::rte_mbuf]) -> usize {
+        let total = mbufs.len();
+        let mut sent = 0usize;
+        {
+            let _lock = self.dev.tx_locks[usize::from(self.txq)].lock().unwrap_or_else(|p| p.into_inner());
+            let mut tries = 0;
+            while sent < total {
+                let k = (total - sent).min(usize::from(u16::MAX)) as u16;
+                // SAFETY: mbufs[sent..] are valid mbufs owned by us; the driver
+                // takes ownership of the first `r` of them; the TX queue is ours
+                // (under its lock).
+                let r = unsafe { sys::p4c_eth_tx_burst(self.dev.port, self.txq, mbufs.as_mut_ptr().add(sent), k) }
+                    as usize;
+                sent += r;
+                if r == 0 {
+                    if tries >= self.tx_retries {
+                        break;
+                    }
+                    tries += 1;
+                }
             }
         }
+        if sent < total {
+            // SAFETY: not taken by the driver: still ours to free (for an original
+            // of the generic path this drops the reference taken in `build`).
+            unsafe { sys::rte_pktmbuf_free_bulk(mbufs.as_mut_ptr().add(sent), (total - sent) as u32) };
+            self.stats.tx_driver_failed += (total - sent) as u64;
+        }
+        sent
     }
 
     fn chain_clone(&self, tail: usize) -> bool {
@@ -1479,35 +1533,12 @@ impl Port for DpdkPort {
                 }
             }
         }
-        let total = self.tx_mbufs.len();
-        let mut sent = 0usize;
-        {
-            let _lock = self.dev.tx_locks[usize::from(self.txq)].lock().unwrap_or_else(|p| p.into_inner());
-            let mut tries = 0;
-            while sent < total {
-                let k = (total - sent).min(usize::from(u16::MAX)) as u16;
-                // SAFETY: tx_mbufs[sent..] are valid mbufs owned by us; the driver
-                // takes ownership of the first `r` of them; the TX queue is ours
-                // (under its lock).
-                let r =
-                    unsafe { sys::p4c_eth_tx_burst(self.dev.port, self.txq, self.tx_mbufs.as_mut_ptr().add(sent), k) }
-                        as usize;
-                sent += r;
-                if r == 0 {
-                    if tries >= self.tx_retries {
-                        break;
-                    }
-                    tries += 1;
-                }
-            }
-        }
-        for k in sent..total {
-            // SAFETY: not taken by the driver: still ours to free (for an original
-            // this drops the reference taken in `build`).
-            unsafe { sys::p4c_pktmbuf_free(self.tx_mbufs[k]) };
-            self.stats.tx_driver_failed += 1;
+        let mut mbufs = std::mem::take(&mut self.tx_mbufs);
+        let sent = self.tx_all(&mut mbufs);
+        for k in sent..mbufs.len() {
             burst.fail(self.tx_index[k] as usize, TxFailure::Driver);
         }
+        self.tx_mbufs = mbufs;
         self.flush_stats();
         Ok(n)
     }
@@ -1578,14 +1609,66 @@ pub fn stop_on_signals() -> &'static AtomicBool {
     &SIGNALLED
 }
 
+/// What one worker does.
+enum Work<'a> {
+    /// The fast path over its queues ([`lane::Lane`]).
+    Lane(lane::Lane<'a>),
+    /// The inputs of several replay devices merged by timestamp ([`PcapReplay`]),
+    /// through the generic burst step, on one worker.
+    Merge(Merge<'a>),
+}
+
+/// The replay merge of [`Work::Merge`].
+struct Merge<'a> {
+    pipeline: &'a Pipeline,
+    table: PortTable,
+    worker: Worker,
+    rx: RxBatch,
+    burst: usize,
+}
+
+impl Merge<'_> {
+    fn poll(&mut self, stop: &AtomicBool, abort: &AtomicBool) -> PortResult<()> {
+        let mut replay = PcapReplay::new(self.table.ports(), self.burst);
+        while !stop.load(Ordering::Relaxed) && !abort.load(Ordering::Relaxed) {
+            self.rx.clear();
+            if replay.fill(self.table.ports_mut(), &mut self.rx, self.burst)? == 0 {
+                break;
+            }
+            self.worker.run_burst(self.pipeline, &self.rx, &mut self.table)?;
+        }
+        self.rx.clear();
+        self.table.flush_all()
+    }
+}
+
+impl Work<'_> {
+    fn stats(&self) -> &IoStats {
+        match self {
+            Work::Lane(l) => l.stats(),
+            Work::Merge(m) => m.worker.stats(),
+        }
+    }
+
+    fn describe(&self, n: u16) -> Option<String> {
+        match self {
+            Work::Lane(l) => l.describe(n),
+            Work::Merge(m) => m.table.ports().get(&n).map(|p| p.describe()),
+        }
+    }
+
+    fn backend_stats(&mut self, n: u16) -> BackendStats {
+        match self {
+            Work::Lane(l) => l.backend_stats(n),
+            Work::Merge(m) => m.table.ports_mut().get_mut(&n).map(|p| p.backend_stats()).unwrap_or_default(),
+        }
+    }
+}
+
 /// One worker lcore's share of the work.
 struct Job<'a> {
     lcore: u32,
-    pipeline: &'a Pipeline,
-    table: PortTable,
-    rx_ports: Vec<u16>,
-    rx: RxBatch,
-    worker: Worker,
+    work: Work<'a>,
     stop: &'a AtomicBool,
     abort: &'a AtomicBool,
     result: std::result::Result<(), String>,
@@ -1593,7 +1676,10 @@ struct Job<'a> {
 
 impl Job<'_> {
     fn run(&mut self) {
-        let r = catch_unwind(AssertUnwindSafe(|| self.poll()));
+        let r = catch_unwind(AssertUnwindSafe(|| match &mut self.work {
+            Work::Lane(l) => l.poll(self.stop, self.abort),
+            Work::Merge(m) => m.poll(self.stop, self.abort),
+        }));
         self.result = match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(format!("lcore {}: {e}", self.lcore)),
@@ -1602,27 +1688,6 @@ impl Job<'_> {
         if self.result.is_err() {
             self.abort.store(true, Ordering::SeqCst);
         }
-    }
-
-    fn poll(&mut self) -> PortResult<()> {
-        let Job { pipeline, table, rx_ports, rx, worker, stop, abort, .. } = self;
-        while !stop.load(Ordering::Relaxed) && !abort.load(Ordering::Relaxed) {
-            for &n in rx_ports.iter() {
-                let Some(port) = table.ports_mut().get_mut(&n) else { continue };
-                rx.clear();
-                if port.recv_burst(rx)? == 0 {
-                    continue;
-                }
-                rx.stamp_port(0, n);
-                let r = worker.run_burst(pipeline, rx, table);
-                if let Some(port) = table.ports_mut().get_mut(&n) {
-                    port.release_rx(rx);
-                }
-                rx.clear();
-                r?;
-            }
-        }
-        table.flush_all()
     }
 }
 
@@ -1683,26 +1748,34 @@ pub fn run(
         }
     }
     let abort = AtomicBool::new(false);
+    let burst = opts.burst.clamp(1, MAX_RX_BURST);
+    // Several file inputs must be merged by timestamp (as the pcap backend does):
+    // one worker does it, through the generic burst step.
+    let replays = devices.values().filter(|d| d.replay && !d.rx_taken.is_empty()).count();
+    let merge = replays > 1;
     let mut jobs: Vec<Box<Job<'_>>> = Vec::with_capacity(workers);
-    for w in 0..workers {
-        let mut table = BTreeMap::new();
-        let mut rx_ports = Vec::new();
+    for w in 0..if merge { 1 } else { workers } {
+        let mut handles = Vec::new();
         for (&n, dev) in &devices {
             let rxq = (w < dev.rx_taken.len()).then_some(w as u16);
             let txq = (w % usize::from(dev.queues)) as u16;
-            let h = DpdkPort::handle(dev.clone(), rxq, txq, opts)?;
-            if rxq.is_some() {
-                rx_ports.push(n);
-            }
-            table.insert(n, Box::new(h) as Box<dyn Port>);
+            handles.push((n, DpdkPort::handle(dev.clone(), rxq, txq, opts)?));
         }
+        let work = if merge {
+            let table = handles.into_iter().map(|(n, h)| (n, Box::new(h) as Box<dyn Port>)).collect();
+            Work::Merge(Merge {
+                pipeline,
+                table: PortTable::new(table),
+                worker: Worker::new(burst),
+                rx: RxBatch::new(burst),
+                burst,
+            })
+        } else {
+            Work::Lane(lane::Lane::new(pipeline, handles, burst))
+        };
         jobs.push(Box::new(Job {
             lcore: lcores.get(w).copied().unwrap_or_else(|| eal.main_lcore()),
-            pipeline,
-            table: PortTable::new(table),
-            rx_ports,
-            rx: RxBatch::new(opts.burst.clamp(1, MAX_RX_BURST)),
-            worker: Worker::new(opts.burst.clamp(1, MAX_RX_BURST)),
+            work,
             stop,
             abort: &abort,
             result: Ok(()),
@@ -1749,29 +1822,18 @@ pub fn run(
     Ok(report)
 }
 
-fn add_io(a: &mut PortIo, b: PortIo) {
-    a.rx_frames += b.rx_frames;
-    a.rx_bytes += b.rx_bytes;
-    a.rx_zero_length += b.rx_zero_length;
-    a.tx_frames += b.tx_frames;
-    a.tx_bytes += b.tx_bytes;
-    a.tx_clones += b.tx_clones;
-    a.tx_failed += b.tx_failed;
-    a.tx_alloc_failed += b.tx_alloc_failed;
-    a.tx_no_port += b.tx_no_port;
-}
-
 /// The counters of all workers as one [`RunReport`] (as `Engine::report`).
 fn report(p: &Pipeline, jobs: &mut [Box<Job<'_>>], elapsed: Duration) -> RunReport {
-    let stats: Vec<IoStats> = jobs.iter().map(|j| j.worker.stats().clone()).collect();
+    let mut total = IoStats::default();
+    for j in jobs.iter() {
+        total.merge(j.work.stats());
+    }
+    let stats = [total];
     let mut ports = Vec::new();
     for n in 0..PORT_COUNT as u16 {
-        let mut io = PortIo::default();
-        for s in &stats {
-            add_io(&mut io, s.port(n));
-        }
+        let io = stats[0].port(n);
         let pst = p.port_stats(n);
-        let backend = jobs.first().and_then(|j| j.table.ports().get(&n)).map(|b| b.describe());
+        let backend = jobs.first().and_then(|j| j.work.describe(n));
         if backend.is_none() && io == PortIo::default() && pst == PortStats::default() {
             continue;
         }
@@ -1779,9 +1841,7 @@ fn report(p: &Pipeline, jobs: &mut [Box<Job<'_>>], elapsed: Duration) -> RunRepo
     }
     if let Some(j) = jobs.first_mut() {
         for pr in ports.iter_mut() {
-            if let Some(b) = j.table.ports_mut().get_mut(&pr.port) {
-                pr.backend_stats = b.backend_stats();
-            }
+            pr.backend_stats = j.work.backend_stats(pr.port);
         }
     }
     let req = p.counters(Counter::ClonesRequested);
