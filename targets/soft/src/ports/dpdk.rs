@@ -68,7 +68,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -76,9 +76,9 @@ use p4clone_dpdk_sys as sys;
 use p4clone_pipeline::table::PORT_COUNT;
 use p4clone_pipeline::{Counter, CounterValue, Diag, EmitKind, Pipeline, PortStats, BURST, COUNTER_SIZE};
 
+use super::PcapReplay;
 use super::{BackendStats, InputKind, Port, PortError, Result as PortResult, RxBatch, TxBurst, TxFailure};
 use crate::engine::{IoStats, MemberReport, PortIo, PortReport, PortTable, RunReport, Worker};
-use super::PcapReplay;
 
 mod lane;
 
@@ -642,6 +642,38 @@ fn rx_timestamp_field() -> Option<(c_int, u64)> {
     })
 }
 
+/// What a device's input is, from its driver and arguments: a `net_pcap` device
+/// reading a file (`rx_pcap=` without `infinite_rx=1`) is a replay, one without
+/// an RX stream only transmits (it still has an RX queue that never receives),
+/// everything else is live.
+fn device_input_kind(driver: &str, args: &str) -> InputKind {
+    let has = |key: &str| args.split(',').any(|a| a.trim().starts_with(key));
+    if driver != "net_pcap" {
+        return InputKind::Live;
+    }
+    if has("rx_pcap=") {
+        if has("infinite_rx=1") {
+            InputKind::Live
+        } else {
+            InputKind::Replay
+        }
+    } else if has("rx_iface") || has("iface=") {
+        InputKind::Live
+    } else {
+        InputKind::None
+    }
+}
+
+/// The input kind of device `id` (a port id or device name) without configuring
+/// it: how [`run`] will treat it (a replay ends the run once read; see
+/// [`InputKind`]).
+pub fn input_kind(id: &str) -> Result<InputKind> {
+    require_up(&global())?;
+    let port = resolve(id)?;
+    let driver = device_info(port).map(|d| d.driver).unwrap_or_default();
+    Ok(device_input_kind(&driver, &dev_args(port)))
+}
+
 /// Resolves `N=dpdk:ID`: a decimal port id or a device name.
 fn resolve(id: &str) -> Result<u16> {
     let found = if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
@@ -729,6 +761,34 @@ pub enum CloneCopy {
     /// Always zero-copy where possible (input frame in an mbuf; device takes
     /// multi-segment frames unless [`DpdkOptions::force_multi_seg`]).
     Never,
+}
+
+impl fmt::Display for CloneCopy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloneCopy::Auto { zero_copy_from } => write!(f, "auto:{zero_copy_from}"),
+            CloneCopy::Always => f.write_str("copy"),
+            CloneCopy::Never => f.write_str("zero-copy"),
+        }
+    }
+}
+
+impl std::str::FromStr for CloneCopy {
+    type Err = String;
+
+    /// `copy`, `zero-copy`, `auto` (copy below [`ZERO_COPY_FROM`] bytes of tail) or
+    /// `auto:BYTES`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "copy" => Ok(CloneCopy::Always),
+            "zero-copy" => Ok(CloneCopy::Never),
+            "auto" => Ok(CloneCopy::Auto { zero_copy_from: ZERO_COPY_FROM }),
+            _ => match s.strip_prefix("auto:").map(str::parse::<usize>) {
+                Some(Ok(n)) => Ok(CloneCopy::Auto { zero_copy_from: n }),
+                _ => Err(format!("{s:?} is not a clone mode: expected copy, zero-copy, auto or auto:BYTES")),
+            },
+        }
+    }
 }
 
 /// Tail length from which [`CloneCopy::Auto`] chains clones zero-copy. Measured
@@ -867,12 +927,9 @@ fn configure(g: &mut Global, port: u16, want_queues: u16, o: &DpdkOptions, worke
             "the device has no TX queue (net_pcap: give tx_pcap= or tx_iface=, or neither to drop)".into(),
         ));
     }
-    let args = dev_args(port);
-    let has = |key: &str| args.split(',').any(|a| a.trim().starts_with(key));
-    let pcap = driver == "net_pcap";
-    let replay = pcap && has("rx_pcap=") && !has("infinite_rx=1");
-    // net_pcap without an RX stream still has a (never receiving) RX queue.
-    let tx_only = pcap && !has("rx_pcap=") && !has("rx_iface") && !has("iface=");
+    let kind = device_input_kind(&driver, &dev_args(port));
+    let replay = kind == InputKind::Replay;
+    let tx_only = kind == InputKind::None;
     // One queue pair per worker where the device has them; a device without RX
     // queues (net_pcap with only tx_pcap=) only transmits.
     let queues = want_queues.max(1).min(info.max_tx_queues);
@@ -1228,8 +1285,8 @@ impl DpdkPort {
                 // SAFETY: mbufs[sent..] are valid mbufs owned by us; the driver
                 // takes ownership of the first `r` of them; the TX queue is ours
                 // (under its lock).
-                let r = unsafe { sys::p4c_eth_tx_burst(self.dev.port, self.txq, mbufs.as_mut_ptr().add(sent), k) }
-                    as usize;
+                let r =
+                    unsafe { sys::p4c_eth_tx_burst(self.dev.port, self.txq, mbufs.as_mut_ptr().add(sent), k) } as usize;
                 sent += r;
                 if r == 0 {
                     if tries >= self.tx_retries {
@@ -1671,6 +1728,8 @@ struct Job<'a> {
     work: Work<'a>,
     stop: &'a AtomicBool,
     abort: &'a AtomicBool,
+    /// Jobs that returned (their inputs ended, or they failed).
+    finished: &'a AtomicUsize,
     result: std::result::Result<(), String>,
 }
 
@@ -1688,6 +1747,7 @@ impl Job<'_> {
         if self.result.is_err() {
             self.abort.store(true, Ordering::SeqCst);
         }
+        self.finished.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -1748,6 +1808,7 @@ pub fn run(
         }
     }
     let abort = AtomicBool::new(false);
+    let finished = AtomicUsize::new(0);
     let burst = opts.burst.clamp(1, MAX_RX_BURST);
     // Several file inputs must be merged by timestamp (as the pcap backend does):
     // one worker does it, through the generic burst step.
@@ -1778,6 +1839,7 @@ pub fn run(
             work,
             stop,
             abort: &abort,
+            finished: &finished,
             result: Ok(()),
         }));
     }
@@ -1800,8 +1862,12 @@ pub fn run(
             launched.push(job.lcore);
         }
         // rte_eal_wait_lcore spins: sleep on the main lcore until the workers are
-        // told to stop, so it does not take CPU from them (or from the control plane).
-        while !launched.is_empty() && !stop.load(Ordering::Relaxed) && !abort.load(Ordering::Relaxed) {
+        // told to stop or have all returned, so it does not take CPU from them (or
+        // from the control plane).
+        while finished.load(Ordering::SeqCst) < launched.len()
+            && !stop.load(Ordering::Relaxed)
+            && !abort.load(Ordering::Relaxed)
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
         for l in launched {
@@ -1890,6 +1956,32 @@ mod tests {
         assert_eq!(split_args("''").unwrap(), vec![""]);
         assert!(split_args("'open").unwrap_err().contains("unterminated"));
         assert!(split_args("x\\").unwrap_err().contains("backslash"));
+    }
+
+    #[test]
+    fn clone_modes_parse_and_print() {
+        for (text, mode) in [
+            ("copy", CloneCopy::Always),
+            ("zero-copy", CloneCopy::Never),
+            ("auto:512", CloneCopy::Auto { zero_copy_from: 512 }),
+        ] {
+            assert_eq!(text.parse::<CloneCopy>().unwrap(), mode);
+            assert_eq!(mode.to_string(), text);
+        }
+        assert_eq!("auto".parse::<CloneCopy>().unwrap(), CloneCopy::Auto { zero_copy_from: ZERO_COPY_FROM });
+        assert!("auto:x".parse::<CloneCopy>().unwrap_err().contains("not a clone mode"));
+        assert!("chain".parse::<CloneCopy>().is_err());
+    }
+
+    #[test]
+    fn input_kinds_from_driver_and_arguments() {
+        let k = device_input_kind;
+        assert_eq!(k("net_pcap", "rx_pcap=a.pcap,tx_pcap=b.pcap"), InputKind::Replay);
+        assert_eq!(k("net_pcap", "rx_pcap=a.pcap,infinite_rx=1"), InputKind::Live);
+        assert_eq!(k("net_pcap", "tx_pcap=b.pcap"), InputKind::None);
+        assert_eq!(k("net_pcap", "iface=eth0"), InputKind::Live);
+        assert_eq!(k("net_null", ""), InputKind::Live);
+        assert_eq!(k("net_ring", "rx_pcap=a.pcap"), InputKind::Live);
     }
 
     #[test]

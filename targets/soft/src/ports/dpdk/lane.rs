@@ -252,7 +252,13 @@ impl<'a> Lane<'a> {
                 // SAFETY: the bytes were copied; m is ours to free.
                 unsafe { sys::p4c_pktmbuf_free(m) };
                 h.stats.rx_linearized += 1;
-                inp = Input { mbuf: std::ptr::null_mut(), ptr: at as *const u8, len: len as u32, linear: true, sent: false };
+                inp = Input {
+                    mbuf: std::ptr::null_mut(),
+                    ptr: at as *const u8,
+                    len: len as u32,
+                    linear: true,
+                    sent: false,
+                };
             }
             bytes += u64::from(inp.len);
             if inp.len == 0 {
