@@ -1373,19 +1373,20 @@ unsafe fn copy_frame(
     // SAFETY (whole body): pool is valid; each append returns `len` writable bytes
     // of the segment; the chain is freed as a whole on failure.
     unsafe {
+        if let (Ok(hlen), Ok(tlen)) = (u16::try_from(head.len()), u16::try_from(tail.len())) {
+            // The usual case: one segment, allocated and filled in one call.
+            let mut no_room: c_int = 0;
+            let m = sys::p4c_pktmbuf_copy2(pool, head.as_ptr(), hlen, tail.as_ptr(), tlen, &mut no_room);
+            if !m.is_null() {
+                return Ok(m);
+            }
+            if no_room == 0 {
+                return Err(TxFailure::Alloc);
+            }
+        }
         let first = sys::p4c_pktmbuf_alloc(pool);
         if first.is_null() {
             return Err(TxFailure::Alloc);
-        }
-        let total = head.len() + tail.len();
-        if total <= usize::from(u16::MAX) {
-            let dst = sys::p4c_pktmbuf_append(first, total as u16);
-            if !dst.is_null() {
-                let dst = dst.cast::<u8>();
-                std::ptr::copy_nonoverlapping(head.as_ptr(), dst, head.len());
-                std::ptr::copy_nonoverlapping(tail.as_ptr(), dst.add(head.len()), tail.len());
-                return Ok(first);
-            }
         }
         // Longer than one segment: fill a chain.
         let seg_room = (sys::p4c_mbuf_default_buf_size() - sys::RTE_PKTMBUF_HEADROOM) as usize;
