@@ -538,6 +538,18 @@ fn run_dpdk_loop(
     }
 }
 
+/// Without the `dpdk` feature there are no DPDK ports (`dpdk_ports` is always `None`).
+#[cfg(not(feature = "dpdk"))]
+fn run_dpdk_loop(
+    _rt: &tokio::runtime::Runtime,
+    _target: &SoftTarget,
+    _ids: &BTreeMap<u16, String>,
+    _args: &Args,
+    _stop: &Arc<AtomicBool>,
+) -> Result<(RunReport, PortResult<()>, Option<&'static str>), Failure> {
+    Err(Failure::Input("this p4clone is built without DPDK (cargo feature dpdk)".into()))
+}
+
 /// The per-clone-server statistics of `device`, read over P4Runtime from this
 /// process's own server (read-only client: it never competes with a controller).
 async fn read_own_stats(

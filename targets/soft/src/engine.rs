@@ -128,14 +128,14 @@ impl IoStats {
     }
 
     /// Counts `n` clones of `member` a backend actually sent.
-    pub(crate) fn add_clones_sent(&mut self, member: u16, n: u64) {
+    pub fn add_clones_sent(&mut self, member: u16, n: u64) {
         if let Some(m) = self.member_sent.get_mut(usize::from(member)) {
             *m += n;
         }
     }
 
     /// Adds `other` to these counters (workers' counters summed into one report).
-    pub(crate) fn merge(&mut self, other: &IoStats) {
+    pub fn merge(&mut self, other: &IoStats) {
         for (a, b) in self.ports.iter_mut().zip(other.ports.iter()) {
             a.add(b);
         }

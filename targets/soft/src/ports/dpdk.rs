@@ -27,12 +27,15 @@
 //! (`rte_thread_register`) on first use, so the mempool caches serve it too.
 //!
 //! # Zero copy
-//! Received frames stay in their mbufs ([`RxBatch::push_external`], token = the mbuf
-//! pointer); the handle frees them in [`Port::release_rx`] after the burst was sent.
-//! On transmit:
-//! - an **original** is the received mbuf itself, its reference count raised by one
-//!   (`rte_mbuf_refcnt_update`), so releasing the batch and the driver's TX
-//!   completion each drop one reference;
+//! Received frames stay in their mbufs. In the lcore loop ([`run`], module `lane`)
+//! they go into the pipeline as they lie and each original is handed to its TX queue
+//! as is (ownership passes to the driver; dropped frames are freed in bulk). Through
+//! the [`Port`] trait (the generic engine) they are [`RxBatch::push_external`]
+//! frames (token = the mbuf pointer), freed in [`Port::release_rx`] after the burst
+//! was sent. On transmit:
+//! - an **original** is the received mbuf itself; through the [`Port`] trait its
+//!   reference count is raised by one (`rte_mbuf_refcnt_update`), so releasing the
+//!   batch and the driver's TX completion each drop one reference;
 //! - a **clone** is either *zero-copy*: a fresh header mbuf holding the rewritten
 //!   header (`head`), chained in front of `rte_pktmbuf_clone(original)` (an indirect
 //!   mbuf sharing the original's buffer) advanced by `tail_offset` and trimmed to
@@ -56,9 +59,13 @@
 //! # Running and shutting down
 //! [`run`] configures the devices, starts one packet loop per worker lcore
 //! (`rte_eal_remote_launch`; on the calling thread when `-l` names only the main
-//! lcore), busy-polls its RX queues (burst RX → [`Worker::run_burst`] → burst TX)
-//! until the stop flag is raised ([`stop_on_signals`]: SIGINT/SIGTERM), waits for
-//! the workers and returns the counters. [`Eal::shutdown`] then stops and closes
+//! lcore), busy-polls its RX queues (burst RX → [`Pipeline::process_burst`] →
+//! burst TX, without the [`Port`] layer: module `lane`) until the stop flag is
+//! raised ([`stop_on_signals`]: SIGINT/SIGTERM) or its inputs ended (every queue
+//! it reads is a replay read to its end), waits for the workers and returns the
+//! counters. Several replay inputs are merged by timestamp ([`PcapReplay`], ties to
+//! the lower port) on one worker through [`Worker::run_burst`], so the outputs are
+//! those of the pcap backend. [`Eal::shutdown`] then stops and closes
 //! every device, frees the pools and calls `rte_eal_cleanup`. The ports can also be
 //! opened one by one through [`PortSpec::open`](super::PortSpec::open) (one queue,
 //! for the generic [`Engine`](crate::engine::Engine)).
