@@ -4,9 +4,11 @@
 //! `--features dpdk` only (`scripts/test-dpdk.sh`).
 //!
 //! - the shared packet test vectors, byte-exact on `net_pcap` devices, fed in the
-//!   vectors' global order;
-//! - the packet loop ([`dpdk::run`]) against the pcap backend on the same input,
-//!   with clones copied and chained zero-copy;
+//!   vectors' global order by hand, by the generic engine, and by [`dpdk::run`]
+//!   (which merges several file inputs by timestamp, as `p4clone soft --dpdk` runs
+//!   them);
+//! - the lcore fast path of [`dpdk::run`] against the pcap backend on the same
+//!   input, with clones copied and chained zero-copy;
 //! - mbuf accounting: pools back to where they were after every run; a tiny TX
 //!   pool gives `alloc_failed`, a full TX ring gives `driver_failed`, nothing leaks;
 //! - SIGTERM in the middle of a run on two worker lcores (two queue pairs per
