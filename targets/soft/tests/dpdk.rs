@@ -433,6 +433,7 @@ struct LoopRun {
     out2: Vec<Vec<u8>>,
     out3: Vec<Vec<u8>>,
     pipeline: Arc<Pipeline>,
+    counters1: DpdkPortStats,
     counters2: DpdkPortStats,
     counters3: DpdkPortStats,
 }
@@ -470,6 +471,7 @@ fn dpdk_loop(input: &[Vec<u8>], opts: &DpdkOptions) -> LoopRun {
         let u = eal.pool_usage(id).unwrap();
         assert_eq!((u.rx_avail, u.tx_avail), (u.rx_size, u.tx_size), "port {id}: mbufs leaked: {u:?}");
     }
+    let counters1 = eal.port_counters(id1).unwrap();
     let counters2 = eal.port_counters(id2).unwrap();
     let counters3 = eal.port_counters(id3).unwrap();
     eal.close_ports(&[id1, id2, id3]).unwrap();
@@ -478,6 +480,7 @@ fn dpdk_loop(input: &[Vec<u8>], opts: &DpdkOptions) -> LoopRun {
         out2: records(&tmp.path().join("o2.pcap")),
         out3: records(&tmp.path().join("o3.pcap")),
         pipeline: p,
+        counters1,
         counters2,
         counters3,
     }
@@ -505,6 +508,30 @@ fn packet_loop_matches_the_pcap_backend_copy_and_zero_copy() {
         let m = report.member(1).unwrap();
         assert_eq!((m.requested.packets, m.sent, m.alloc_failed, m.driver_failed), (100, 100, 0, 0), "{copy:?}");
     }
+}
+
+#[test]
+fn packet_loop_drops_empty_frames_and_linearises_chains() {
+    // Zero-length records (dropped at the port, never reaching the pipeline) and
+    // 3,000-byte frames, which net_pcap receives as mbuf chains (the lane copies
+    // them into one buffer and frees the chain), among ordinary frames.
+    let input: Vec<Vec<u8>> = (0..120u32)
+        .map(|i| match i % 6 {
+            0 => Vec::new(),
+            1 => frame(3000, if i % 4 == 1 { 80 } else { 443 }, i),
+            _ => frame(64, if i % 4 == 0 { 80 } else { 443 }, i),
+        })
+        .collect();
+    let (want2, want3) = pcap_reference(&input);
+    assert_eq!(want2.len(), 100);
+    let opts = DpdkOptions { clone_copy: CloneCopy::Never, force_multi_seg: true, ..small() };
+    let LoopRun { report, out2, out3, counters1, .. } = dpdk_loop(&input, &opts);
+    assert_eq!((counters1.rx, counters1.rx_linearized), (120, 20), "{counters1:?}");
+    assert_eq!(out2, want2, "port 2");
+    assert_eq!(out3, want3, "port 3");
+    let p1 = report.port(1).unwrap().io;
+    assert_eq!((p1.rx_frames, p1.rx_zero_length), (120, 20));
+    assert_eq!(report.port(2).unwrap().io.tx_frames, 100);
 }
 
 // ------------------------------------------------------------ mbuf accounting
