@@ -531,10 +531,10 @@ fn run_dpdk_loop(
         waiter.abort();
         None
     };
+    // A failure still goes through the orderly shutdown (server, devices, EAL).
     match result {
         Ok(report) => Ok((report, Ok(()), signal)),
-        Err(dpdk::DpdkError::Port(e)) => Ok((Engine::new(pipeline, BTreeMap::new()).report(), Err(e), signal)),
-        Err(e) => Err(Failure::Runtime(e.to_string())),
+        Err(e) => Ok((Engine::new(pipeline, BTreeMap::new()).report(), Err(e.into()), signal)),
     }
 }
 
