@@ -3,9 +3,10 @@
 # EAL in --no-huge --no-pci mode: no NIC, hugepages or privileges, only the
 # packages of scripts/setup-dpdk.sh. About a minute once built.
 #
-#   scripts/test-dpdk.sh          clippy with the feature, the DPDK tests, and
+#   scripts/test-dpdk.sh          clippy with the feature, the DPDK tests,
 #                                 `p4clone soft --dpdk` on the README example
-#                                 against the pcap backend
+#                                 against the pcap backend (main lcore and a
+#                                 worker lcore), and two worker lcores on net_null
 #   scripts/test-dpdk.sh --bench  the side-by-side benchmark with dpdk-testpmd
 #                                 (BENCHMARKS.md "DPDK"; P4CLONE_BENCH_SECS=5)
 set -euo pipefail
@@ -49,6 +50,16 @@ timeout -s INT 60 "$bin" soft --p4rt 127.0.0.1:0 --config examples/basic.yaml \
           --vdev net_pcap2,tx_pcap=$tmp/dpdk/port-3.pcap" \
   --port 1=dpdk:net_pcap0 --port 2=dpdk:net_pcap1 --port 3=dpdk:net_pcap2 >"$tmp/dpdk.txt" 2>&1 \
   || { cat "$tmp/dpdk.txt" >&2; exit 1; }
+# The same on a worker lcore (the main lcore serves P4Runtime; the two file
+# inputs are merged by timestamp on lcore 1).
+mkdir -p "$tmp/dpdk2"
+timeout -s INT 60 "$bin" soft --p4rt 127.0.0.1:0 --config examples/basic.yaml \
+  --dpdk "--lcores 0@0,1@1 --no-huge -m 512 --no-pci --no-shconf -d $PMDS --log-level=4 \
+          --vdev net_pcap0,rx_pcap=examples/basic-port1.pcap,tx_pcap=$tmp/dpdk2/port-1.pcap \
+          --vdev net_pcap1,rx_pcap=examples/basic-port2.pcap,tx_pcap=$tmp/dpdk2/port-2.pcap \
+          --vdev net_pcap2,tx_pcap=$tmp/dpdk2/port-3.pcap" \
+  --port 1=dpdk:net_pcap0 --port 2=dpdk:net_pcap1 --port 3=dpdk:net_pcap2 --dpdk-burst 8 >"$tmp/dpdk2.txt" 2>&1 \
+  || { cat "$tmp/dpdk2.txt" >&2; exit 1; }
 python3 - "$tmp" <<'PY'
 import struct, sys
 def records(path):
@@ -61,11 +72,31 @@ def records(path):
         o += 16 + caplen
     return out
 tmp, bad = sys.argv[1], 0
-for n in (1, 2, 3):
-    a, d = records(f"{tmp}/pcap/port-{n}.pcap"), records(f"{tmp}/dpdk/port-{n}.pcap")
-    same = a == d
-    bad += not same
-    print(f"test-dpdk: README example port {n}: pcap backend {len(a)} frames, dpdk {len(d)}: {'same' if same else 'DIFFERENT'}")
+for run in ("dpdk", "dpdk2"):
+    for n in (1, 2, 3):
+        a, d = records(f"{tmp}/pcap/port-{n}.pcap"), records(f"{tmp}/{run}/port-{n}.pcap")
+        same = a == d
+        bad += not same
+        print(f"test-dpdk: README example ({run}) port {n}: pcap backend {len(a)} frames, dpdk {len(d)}: "
+              f"{'same' if same else 'DIFFERENT'}")
 sys.exit(1 if bad else 0)
+PY
+
+# Two worker lcores (both on CPU 1 here), each with its own queue pair on every
+# net_null device (RSS), forwarding until SIGINT: exit 0, frames both ways.
+timeout --preserve-status -s INT 4 "$bin" soft --p4rt 127.0.0.1:0 --config examples/basic.yaml \
+  --dpdk "--lcores 0@0,1@1,2@1 --no-huge -m 512 --no-pci --no-shconf -d $PMDS --log-level=4 \
+          --vdev net_null0 --vdev net_null1 --vdev net_null2" \
+  --port 1=dpdk:net_null0 --port 2=dpdk:net_null1 --port 3=dpdk:net_null2 --dpdk-burst 64 >"$tmp/null.txt" 2>&1 \
+  || { cat "$tmp/null.txt" >&2; exit 1; }
+python3 - "$tmp/null.txt" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+rows = {int(l.split()[0]): l.split() for l in lines if l.strip() and l.split()[0].isdigit() and "dpdk:" in l}
+ok = all(n in rows and int(rows[n][1]) > 0 and int(rows[n][2]) > 0 and "txq 0 of 2" in " ".join(rows[n]) for n in (1, 2))
+print(f"test-dpdk: two worker lcores on net_null: {'ok' if ok else 'FAILED'}")
+if not ok:
+    print("\n".join(lines), file=sys.stderr)
+sys.exit(0 if ok else 1)
 PY
 echo "test-dpdk: ok"

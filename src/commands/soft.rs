@@ -48,6 +48,16 @@ Modes:
                      has set the pipeline and written at least one wire entry,
                      and the tables have not changed for --settle-ms.
   any afpacket port  forward until SIGINT/SIGTERM
+  only dpdk ports    (--dpdk) DPDK's packet loop: one loop per worker lcore of
+                     the EAL's -l (the first lcore is the main one and serves
+                     P4Runtime; with -l naming one lcore, the loop runs there),
+                     each with its own RX/TX queue pair on every device, RSS
+                     over IP/TCP/UDP where the device offers it. Forwards until
+                     SIGINT/SIGTERM; if every input is a net_pcap file
+                     (rx_pcap= without infinite_rx=1), stops once they are read
+                     (several files are merged by timestamp, on one lcore).
+                     Mixed with pcap/afpacket ports, every port runs on the
+                     generic engine thread (one queue pair per device).
 
 Pcap inputs of all ports are merged in timestamp order, ties to the lower port.
 With --out DIR every port that sends frames and has no backend of its own
@@ -61,6 +71,8 @@ Examples:
   p4clone soft --config examples/basic.yaml --port 1=pcap:examples/basic-port1.pcap \\
       --port 2=pcap:examples/basic-port2.pcap --out out/
   p4clone soft --port 1=afpacket:veth1 --port 2=afpacket:veth2 --out capture/ &
+  p4clone soft --config examples/basic.yaml --dpdk '-l 0-2 -a 0000:01:00.0 -a 0000:01:00.1' \\
+      --port 1=dpdk:0 --port 2=dpdk:1 --dpdk-burst 64
   p4clone push examples/basic.yaml --address 127.0.0.1:9559";
 
 /// Run the software target: P4Runtime server plus pcap / AF_PACKET ports
@@ -96,6 +108,75 @@ pub struct Args {
     #[cfg(feature = "dpdk")]
     #[arg(long, value_name = "EAL ARGS", allow_hyphen_values = true)]
     pub dpdk: Option<String>,
+    #[cfg(feature = "dpdk")]
+    #[command(flatten)]
+    pub dpdk_options: DpdkArgs,
+}
+
+/// Settings of the DPDK devices and packet loop (with `--dpdk`).
+#[cfg(feature = "dpdk")]
+#[derive(Debug, clap::Args)]
+pub struct DpdkArgs {
+    /// DPDK: frames per RX burst (1..=1024)
+    #[arg(long = "dpdk-burst", value_name = "N", default_value_t = 32, requires = "dpdk",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub burst: u16,
+    /// DPDK: RX descriptors per queue (adjusted to the device's limits)
+    #[arg(long = "dpdk-rx-desc", value_name = "N", default_value_t = 1024, requires = "dpdk")]
+    pub rx_desc: u16,
+    /// DPDK: TX descriptors per queue (adjusted to the device's limits)
+    #[arg(long = "dpdk-tx-desc", value_name = "N", default_value_t = 1024, requires = "dpdk")]
+    pub tx_desc: u16,
+    /// DPDK: mbufs in each device's RX pool (received frames, forwarded originals) [default: sized from queues
+    /// and descriptors]
+    #[arg(long = "dpdk-rx-pool", value_name = "MBUFS", requires = "dpdk")]
+    pub rx_pool: Option<u32>,
+    /// DPDK: mbufs in each device's TX pool (clones) [default: sized from queues and descriptors]
+    #[arg(long = "dpdk-tx-pool", value_name = "MBUFS", requires = "dpdk")]
+    pub tx_pool: Option<u32>,
+    /// DPDK: per-lcore mempool cache (mbufs)
+    #[arg(long = "dpdk-pool-cache", value_name = "MBUFS", default_value_t = 256, requires = "dpdk")]
+    pub pool_cache: u32,
+    /// DPDK: how clones are built: copy (one mbuf), zero-copy (header mbuf chained to an indirect mbuf of the
+    /// input; devices without multi-segment TX get copies), auto (copy tails under 2048 bytes) or auto:BYTES
+    #[arg(long = "dpdk-clone", value_name = "MODE", default_value = "auto", requires = "dpdk")]
+    pub clone: p4clone_soft::ports::dpdk::CloneCopy,
+    /// DPDK: extra rte_eth_tx_burst attempts when a TX ring takes nothing (then the frames count as
+    /// driver_failed)
+    #[arg(long = "dpdk-tx-retries", value_name = "N", default_value_t = 0, requires = "dpdk")]
+    pub tx_retries: u32,
+}
+
+#[cfg(feature = "dpdk")]
+impl DpdkArgs {
+    /// The backend's options.
+    fn options(&self) -> p4clone_soft::ports::dpdk::DpdkOptions {
+        p4clone_soft::ports::dpdk::DpdkOptions {
+            rx_desc: self.rx_desc,
+            tx_desc: self.tx_desc,
+            burst: usize::from(self.burst),
+            rx_pool: self.rx_pool,
+            tx_pool: self.tx_pool,
+            pool_cache: self.pool_cache,
+            clone_copy: self.clone,
+            tx_retries: self.tx_retries,
+            ..p4clone_soft::ports::dpdk::DpdkOptions::DEFAULT
+        }
+    }
+}
+
+/// The DPDK ids of `specs` if every port is a DPDK port (and there is one): such a
+/// run goes through DPDK's own packet loop.
+#[cfg(feature = "dpdk")]
+fn dpdk_only(specs: &BTreeMap<u16, PortSpec>) -> Option<BTreeMap<u16, String>> {
+    let ids: BTreeMap<u16, String> = specs
+        .iter()
+        .filter_map(|(&n, s)| match &s.backend {
+            BackendSpec::Dpdk(id) => Some((n, id.clone())),
+            _ => None,
+        })
+        .collect();
+    (!ids.is_empty() && ids.len() == specs.len()).then_some(ids)
 }
 
 /// Parses `--p4rt` (a socket address or `host:port`).
@@ -266,12 +347,33 @@ pub fn run(args: &Args) -> Outcome {
     let out_dir = args.out.clone().unwrap_or_default();
     #[cfg(feature = "dpdk")]
     if let Some(eal) = &args.dpdk {
-        p4clone_soft::ports::dpdk::Eal::init(eal).map_err(|e| Failure::Runtime(e.to_string()))?;
+        let eal = p4clone_soft::ports::dpdk::Eal::init(eal).map_err(|e| Failure::Runtime(e.to_string()))?;
+        eal.set_default_options(args.dpdk_options.options());
     }
-    let ports = open_ports(&specs, &out_dir).map_err(port_failure)?;
-    // A DPDK file input (net_pcap rx_pcap=) is a replay: merged by timestamp like pcap.
+    // Only DPDK ports: DPDK's multi-lcore packet loop opens them itself.
     #[cfg(feature = "dpdk")]
-    let live = live && ports.values().any(|p| p.input_kind() == InputKind::Live);
+    let dpdk_ports = if args.dpdk.is_some() { dpdk_only(&specs) } else { None };
+    #[cfg(not(feature = "dpdk"))]
+    let dpdk_ports: Option<BTreeMap<u16, String>> = None;
+    let (ports, live) = match &dpdk_ports {
+        #[cfg(feature = "dpdk")]
+        Some(ids) => {
+            let mut any_live = false;
+            for id in ids.values() {
+                let kind = p4clone_soft::ports::dpdk::input_kind(id)
+                    .map_err(|e| port_failure(p4clone_soft::ports::PortError::from(e)))?;
+                any_live |= kind == InputKind::Live;
+            }
+            (BTreeMap::new(), any_live)
+        }
+        _ => {
+            let ports = open_ports(&specs, &out_dir).map_err(port_failure)?;
+            // A DPDK file input (net_pcap rx_pcap=) is a replay: merged by timestamp like pcap.
+            #[cfg(feature = "dpdk")]
+            let live = live && ports.values().any(|p| p.input_kind() == InputKind::Live);
+            (ports, live)
+        }
+    };
 
     let target = SoftTarget::new(device_id);
     if let Some((_, d)) = &compiled {
@@ -312,6 +414,13 @@ pub fn run(args: &Args) -> Outcome {
         }
         if interrupted.is_some() {
             (Engine::new(target.pipeline(), ports).report(), Ok(()))
+        } else if let Some(ids) = &dpdk_ports {
+            if live {
+                eprintln!("p4clone soft: forwarding until SIGINT/SIGTERM");
+            }
+            let (report, r, signal) = run_dpdk_loop(&rt, &target, ids, args, &stop)?;
+            interrupted = signal;
+            (report, r)
         } else {
             let ports: BTreeMap<u16, Box<dyn Port>> = ports
                 .into_iter()
@@ -385,6 +494,60 @@ pub fn run(args: &Args) -> Outcome {
     }
     emit(&text, None)?;
     result.map_err(port_failure)
+}
+
+/// Runs DPDK's packet loop (`ports::dpdk::run`) on this thread, the EAL's main
+/// lcore, until a signal (or until every file input is read). Returns the report,
+/// the loop's result and the signal that stopped it, if one did.
+#[cfg(feature = "dpdk")]
+fn run_dpdk_loop(
+    rt: &tokio::runtime::Runtime,
+    target: &SoftTarget,
+    ids: &BTreeMap<u16, String>,
+    args: &Args,
+    stop: &Arc<AtomicBool>,
+) -> Result<(RunReport, PortResult<()>, Option<&'static str>), Failure> {
+    use p4clone_soft::ports::dpdk;
+    if args.out.is_some() {
+        eprintln!("p4clone soft: --out is not used: every port is a DPDK device");
+    }
+    let waiter = {
+        let stop = stop.clone();
+        let mut signals = rt.block_on(async { Signals::install() })?;
+        rt.spawn(async move {
+            let s = signals.recv().await;
+            stop.store(true, Ordering::Relaxed);
+            eprintln!("p4clone soft: {s}, stopping (again to exit at once)");
+            s
+        })
+    };
+    let pipeline = target.pipeline();
+    let result = dpdk::run(&pipeline, ids, &args.dpdk_options.options(), stop);
+    let signal = if stop.load(Ordering::Relaxed) {
+        let s = rt.block_on(waiter).ok();
+        exit_on_next_signal(rt);
+        s
+    } else {
+        waiter.abort();
+        None
+    };
+    // A failure still goes through the orderly shutdown (server, devices, EAL).
+    match result {
+        Ok(report) => Ok((report, Ok(()), signal)),
+        Err(e) => Ok((Engine::new(pipeline, BTreeMap::new()).report(), Err(e.into()), signal)),
+    }
+}
+
+/// Without the `dpdk` feature there are no DPDK ports (`dpdk_ports` is always `None`).
+#[cfg(not(feature = "dpdk"))]
+fn run_dpdk_loop(
+    _rt: &tokio::runtime::Runtime,
+    _target: &SoftTarget,
+    _ids: &BTreeMap<u16, String>,
+    _args: &Args,
+    _stop: &Arc<AtomicBool>,
+) -> Result<(RunReport, PortResult<()>, Option<&'static str>), Failure> {
+    Err(Failure::Input("this p4clone is built without DPDK (cargo feature dpdk)".into()))
 }
 
 /// The per-clone-server statistics of `device`, read over P4Runtime from this

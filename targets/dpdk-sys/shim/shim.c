@@ -1,4 +1,6 @@
 /* See shim.h. Compiled by build.rs with the cflags of pkg-config libdpdk. */
+#include <string.h>
+
 #include "shim.h"
 
 int p4c_rte_errno(void) { return rte_errno; }
@@ -27,6 +29,29 @@ uint16_t p4c_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf *
 }
 
 struct rte_mbuf *p4c_pktmbuf_alloc(struct rte_mempool *mp) { return rte_pktmbuf_alloc(mp); }
+
+struct rte_mbuf *p4c_pktmbuf_copy2(struct rte_mempool *mp, const uint8_t *head, uint16_t hlen, const uint8_t *tail,
+				   uint16_t tlen, int *no_room)
+{
+	*no_room = 0;
+	uint32_t total = (uint32_t)hlen + tlen;
+	if (total > UINT16_MAX || total > (uint32_t)rte_pktmbuf_data_room_size(mp) - RTE_PKTMBUF_HEADROOM) {
+		*no_room = 1;
+		return NULL;
+	}
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	if (m == NULL)
+		return NULL;
+	char *dst = rte_pktmbuf_append(m, (uint16_t)total);
+	if (dst == NULL) {
+		rte_pktmbuf_free(m);
+		*no_room = 1;
+		return NULL;
+	}
+	memcpy(dst, head, hlen);
+	memcpy(dst + hlen, tail, tlen);
+	return m;
+}
 void p4c_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
 char *p4c_pktmbuf_adj(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_adj(m, len); }
 int p4c_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_trim(m, len); }

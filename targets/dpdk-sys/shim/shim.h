@@ -31,6 +31,11 @@ uint16_t p4c_eth_rx_burst_meta(uint16_t port_id, uint16_t queue_id, struct rte_m
 uint16_t p4c_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **tx_pkts, uint16_t nb_pkts);
 
 struct rte_mbuf *p4c_pktmbuf_alloc(struct rte_mempool *mp);
+/* One mbuf from mp holding head (hlen bytes) then tail (tlen bytes), or NULL when
+ * mp is empty or the frame does not fit one segment (*no_room set to 1, so the
+ * caller can build a chain): allocation and copy in one call. */
+struct rte_mbuf *p4c_pktmbuf_copy2(struct rte_mempool *mp, const uint8_t *head, uint16_t hlen, const uint8_t *tail,
+				   uint16_t tlen, int *no_room);
 void p4c_pktmbuf_free(struct rte_mbuf *m);
 char *p4c_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
 int p4c_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);

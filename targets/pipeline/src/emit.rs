@@ -142,6 +142,7 @@ impl EmitBatch {
     }
 
     /// The emitted frames, in order.
+    #[inline]
     pub fn emits(&self) -> &[Emit] {
         &self.emits
     }
@@ -162,6 +163,7 @@ impl EmitBatch {
     }
 
     /// The emitted part of a clone's rewritten header.
+    #[inline]
     pub fn head(&self, c: &CloneFrame) -> &[u8] {
         let s = c.head_start as usize;
         self.arena.get(s..s + c.head_used()).unwrap_or(&[])
@@ -170,6 +172,7 @@ impl EmitBatch {
     /// The two parts whose concatenation is the emitted frame: (head from the arena,
     /// part of the input frame). For originals the head is empty. `frames` must be
     /// the burst that produced this batch.
+    #[inline]
     pub fn parts<'s, 'f>(&'s self, e: &Emit, frames: &[RxFrame<'f>]) -> (&'s [u8], &'f [u8]) {
         let Some(input) = frames.get(e.input as usize) else {
             return (&[], &[]);

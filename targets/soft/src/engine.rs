@@ -122,8 +122,42 @@ impl IoStats {
         self.member_sent.get(usize::from(member)).copied().unwrap_or(0)
     }
 
-    fn port_mut(&mut self, port: u16) -> Option<&mut PortIo> {
+    /// The counters of `port`, mutably (`None` beyond 511).
+    pub(crate) fn port_mut(&mut self, port: u16) -> Option<&mut PortIo> {
         self.ports.get_mut(usize::from(port))
+    }
+
+    /// Counts `n` clones of `member` a backend actually sent.
+    pub fn add_clones_sent(&mut self, member: u16, n: u64) {
+        if let Some(m) = self.member_sent.get_mut(usize::from(member)) {
+            *m += n;
+        }
+    }
+
+    /// Adds `other` to these counters (workers' counters summed into one report).
+    pub fn merge(&mut self, other: &IoStats) {
+        for (a, b) in self.ports.iter_mut().zip(other.ports.iter()) {
+            a.add(b);
+        }
+        for (a, b) in self.member_sent.iter_mut().zip(other.member_sent.iter()) {
+            *a += b;
+        }
+        self.bursts += other.bursts;
+    }
+}
+
+impl PortIo {
+    /// Adds `b` field by field.
+    pub fn add(&mut self, b: &PortIo) {
+        self.rx_frames += b.rx_frames;
+        self.rx_bytes += b.rx_bytes;
+        self.rx_zero_length += b.rx_zero_length;
+        self.tx_frames += b.tx_frames;
+        self.tx_bytes += b.tx_bytes;
+        self.tx_clones += b.tx_clones;
+        self.tx_failed += b.tx_failed;
+        self.tx_alloc_failed += b.tx_alloc_failed;
+        self.tx_no_port += b.tx_no_port;
     }
 }
 
@@ -200,7 +234,7 @@ impl PortTable {
 
 /// Reuses a frame list's allocation with another lifetime (in-place collect of an
 /// empty vector keeps its buffer).
-fn recycle<'b>(mut v: Vec<RxFrame<'_>>) -> Vec<RxFrame<'b>> {
+pub(crate) fn recycle<'b>(mut v: Vec<RxFrame<'_>>) -> Vec<RxFrame<'b>> {
     v.clear();
     v.into_iter().map(|_| unreachable!()).collect()
 }

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | [`pcap`] | `N=pcap:IN.pcap` | a classic libpcap file, replayed | `DIR/port-<N>.pcap` |
 //! | [`afpacket`] (Linux) | `N=afpacket:IFACE` | raw `AF_PACKET` socket | same socket |
-//! | DPDK (later) | `N=dpdk:ID` | mbufs, zero-copy | mbufs, zero-copy |
+//! | `dpdk` (cargo feature `dpdk`) | `N=dpdk:ID` | mbufs, zero-copy | mbufs, zero-copy |
 //!
 //! # The trait and zero copy
 //! Receiving fills an [`RxBatch`]. A batch stores frames either in its own reusable

@@ -349,6 +349,35 @@ fn engine_run(eal: Eal, p: &Arc<Pipeline>, specs: &[(u16, String)], opts: &DpdkO
     rates
 }
 
+/// CPU time of the calling thread, in seconds.
+fn thread_cpu_now() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out structure.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// [`Pipeline::process_burst`] alone (no I/O) on the frames of both ports, in
+/// bursts of 32 alternating between ports 1 and 2, for about `secs()` of thread
+/// CPU time: nanoseconds of CPU per frame.
+fn burst_of(port: u16, c: &[Vec<u8>]) -> Vec<p4clone_pipeline::RxFrame<'_>> {
+    c.iter().map(|d| p4clone_pipeline::RxFrame { port, data: d }).collect()
+}
+
+fn pipeline_only(p: &Pipeline, a: &[Vec<u8>], b: &[Vec<u8>]) -> f64 {
+    let mut out = p4clone_pipeline::EmitBatch::with_capacity(32);
+    let bursts: Vec<Vec<p4clone_pipeline::RxFrame<'_>>> =
+        a.chunks(32).zip(b.chunks(32)).flat_map(|(x, y)| [burst_of(1, x), burst_of(2, y)]).collect();
+    let (t0, mut frames) = (thread_cpu_now(), 0u64);
+    while thread_cpu_now() - t0 < secs() as f64 {
+        for burst in &bursts {
+            p.process_burst(burst, &mut out);
+            frames += burst.len() as u64;
+        }
+    }
+    (thread_cpu_now() - t0) * 1e9 / frames as f64
+}
+
 /// The name of the calling (main lcore) thread.
 fn main_comm() -> String {
     std::fs::read_to_string("/proc/thread-self/comm").map(|s| s.trim().to_string()).unwrap_or_default()
@@ -433,6 +462,22 @@ fn dpdk_side_by_side() {
             (3, format!("net_pcap_b{k}c,rx_pcap={}", empty.display())),
         ]
     };
+    // The floor: the pipeline alone on the same frames, per frame.
+    let mut floor = Vec::new();
+    for pct in [10u64, 100] {
+        let name = format!("pipeline-{pct}");
+        if wanted(&name) {
+            let read = |port: u16| -> Vec<Vec<u8>> {
+                p4clone_soft::ports::pcap::read_all(&files[&(pct, port)]).unwrap().into_iter().map(|r| r.1).collect()
+            };
+            let ns = pipeline_only(&fleet, &read(1), &read(2));
+            floor.push(format!(
+                "| {name} | `Pipeline::process_burst` alone, {pct}% matching | {ns:.1} ns per frame = {} Mpps per port \
+                 per CPU-second |",
+                mpps(1e9 / ns / 2.0)
+            ));
+        }
+    }
     for pct in [10u64, 100] {
         let name = format!("p4clone-{pct}");
         if wanted(&name) {
@@ -442,7 +487,12 @@ fn dpdk_side_by_side() {
     }
     if wanted("engine-10") {
         let r = engine_run(eal, &fleet, &devs(&files[&(10, 1)], &files[&(10, 2)]), &opts);
-        rows.push(row("engine-10", "same as p4clone-10, generic `Engine::run` (CLI path)", &r, tp.get(&10)));
+        rows.push(row(
+            "engine-10",
+            "same as p4clone-10, generic `Engine::run` thread through the `Port` trait (mixed-backend path)",
+            &r,
+            tp.get(&10),
+        ));
     }
     if wanted("p4clone-null") {
         let k = seq.get() + 1;
@@ -461,6 +511,12 @@ fn dpdk_side_by_side() {
     );
     for r in &rows {
         println!("{r}");
+    }
+    if !floor.is_empty() {
+        println!("\n| run | what | cost |\n|---|---|---|");
+        for r in &floor {
+            println!("{r}");
+        }
     }
 
     // Copy versus zero-copy clones: every frame cloned in full, by frame size.

@@ -27,12 +27,15 @@
 //! (`rte_thread_register`) on first use, so the mempool caches serve it too.
 //!
 //! # Zero copy
-//! Received frames stay in their mbufs ([`RxBatch::push_external`], token = the mbuf
-//! pointer); the handle frees them in [`Port::release_rx`] after the burst was sent.
-//! On transmit:
-//! - an **original** is the received mbuf itself, its reference count raised by one
-//!   (`rte_mbuf_refcnt_update`), so releasing the batch and the driver's TX
-//!   completion each drop one reference;
+//! Received frames stay in their mbufs. In the lcore loop ([`run`], module `lane`)
+//! they go into the pipeline as they lie and each original is handed to its TX queue
+//! as is (ownership passes to the driver; dropped frames are freed in bulk). Through
+//! the [`Port`] trait (the generic engine) they are [`RxBatch::push_external`]
+//! frames (token = the mbuf pointer), freed in [`Port::release_rx`] after the burst
+//! was sent. On transmit:
+//! - an **original** is the received mbuf itself; through the [`Port`] trait its
+//!   reference count is raised by one (`rte_mbuf_refcnt_update`), so releasing the
+//!   batch and the driver's TX completion each drop one reference;
 //! - a **clone** is either *zero-copy*: a fresh header mbuf holding the rewritten
 //!   header (`head`), chained in front of `rte_pktmbuf_clone(original)` (an indirect
 //!   mbuf sharing the original's buffer) advanced by `tail_offset` and trimmed to
@@ -56,9 +59,13 @@
 //! # Running and shutting down
 //! [`run`] configures the devices, starts one packet loop per worker lcore
 //! (`rte_eal_remote_launch`; on the calling thread when `-l` names only the main
-//! lcore), busy-polls its RX queues (burst RX → [`Worker::run_burst`] → burst TX)
-//! until the stop flag is raised ([`stop_on_signals`]: SIGINT/SIGTERM), waits for
-//! the workers and returns the counters. [`Eal::shutdown`] then stops and closes
+//! lcore), busy-polls its RX queues (burst RX → [`Pipeline::process_burst`] →
+//! burst TX, without the [`Port`] layer: module `lane`) until the stop flag is
+//! raised ([`stop_on_signals`]: SIGINT/SIGTERM) or its inputs ended (every queue
+//! it reads is a replay read to its end), waits for the workers and returns the
+//! counters. Several replay inputs are merged by timestamp ([`PcapReplay`], ties to
+//! the lower port) on one worker through [`Worker::run_burst`], so the outputs are
+//! those of the pcap backend. [`Eal::shutdown`] then stops and closes
 //! every device, frees the pools and calls `rte_eal_cleanup`. The ports can also be
 //! opened one by one through [`PortSpec::open`](super::PortSpec::open) (one queue,
 //! for the generic [`Engine`](crate::engine::Engine)).
@@ -68,7 +75,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -76,8 +83,11 @@ use p4clone_dpdk_sys as sys;
 use p4clone_pipeline::table::PORT_COUNT;
 use p4clone_pipeline::{Counter, CounterValue, Diag, EmitKind, Pipeline, PortStats, BURST, COUNTER_SIZE};
 
+use super::PcapReplay;
 use super::{BackendStats, InputKind, Port, PortError, Result as PortResult, RxBatch, TxBurst, TxFailure};
 use crate::engine::{IoStats, MemberReport, PortIo, PortReport, PortTable, RunReport, Worker};
+
+mod lane;
 
 /// Where Debian/Ubuntu's DPDK 22.11 packages put the PMD plugins (`-d` argument).
 pub const DEBIAN_PMD_DIR: &str = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0";
@@ -639,6 +649,38 @@ fn rx_timestamp_field() -> Option<(c_int, u64)> {
     })
 }
 
+/// What a device's input is, from its driver and arguments: a `net_pcap` device
+/// reading a file (`rx_pcap=` without `infinite_rx=1`) is a replay, one without
+/// an RX stream only transmits (it still has an RX queue that never receives),
+/// everything else is live.
+fn device_input_kind(driver: &str, args: &str) -> InputKind {
+    let has = |key: &str| args.split(',').any(|a| a.trim().starts_with(key));
+    if driver != "net_pcap" {
+        return InputKind::Live;
+    }
+    if has("rx_pcap=") {
+        if has("infinite_rx=1") {
+            InputKind::Live
+        } else {
+            InputKind::Replay
+        }
+    } else if has("rx_iface") || has("iface=") {
+        InputKind::Live
+    } else {
+        InputKind::None
+    }
+}
+
+/// The input kind of device `id` (a port id or device name) without configuring
+/// it: how [`run`] will treat it (a replay ends the run once read; see
+/// [`InputKind`]).
+pub fn input_kind(id: &str) -> Result<InputKind> {
+    require_up(&global())?;
+    let port = resolve(id)?;
+    let driver = device_info(port).map(|d| d.driver).unwrap_or_default();
+    Ok(device_input_kind(&driver, &dev_args(port)))
+}
+
 /// Resolves `N=dpdk:ID`: a decimal port id or a device name.
 fn resolve(id: &str) -> Result<u16> {
     let found = if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
@@ -726,6 +768,34 @@ pub enum CloneCopy {
     /// Always zero-copy where possible (input frame in an mbuf; device takes
     /// multi-segment frames unless [`DpdkOptions::force_multi_seg`]).
     Never,
+}
+
+impl fmt::Display for CloneCopy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloneCopy::Auto { zero_copy_from } => write!(f, "auto:{zero_copy_from}"),
+            CloneCopy::Always => f.write_str("copy"),
+            CloneCopy::Never => f.write_str("zero-copy"),
+        }
+    }
+}
+
+impl std::str::FromStr for CloneCopy {
+    type Err = String;
+
+    /// `copy`, `zero-copy`, `auto` (copy below [`ZERO_COPY_FROM`] bytes of tail) or
+    /// `auto:BYTES`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "copy" => Ok(CloneCopy::Always),
+            "zero-copy" => Ok(CloneCopy::Never),
+            "auto" => Ok(CloneCopy::Auto { zero_copy_from: ZERO_COPY_FROM }),
+            _ => match s.strip_prefix("auto:").map(str::parse::<usize>) {
+                Some(Ok(n)) => Ok(CloneCopy::Auto { zero_copy_from: n }),
+                _ => Err(format!("{s:?} is not a clone mode: expected copy, zero-copy, auto or auto:BYTES")),
+            },
+        }
+    }
 }
 
 /// Tail length from which [`CloneCopy::Auto`] chains clones zero-copy. Measured
@@ -864,12 +934,9 @@ fn configure(g: &mut Global, port: u16, want_queues: u16, o: &DpdkOptions, worke
             "the device has no TX queue (net_pcap: give tx_pcap= or tx_iface=, or neither to drop)".into(),
         ));
     }
-    let args = dev_args(port);
-    let has = |key: &str| args.split(',').any(|a| a.trim().starts_with(key));
-    let pcap = driver == "net_pcap";
-    let replay = pcap && has("rx_pcap=") && !has("infinite_rx=1");
-    // net_pcap without an RX stream still has a (never receiving) RX queue.
-    let tx_only = pcap && !has("rx_pcap=") && !has("rx_iface") && !has("iface=");
+    let kind = device_input_kind(&driver, &dev_args(port));
+    let replay = kind == InputKind::Replay;
+    let tx_only = kind == InputKind::None;
     // One queue pair per worker where the device has them; a device without RX
     // queues (net_pcap with only tx_pcap=) only transmits.
     let queues = want_queues.max(1).min(info.max_tx_queues);
@@ -1169,7 +1236,6 @@ impl DpdkPort {
 
     /// Builds the mbuf for frame `f`, or says why it could not.
     fn build(&mut self, f: &super::TxFrame<'_>) -> std::result::Result<*mut sys::rte_mbuf, TxFailure> {
-        let pool = self.dev.tx_pool.raw();
         let m_in = f.rx_token as *mut sys::rte_mbuf;
         match f.emit.kind {
             EmitKind::Original if !m_in.is_null() => {
@@ -1180,18 +1246,70 @@ impl DpdkPort {
                 self.stats.tx_originals += 1;
                 Ok(m_in)
             }
-            EmitKind::Clone(_) if !m_in.is_null() && self.zero_copy_ok && self.chain_clone(f.tail.len()) => {
-                self.stats.tx_zero_copy += 1;
-                // SAFETY: as above, m_in is a live single-segment mbuf holding the
-                // input frame; tail_offset + tail.len() lie within it.
-                unsafe { zero_copy_clone(pool, m_in, f.head, f.tail_offset(), f.tail.len()) }
-            }
-            _ => {
-                self.stats.tx_copied += 1;
-                // SAFETY: pool is a valid mempool.
-                unsafe { copy_frame(pool, f.head, f.tail) }
+            EmitKind::Clone(_) => self.build_clone(m_in, f.head, f.tail, f.tail_offset()),
+            EmitKind::Original => self.copy(f.head, f.tail),
+        }
+    }
+
+    /// The mbuf of a clone: `head` + `tail`, where `tail` starts `tail_offset` bytes
+    /// into the input frame held by `m_in` (null: the input is not an mbuf). Copied
+    /// or chained zero-copy as the options say.
+    fn build_clone(
+        &mut self,
+        m_in: *mut sys::rte_mbuf,
+        head: &[u8],
+        tail: &[u8],
+        tail_offset: usize,
+    ) -> std::result::Result<*mut sys::rte_mbuf, TxFailure> {
+        if !m_in.is_null() && self.zero_copy_ok && self.chain_clone(tail.len()) {
+            self.stats.tx_zero_copy += 1;
+            // SAFETY: m_in is a live single-segment mbuf holding the input frame
+            // (received by this process and not yet released or sent);
+            // tail_offset + tail.len() lie within it.
+            return unsafe { zero_copy_clone(self.dev.tx_pool.raw(), m_in, head, tail_offset, tail.len()) };
+        }
+        self.copy(head, tail)
+    }
+
+    /// A new mbuf holding `head` + `tail`.
+    fn copy(&mut self, head: &[u8], tail: &[u8]) -> std::result::Result<*mut sys::rte_mbuf, TxFailure> {
+        self.stats.tx_copied += 1;
+        // SAFETY: the tx pool is a valid mempool.
+        unsafe { copy_frame(self.dev.tx_pool.raw(), head, tail) }
+    }
+
+    /// Sends `mbufs` on this handle's TX queue (retrying [`DpdkOptions::tx_retries`]
+    /// times when the driver takes nothing), frees what the driver did not take and
+    /// counts it as `tx_driver_failed`. Returns how many were sent (a prefix).
+    fn tx_all(&mut self, mbufs: &mut [*mut sys::rte_mbuf]) -> usize {
+        let total = mbufs.len();
+        let mut sent = 0usize;
+        {
+            let _lock = self.dev.tx_locks[usize::from(self.txq)].lock().unwrap_or_else(|p| p.into_inner());
+            let mut tries = 0;
+            while sent < total {
+                let k = (total - sent).min(usize::from(u16::MAX)) as u16;
+                // SAFETY: mbufs[sent..] are valid mbufs owned by us; the driver
+                // takes ownership of the first `r` of them; the TX queue is ours
+                // (under its lock).
+                let r =
+                    unsafe { sys::p4c_eth_tx_burst(self.dev.port, self.txq, mbufs.as_mut_ptr().add(sent), k) } as usize;
+                sent += r;
+                if r == 0 {
+                    if tries >= self.tx_retries {
+                        break;
+                    }
+                    tries += 1;
+                }
             }
         }
+        if sent < total {
+            // SAFETY: not taken by the driver: still ours to free (for an original
+            // of the generic path this drops the reference taken in `build`).
+            unsafe { sys::rte_pktmbuf_free_bulk(mbufs.as_mut_ptr().add(sent), (total - sent) as u32) };
+            self.stats.tx_driver_failed += (total - sent) as u64;
+        }
+        sent
     }
 
     fn chain_clone(&self, tail: usize) -> bool {
@@ -1262,19 +1380,20 @@ unsafe fn copy_frame(
     // SAFETY (whole body): pool is valid; each append returns `len` writable bytes
     // of the segment; the chain is freed as a whole on failure.
     unsafe {
+        if let (Ok(hlen), Ok(tlen)) = (u16::try_from(head.len()), u16::try_from(tail.len())) {
+            // The usual case: one segment, allocated and filled in one call.
+            let mut no_room: c_int = 0;
+            let m = sys::p4c_pktmbuf_copy2(pool, head.as_ptr(), hlen, tail.as_ptr(), tlen, &mut no_room);
+            if !m.is_null() {
+                return Ok(m);
+            }
+            if no_room == 0 {
+                return Err(TxFailure::Alloc);
+            }
+        }
         let first = sys::p4c_pktmbuf_alloc(pool);
         if first.is_null() {
             return Err(TxFailure::Alloc);
-        }
-        let total = head.len() + tail.len();
-        if total <= usize::from(u16::MAX) {
-            let dst = sys::p4c_pktmbuf_append(first, total as u16);
-            if !dst.is_null() {
-                let dst = dst.cast::<u8>();
-                std::ptr::copy_nonoverlapping(head.as_ptr(), dst, head.len());
-                std::ptr::copy_nonoverlapping(tail.as_ptr(), dst.add(head.len()), tail.len());
-                return Ok(first);
-            }
         }
         // Longer than one segment: fill a chain.
         let seg_room = (sys::p4c_mbuf_default_buf_size() - sys::RTE_PKTMBUF_HEADROOM) as usize;
@@ -1479,35 +1598,12 @@ impl Port for DpdkPort {
                 }
             }
         }
-        let total = self.tx_mbufs.len();
-        let mut sent = 0usize;
-        {
-            let _lock = self.dev.tx_locks[usize::from(self.txq)].lock().unwrap_or_else(|p| p.into_inner());
-            let mut tries = 0;
-            while sent < total {
-                let k = (total - sent).min(usize::from(u16::MAX)) as u16;
-                // SAFETY: tx_mbufs[sent..] are valid mbufs owned by us; the driver
-                // takes ownership of the first `r` of them; the TX queue is ours
-                // (under its lock).
-                let r =
-                    unsafe { sys::p4c_eth_tx_burst(self.dev.port, self.txq, self.tx_mbufs.as_mut_ptr().add(sent), k) }
-                        as usize;
-                sent += r;
-                if r == 0 {
-                    if tries >= self.tx_retries {
-                        break;
-                    }
-                    tries += 1;
-                }
-            }
-        }
-        for k in sent..total {
-            // SAFETY: not taken by the driver: still ours to free (for an original
-            // this drops the reference taken in `build`).
-            unsafe { sys::p4c_pktmbuf_free(self.tx_mbufs[k]) };
-            self.stats.tx_driver_failed += 1;
+        let mut mbufs = std::mem::take(&mut self.tx_mbufs);
+        let sent = self.tx_all(&mut mbufs);
+        for k in sent..mbufs.len() {
             burst.fail(self.tx_index[k] as usize, TxFailure::Driver);
         }
+        self.tx_mbufs = mbufs;
         self.flush_stats();
         Ok(n)
     }
@@ -1578,22 +1674,79 @@ pub fn stop_on_signals() -> &'static AtomicBool {
     &SIGNALLED
 }
 
+/// What one worker does.
+enum Work<'a> {
+    /// The fast path over its queues ([`lane::Lane`]).
+    Lane(lane::Lane<'a>),
+    /// The inputs of several replay devices merged by timestamp ([`PcapReplay`]),
+    /// through the generic burst step, on one worker.
+    Merge(Merge<'a>),
+}
+
+/// The replay merge of [`Work::Merge`].
+struct Merge<'a> {
+    pipeline: &'a Pipeline,
+    table: PortTable,
+    worker: Worker,
+    rx: RxBatch,
+    burst: usize,
+}
+
+impl Merge<'_> {
+    fn poll(&mut self, stop: &AtomicBool, abort: &AtomicBool) -> PortResult<()> {
+        let mut replay = PcapReplay::new(self.table.ports(), self.burst);
+        while !stop.load(Ordering::Relaxed) && !abort.load(Ordering::Relaxed) {
+            self.rx.clear();
+            if replay.fill(self.table.ports_mut(), &mut self.rx, self.burst)? == 0 {
+                break;
+            }
+            self.worker.run_burst(self.pipeline, &self.rx, &mut self.table)?;
+        }
+        self.rx.clear();
+        self.table.flush_all()
+    }
+}
+
+impl Work<'_> {
+    fn stats(&self) -> &IoStats {
+        match self {
+            Work::Lane(l) => l.stats(),
+            Work::Merge(m) => m.worker.stats(),
+        }
+    }
+
+    fn describe(&self, n: u16) -> Option<String> {
+        match self {
+            Work::Lane(l) => l.describe(n),
+            Work::Merge(m) => m.table.ports().get(&n).map(|p| p.describe()),
+        }
+    }
+
+    fn backend_stats(&mut self, n: u16) -> BackendStats {
+        match self {
+            Work::Lane(l) => l.backend_stats(n),
+            Work::Merge(m) => m.table.ports_mut().get_mut(&n).map(|p| p.backend_stats()).unwrap_or_default(),
+        }
+    }
+}
+
 /// One worker lcore's share of the work.
 struct Job<'a> {
     lcore: u32,
-    pipeline: &'a Pipeline,
-    table: PortTable,
-    rx_ports: Vec<u16>,
-    rx: RxBatch,
-    worker: Worker,
+    work: Work<'a>,
     stop: &'a AtomicBool,
     abort: &'a AtomicBool,
+    /// Jobs that returned (their inputs ended, or they failed).
+    finished: &'a AtomicUsize,
     result: std::result::Result<(), String>,
 }
 
 impl Job<'_> {
     fn run(&mut self) {
-        let r = catch_unwind(AssertUnwindSafe(|| self.poll()));
+        let r = catch_unwind(AssertUnwindSafe(|| match &mut self.work {
+            Work::Lane(l) => l.poll(self.stop, self.abort),
+            Work::Merge(m) => m.poll(self.stop, self.abort),
+        }));
         self.result = match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(format!("lcore {}: {e}", self.lcore)),
@@ -1602,27 +1755,7 @@ impl Job<'_> {
         if self.result.is_err() {
             self.abort.store(true, Ordering::SeqCst);
         }
-    }
-
-    fn poll(&mut self) -> PortResult<()> {
-        let Job { pipeline, table, rx_ports, rx, worker, stop, abort, .. } = self;
-        while !stop.load(Ordering::Relaxed) && !abort.load(Ordering::Relaxed) {
-            for &n in rx_ports.iter() {
-                let Some(port) = table.ports_mut().get_mut(&n) else { continue };
-                rx.clear();
-                if port.recv_burst(rx)? == 0 {
-                    continue;
-                }
-                rx.stamp_port(0, n);
-                let r = worker.run_burst(pipeline, rx, table);
-                if let Some(port) = table.ports_mut().get_mut(&n) {
-                    port.release_rx(rx);
-                }
-                rx.clear();
-                r?;
-            }
-        }
-        table.flush_all()
+        self.finished.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -1683,28 +1816,38 @@ pub fn run(
         }
     }
     let abort = AtomicBool::new(false);
+    let finished = AtomicUsize::new(0);
+    let burst = opts.burst.clamp(1, MAX_RX_BURST);
+    // Several file inputs must be merged by timestamp (as the pcap backend does):
+    // one worker does it, through the generic burst step.
+    let replays = devices.values().filter(|d| d.replay && !d.rx_taken.is_empty()).count();
+    let merge = replays > 1;
     let mut jobs: Vec<Box<Job<'_>>> = Vec::with_capacity(workers);
-    for w in 0..workers {
-        let mut table = BTreeMap::new();
-        let mut rx_ports = Vec::new();
+    for w in 0..if merge { 1 } else { workers } {
+        let mut handles = Vec::new();
         for (&n, dev) in &devices {
             let rxq = (w < dev.rx_taken.len()).then_some(w as u16);
             let txq = (w % usize::from(dev.queues)) as u16;
-            let h = DpdkPort::handle(dev.clone(), rxq, txq, opts)?;
-            if rxq.is_some() {
-                rx_ports.push(n);
-            }
-            table.insert(n, Box::new(h) as Box<dyn Port>);
+            handles.push((n, DpdkPort::handle(dev.clone(), rxq, txq, opts)?));
         }
+        let work = if merge {
+            let table = handles.into_iter().map(|(n, h)| (n, Box::new(h) as Box<dyn Port>)).collect();
+            Work::Merge(Merge {
+                pipeline,
+                table: PortTable::new(table),
+                worker: Worker::new(burst),
+                rx: RxBatch::new(burst),
+                burst,
+            })
+        } else {
+            Work::Lane(lane::Lane::new(pipeline, handles, burst))
+        };
         jobs.push(Box::new(Job {
             lcore: lcores.get(w).copied().unwrap_or_else(|| eal.main_lcore()),
-            pipeline,
-            table: PortTable::new(table),
-            rx_ports,
-            rx: RxBatch::new(opts.burst.clamp(1, MAX_RX_BURST)),
-            worker: Worker::new(opts.burst.clamp(1, MAX_RX_BURST)),
+            work,
             stop,
             abort: &abort,
+            finished: &finished,
             result: Ok(()),
         }));
     }
@@ -1727,8 +1870,12 @@ pub fn run(
             launched.push(job.lcore);
         }
         // rte_eal_wait_lcore spins: sleep on the main lcore until the workers are
-        // told to stop, so it does not take CPU from them (or from the control plane).
-        while !launched.is_empty() && !stop.load(Ordering::Relaxed) && !abort.load(Ordering::Relaxed) {
+        // told to stop or have all returned, so it does not take CPU from them (or
+        // from the control plane).
+        while finished.load(Ordering::SeqCst) < launched.len()
+            && !stop.load(Ordering::Relaxed)
+            && !abort.load(Ordering::Relaxed)
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
         for l in launched {
@@ -1749,29 +1896,18 @@ pub fn run(
     Ok(report)
 }
 
-fn add_io(a: &mut PortIo, b: PortIo) {
-    a.rx_frames += b.rx_frames;
-    a.rx_bytes += b.rx_bytes;
-    a.rx_zero_length += b.rx_zero_length;
-    a.tx_frames += b.tx_frames;
-    a.tx_bytes += b.tx_bytes;
-    a.tx_clones += b.tx_clones;
-    a.tx_failed += b.tx_failed;
-    a.tx_alloc_failed += b.tx_alloc_failed;
-    a.tx_no_port += b.tx_no_port;
-}
-
 /// The counters of all workers as one [`RunReport`] (as `Engine::report`).
 fn report(p: &Pipeline, jobs: &mut [Box<Job<'_>>], elapsed: Duration) -> RunReport {
-    let stats: Vec<IoStats> = jobs.iter().map(|j| j.worker.stats().clone()).collect();
+    let mut total = IoStats::default();
+    for j in jobs.iter() {
+        total.merge(j.work.stats());
+    }
+    let stats = [total];
     let mut ports = Vec::new();
     for n in 0..PORT_COUNT as u16 {
-        let mut io = PortIo::default();
-        for s in &stats {
-            add_io(&mut io, s.port(n));
-        }
+        let io = stats[0].port(n);
         let pst = p.port_stats(n);
-        let backend = jobs.first().and_then(|j| j.table.ports().get(&n)).map(|b| b.describe());
+        let backend = jobs.first().and_then(|j| j.work.describe(n));
         if backend.is_none() && io == PortIo::default() && pst == PortStats::default() {
             continue;
         }
@@ -1779,9 +1915,7 @@ fn report(p: &Pipeline, jobs: &mut [Box<Job<'_>>], elapsed: Duration) -> RunRepo
     }
     if let Some(j) = jobs.first_mut() {
         for pr in ports.iter_mut() {
-            if let Some(b) = j.table.ports_mut().get_mut(&pr.port) {
-                pr.backend_stats = b.backend_stats();
-            }
+            pr.backend_stats = j.work.backend_stats(pr.port);
         }
     }
     let req = p.counters(Counter::ClonesRequested);
@@ -1830,6 +1964,32 @@ mod tests {
         assert_eq!(split_args("''").unwrap(), vec![""]);
         assert!(split_args("'open").unwrap_err().contains("unterminated"));
         assert!(split_args("x\\").unwrap_err().contains("backslash"));
+    }
+
+    #[test]
+    fn clone_modes_parse_and_print() {
+        for (text, mode) in [
+            ("copy", CloneCopy::Always),
+            ("zero-copy", CloneCopy::Never),
+            ("auto:512", CloneCopy::Auto { zero_copy_from: 512 }),
+        ] {
+            assert_eq!(text.parse::<CloneCopy>().unwrap(), mode);
+            assert_eq!(mode.to_string(), text);
+        }
+        assert_eq!("auto".parse::<CloneCopy>().unwrap(), CloneCopy::Auto { zero_copy_from: ZERO_COPY_FROM });
+        assert!("auto:x".parse::<CloneCopy>().unwrap_err().contains("not a clone mode"));
+        assert!("chain".parse::<CloneCopy>().is_err());
+    }
+
+    #[test]
+    fn input_kinds_from_driver_and_arguments() {
+        let k = device_input_kind;
+        assert_eq!(k("net_pcap", "rx_pcap=a.pcap,tx_pcap=b.pcap"), InputKind::Replay);
+        assert_eq!(k("net_pcap", "rx_pcap=a.pcap,infinite_rx=1"), InputKind::Live);
+        assert_eq!(k("net_pcap", "tx_pcap=b.pcap"), InputKind::None);
+        assert_eq!(k("net_pcap", "iface=eth0"), InputKind::Live);
+        assert_eq!(k("net_null", ""), InputKind::Live);
+        assert_eq!(k("net_ring", "rx_pcap=a.pcap"), InputKind::Live);
     }
 
     #[test]
