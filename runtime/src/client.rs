@@ -32,7 +32,7 @@ use p4clone_proto::p4::v1::{
     get_forwarding_pipeline_config_request, set_forwarding_pipeline_config_request, stream_message_request,
     stream_message_response, write_request, Entity, ForwardingPipelineConfig, GetForwardingPipelineConfigRequest,
     MasterArbitrationUpdate, ReadRequest, SetForwardingPipelineConfigRequest, StreamMessageRequest, Uint128, Update,
-    WriteRequest,
+    WriteRequest, WriteResponse,
 };
 use p4clone_proto::{p4::v1::Error as P4Error, status};
 use serde::Serialize;
@@ -42,6 +42,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::error::ClientError;
+use crate::write::{EncodedWriteRequest, UpdateList};
+
+/// The gRPC method path of `p4.v1.P4Runtime.Write`.
+const WRITE_PATH: &str = "/p4.v1.P4Runtime/Write";
 
 /// Default P4Runtime port.
 pub const DEFAULT_PORT: u16 = 9559;
@@ -168,6 +172,9 @@ pub struct Arbitration {
 pub struct Client {
     opts: ConnectOptions,
     rpc: P4RuntimeClient<Channel>,
+    /// The same connection, for RPCs sent with our own codec (pre-encoded
+    /// Write batches).
+    grpc: tonic::client::Grpc<Channel>,
     arb: watch::Receiver<Arbitration>,
     // Held so the request side of the stream stays open; dropping it ends the
     // stream (the device then forgets this controller).
@@ -273,8 +280,8 @@ impl Client {
         let mut waited = Duration::ZERO;
         loop {
             match open(&opts).await {
-                Ok((rpc, arb, tx, reader)) => {
-                    return Ok(Client { opts, rpc, arb, stream_tx: Some(tx), reader: Some(reader) })
+                Ok((rpc, grpc, arb, tx, reader)) => {
+                    return Ok(Client { opts, rpc, grpc, arb, stream_tx: Some(tx), reader: Some(reader) })
                 }
                 Err(ClientError::Arbitration { message, .. })
                     if message.starts_with("INVALID_ARGUMENT") && waited < Duration::from_secs(1) =>
@@ -368,8 +375,9 @@ impl Client {
                 delay = (delay * 2).min(b.max);
             }
             match open(&self.opts).await {
-                Ok((rpc, arb, tx, reader)) => {
+                Ok((rpc, grpc, arb, tx, reader)) => {
                     self.rpc = rpc;
+                    self.grpc = grpc;
                     self.arb = arb;
                     self.stream_tx = Some(tx);
                     self.reader = Some(reader);
@@ -461,16 +469,30 @@ impl Client {
         impl std::future::Future<Output = Result<Vec<(usize, P4Error)>, ClientError>> + Send + 'static,
         ClientError,
     > {
+        self.write_encoded_detached(&updates, 0..updates.len())
+    }
+
+    /// [`Client::write_detached`] for `updates[range]` of any [`UpdateList`]: the
+    /// request is encoded now, from the borrowed entities, and the future owns
+    /// only its bytes.
+    pub fn write_encoded_detached(
+        &self,
+        updates: &(impl UpdateList + ?Sized),
+        range: std::ops::Range<usize>,
+    ) -> Result<
+        impl std::future::Future<Output = Result<Vec<(usize, P4Error)>, ClientError>> + Send + 'static,
+        ClientError,
+    > {
         self.ensure_primary()?;
-        let n = updates.len();
-        let req = WriteRequest {
+        let n = range.len();
+        let header = WriteRequest {
             device_id: self.opts.device_id,
             election_id: Some(uint128(self.opts.election_id)),
-            updates,
             atomicity: write_request::Atomicity::ContinueOnError as i32,
             ..Default::default()
         };
-        let mut rpc = self.rpc.clone();
+        let req = EncodedWriteRequest::encode(&header, updates, range);
+        let mut grpc = self.grpc.clone();
         let arb = self.arb.clone();
         let (address, device_id, election_id, timeout) =
             (self.opts.address.clone(), self.opts.device_id, self.opts.election_id, self.opts.rpc_timeout);
@@ -478,7 +500,13 @@ impl Client {
             if n == 0 {
                 return Ok(Vec::new());
             }
-            let r = match tokio::time::timeout(timeout, rpc.write(req)).await {
+            let call = async {
+                grpc.ready().await.map_err(|e| tonic::Status::unavailable(format!("connection not ready: {e}")))?;
+                let codec = tonic_prost::ProstCodec::<EncodedWriteRequest, WriteResponse>::default();
+                let path = tonic::codegen::http::uri::PathAndQuery::from_static(WRITE_PATH);
+                grpc.unary(tonic::Request::new(req), path, codec).await
+            };
+            let r = match tokio::time::timeout(timeout, call).await {
                 Ok(r) => r,
                 Err(_) => return Err(ClientError::Timeout { address, what: "Write".into(), timeout }),
             };
@@ -583,8 +611,13 @@ pub(crate) fn rpc_error(address: &str, op: &'static str, s: &tonic::Status) -> C
     ClientError::Rpc { address: address.to_string(), op, code: s.code(), message: s.message().to_string() }
 }
 
-type Opened =
-    (P4RuntimeClient<Channel>, watch::Receiver<Arbitration>, mpsc::Sender<StreamMessageRequest>, JoinHandle<()>);
+type Opened = (
+    P4RuntimeClient<Channel>,
+    tonic::client::Grpc<Channel>,
+    watch::Receiver<Arbitration>,
+    mpsc::Sender<StreamMessageRequest>,
+    JoinHandle<()>,
+);
 
 async fn channel(opts: &ConnectOptions) -> Result<Channel, ClientError> {
     let address = &opts.address;
@@ -638,6 +671,9 @@ fn apply_arbitration(state: &mut Arbitration, m: &MasterArbitrationUpdate) {
 async fn open(opts: &ConnectOptions) -> Result<Opened, ClientError> {
     let address = opts.address.clone();
     let ch = channel(opts).await?;
+    let grpc = tonic::client::Grpc::new(ch.clone())
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
     let mut rpc = P4RuntimeClient::new(ch).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
     if !opts.arbitrate {
         let (wtx, wrx) = watch::channel(Arbitration {
@@ -652,7 +688,7 @@ async fn open(opts: &ConnectOptions) -> Result<Opened, ClientError> {
             while rx.recv().await.is_some() {}
             drop(wtx);
         });
-        return Ok((rpc, wrx, tx, reader));
+        return Ok((rpc, grpc, wrx, tx, reader));
     }
     let (tx, rx) = mpsc::channel::<StreamMessageRequest>(16);
     tx.send(arbitration_request(opts)).await.map_err(|_| ClientError::Protocol {
@@ -722,7 +758,7 @@ async fn open(opts: &ConnectOptions) -> Result<Opened, ClientError> {
             }
         }
     });
-    Ok((rpc, wrx, tx, reader))
+    Ok((rpc, grpc, wrx, tx, reader))
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@
 //! (and [`crate::fleet`] skips the read after installing a pipeline: its
 //! counters start at zero).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::OnceLock;
@@ -458,8 +459,8 @@ impl Op {
 /// use, so planning 100,000 inserts costs no formatting until shown.
 #[derive(Clone)]
 pub struct Change {
-    /// Table name, or `clone_session`.
-    pub table: String,
+    /// Table name, or `clone_session` (borrowed from the program's P4Info).
+    pub table: Cow<'static, str>,
     /// For a modify: what changes, from the device's current state.
     pub was: Option<String>,
     /// The entity sent.
@@ -470,8 +471,14 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(schema: &'static P4Schema, table: String, update: Entity, was: Option<String>, level: u8) -> Change {
-        Change { table, was, update, text: OnceLock::new(), schema, level }
+    fn new(
+        schema: &'static P4Schema,
+        table: impl Into<Cow<'static, str>>,
+        update: Entity,
+        was: Option<String>,
+        level: u8,
+    ) -> Change {
+        Change { table: table.into(), was, update, text: OnceLock::new(), schema, level }
     }
 
     fn with_text(mut self, text: String) -> Change {
@@ -571,7 +578,8 @@ impl Plan {
     }
 
     /// The updates in apply order, split in phases (see the module docs).
-    /// `ids` gives (requested, emitted) counter ids.
+    /// `ids` gives (requested, emitted) counter ids. Planned changes are sent
+    /// from where they are (no copy of their entities).
     fn phases(&self, counter_ids: (Option<u32>, Option<u32>)) -> Vec<Phase<'_>> {
         let mut phases = Vec::new();
         fn group<'a>(phases: &mut Vec<Phase<'a>>, changes: &'a [Change], op: Op, levels: &[u8]) {
@@ -580,8 +588,7 @@ impl Plan {
                 if sel.is_empty() {
                     continue;
                 }
-                let updates = sel.iter().map(|c| tables::update_of(op.update_type(), c.update.clone())).collect();
-                phases.push(Phase { updates, changes: sel, names: Vec::new(), op, resets: false });
+                phases.push(Phase { resets: Vec::new(), changes: sel, names: Vec::new(), op, is_reset: false });
             }
         }
         group(&mut phases, &self.deletes, Op::Delete, &[4, 3, 2, SESSION_LEVEL, 0]);
@@ -600,20 +607,23 @@ impl Plan {
             }
         }
         if !updates.is_empty() {
-            phases.push(Phase { updates, changes: Vec::new(), names, op: Op::Modify, resets: true });
+            phases.push(Phase { resets: updates, changes: Vec::new(), names, op: Op::Modify, is_reset: true });
         }
         phases
     }
 }
 
-/// One dependency phase of a push: its own Write RPCs.
+/// One dependency phase of a push: its own Write RPCs. Its updates are either
+/// planned changes (`op` of each change's entity) or counter resets.
 struct Phase<'a> {
-    updates: Vec<Update>,
-    /// The planned changes, for naming refused updates (or `names`).
+    /// Counter-reset updates (when `is_reset`).
+    resets: Vec<Update>,
+    /// The planned changes sent with `op`, also naming refused updates.
     changes: Vec<&'a Change>,
+    /// Names of the counter resets.
     names: Vec<String>,
     op: Op,
-    resets: bool,
+    is_reset: bool,
 }
 
 impl Phase<'_> {
@@ -621,6 +631,25 @@ impl Phase<'_> {
         match self.changes.get(i) {
             Some(c) => c.entity().to_string(),
             None => self.names.get(i).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+impl write::UpdateList for Phase<'_> {
+    fn len(&self) -> usize {
+        if self.is_reset {
+            self.resets.len()
+        } else {
+            self.changes.len()
+        }
+    }
+
+    fn get(&self, i: usize) -> (i32, Option<&Entity>) {
+        if self.is_reset {
+            let u = &self.resets[i];
+            (u.r#type, u.entity.as_ref())
+        } else {
+            (self.op.update_type() as i32, Some(&self.changes[i].update))
         }
     }
 }
@@ -670,6 +699,14 @@ impl fmt::Display for Plan {
     }
 }
 
+/// The P4Info name of `table_id` (borrowed: the schema lives for the program).
+fn table_name(schema: &'static P4Schema, table_id: u32) -> Cow<'static, str> {
+    match schema.table_by_id(table_id) {
+        Ok(t) => Cow::Borrowed(t.name.as_str()),
+        Err(_) => Cow::Owned(describe::table_name(schema, table_id)),
+    }
+}
+
 /// Diffs the intent of one device against its state (pure). Counter resets are
 /// the candidates (see the module docs; [`Reconciler::plan`] drops the cells
 /// that are already zero).
@@ -699,14 +736,18 @@ pub fn diff(
     }
     let mut sessions: HashMap<u32, (usize, bool)> =
         state.sessions.iter().enumerate().map(|(i, s)| (s.session_id, (i, false))).collect();
+    // A device holding nothing (a cold push) needs no identities: all inserts.
+    let device_empty = state.entries.is_empty() && state.sessions.is_empty();
+    if device_empty {
+        plan.inserts.reserve_exact(desired.len());
+    }
     for e in desired {
         match &e.entity {
             Some(entity::Entity::TableEntry(t)) => {
                 let level = ids.level(t.table_id);
-                match on_device.get_mut(&entry_key(t)) {
-                    None => {
-                        plan.inserts.push(Change::new(schema, describe::table_name(schema, t.table_id), e, None, level))
-                    }
+                let found = if device_empty { None } else { on_device.get_mut(&entry_key(t)) };
+                match found {
+                    None => plan.inserts.push(Change::new(schema, table_name(schema, t.table_id), e, None, level)),
                     Some((i, seen)) => {
                         *seen = true;
                         let old = &state.entries[*i];
@@ -714,7 +755,7 @@ pub fn diff(
                             let was = modify_note(schema, old, t);
                             plan.modifies.push(Change::new(
                                 schema,
-                                describe::table_name(schema, t.table_id),
+                                table_name(schema, t.table_id),
                                 e,
                                 Some(was),
                                 level,
@@ -728,13 +769,13 @@ pub fn diff(
                     continue;
                 };
                 match sessions.get_mut(&c.session_id) {
-                    None => plan.inserts.push(Change::new(schema, "clone_session".into(), e, None, SESSION_LEVEL)),
+                    None => plan.inserts.push(Change::new(schema, "clone_session", e, None, SESSION_LEVEL)),
                     Some((i, seen)) => {
                         *seen = true;
                         let old = &state.sessions[*i];
                         if session_value(old) != session_value(c) {
                             let was = Some(format!("was {}", describe::replicas(old)));
-                            plan.modifies.push(Change::new(schema, "clone_session".into(), e, was, SESSION_LEVEL));
+                            plan.modifies.push(Change::new(schema, "clone_session", e, was, SESSION_LEVEL));
                         }
                     }
                 }
@@ -749,7 +790,7 @@ pub fn diff(
         plan.deletes.push(
             Change::new(
                 schema,
-                describe::table_name(schema, t.table_id),
+                table_name(schema, t.table_id),
                 tables::entity_of(key_only(t)),
                 None,
                 ids.level(t.table_id),
@@ -763,7 +804,7 @@ pub fn diff(
         let s = &state.sessions[i];
         let e = replication::entity_of(CloneSessionEntry { session_id: s.session_id, ..Default::default() });
         let text = format!("clone_session {} → {}", s.session_id, describe::replicas(s));
-        plan.deletes.push(Change::new(schema, "clone_session".into(), e, None, SESSION_LEVEL).with_text(text));
+        plan.deletes.push(Change::new(schema, "clone_session", e, None, SESSION_LEVEL).with_text(text));
     }
 
     // default entries
@@ -781,7 +822,7 @@ pub fn diff(
             }
             if entry_value(old) != entry_value(t) {
                 let was = Some(format!("was {}", describe::table_action(schema, old)));
-                let table = describe::table_name(schema, t.table_id);
+                let table = table_name(schema, t.table_id);
                 plan.modifies.push(Change::new(schema, table, e.clone(), was, DEFAULT_LEVEL));
             }
         }
@@ -1106,17 +1147,16 @@ impl Reconciler {
         let mut result = PushResult::new(&plan.device, &plan.address);
         result.pipeline = plan.pipeline;
         let phases = plan.phases((ids.requested, ids.emitted));
-        let total: usize = phases.iter().map(|p| p.updates.len()).sum();
+        let total: usize = phases.iter().map(write::UpdateList::len).sum();
         let mut offset = 0;
-        for mut phase in phases {
-            let ups = std::mem::take(&mut phase.updates);
-            let (n, reset, op) = (ups.len(), phase.resets, phase.op);
+        for phase in phases {
+            let (n, reset, op) = (write::UpdateList::len(&phase), phase.is_reset, phase.op);
             let base = offset;
             let describe = |i: usize| phase.name(i);
             let mut cb = |done: usize, _: usize| progress(base + done, total);
             let r = write::write_batched(
                 &mut self.client,
-                ups,
+                &phase,
                 self.opts.batch_size,
                 self.opts.in_flight,
                 &describe,
@@ -1279,7 +1319,7 @@ mod tests {
     fn phases_delete_dependents_first_and_insert_dependencies_first() {
         let schema = lower::program_schema().unwrap();
         let ch = |level: u8, name: &str| {
-            Change::new(schema, name.into(), Entity::default(), None, level).with_text(name.to_string())
+            Change::new(schema, name.to_string(), Entity::default(), None, level).with_text(name.to_string())
         };
         let plan = Plan {
             device: "d".into(),
@@ -1308,7 +1348,7 @@ mod tests {
         let order: Vec<String> = plan
             .phases((Some(1), Some(2)))
             .into_iter()
-            .flat_map(|p| (0..p.updates.len()).map(move |i| p.name(i)).collect::<Vec<_>>())
+            .flat_map(|p| (0..write::UpdateList::len(&p)).map(move |i| p.name(i)).collect::<Vec<_>>())
             .collect();
         assert_eq!(
             order,
