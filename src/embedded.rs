@@ -23,7 +23,7 @@ use p4clone_proto::p4::v1::update;
 use p4clone_runtime::client::{Client, ConnectOptions};
 use p4clone_runtime::pipeline::{self, PipelineArtifacts};
 use p4clone_runtime::reconcile::{self, PushResult, Reconciler};
-use p4clone_runtime::stats::{self, DropCounts, StatsReport};
+use p4clone_runtime::stats::{self, StatsReport};
 use p4clone_soft::engine::RunReport;
 use p4clone_soft::ports::pcap::output_path;
 use p4clone_soft::ports::{PortError, MAX_PORT};
@@ -226,35 +226,16 @@ pub fn load_in_process(target: &SoftTarget, device: &DeviceIntent) -> Result<usi
     Ok(n)
 }
 
-/// Reads the mirror counters of `device` over P4Runtime (`client`), adds what
-/// the software target measured per member (`report`: clones it could not
-/// allocate or the driver refused), and builds the per-clone-server report of
-/// `cfg` for that device.
-///
-/// `num_succeeded` is `clones_emitted` minus the member's alloc and driver
-/// failures: a clone the egress emitted but the port failed to send did not
-/// reach its clone server.
-pub async fn read_stats(client: &mut Client, cfg: &Config, device: &str, report: &RunReport) -> StatsReport {
+/// Reads the mirror counters of `device` over P4Runtime (`client`), with the
+/// send failures the software target measured per member (its
+/// `CloneDiagnostics` service, as `p4clone stats` reads them), and builds the
+/// per-clone-server report of `cfg` for that device. `num_succeeded` is
+/// `clones_emitted` minus those failures.
+pub async fn read_stats(client: &mut Client, cfg: &Config, device: &str) -> StatsReport {
     let read = match lower::program_schema() {
         Ok(schema) => stats::read_device_counters(client, schema).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    let read = read.map(|mut counters| {
-        counters.fill_drops(|m| {
-            let r = report.member(m);
-            DropCounts {
-                mbuf_alloc_failed: Some(r.map_or(0, |r| r.alloc_failed)),
-                driver_failures: Some(r.map_or(0, |r| r.driver_failed)),
-            }
-        });
-        for m in counters.members.values_mut() {
-            let failed = m.drops.mbuf_alloc_failed.unwrap_or(0) + m.drops.driver_failures.unwrap_or(0);
-            if let Some(e) = m.emitted.as_mut() {
-                e.packets = e.packets.saturating_sub(failed);
-            }
-        }
-        counters
-    });
     let mut reads = BTreeMap::new();
     reads.insert(device.to_string(), read);
     stats::build_report(cfg, &reads, None)

@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "p4/config/v1/p4info.proto",
     "p4/v1/p4data.proto",
     "p4/v1/p4runtime.proto",
+    "p4clone/soft/v1/diagnostics.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

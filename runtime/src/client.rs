@@ -34,6 +34,7 @@ use p4clone_proto::p4::v1::{
     MasterArbitrationUpdate, ReadRequest, SetForwardingPipelineConfigRequest, StreamMessageRequest, Uint128, Update,
     WriteRequest, WriteResponse,
 };
+use p4clone_proto::p4clone::soft::v1::{MemberDiagnostics, ReadCloneDiagnosticsRequest, ReadCloneDiagnosticsResponse};
 use p4clone_proto::{p4::v1::Error as P4Error, status};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
@@ -46,6 +47,8 @@ use crate::write::{EncodedWriteRequest, UpdateList};
 
 /// The gRPC method path of `p4.v1.P4Runtime.Write`.
 const WRITE_PATH: &str = "/p4.v1.P4Runtime/Write";
+/// The gRPC method path of `p4clone.soft.v1.CloneDiagnostics.Read`.
+const DIAGNOSTICS_READ_PATH: &str = "/p4clone.soft.v1.CloneDiagnostics/Read";
 
 /// Default P4Runtime port.
 pub const DEFAULT_PORT: u16 = 9559;
@@ -532,6 +535,32 @@ impl Client {
                 }
             }
         })
+    }
+
+    /// Reads the per-member send failures of a p4clone software target
+    /// (`p4clone.soft.v1.CloneDiagnostics`; empty `members`: every member with a
+    /// failure). `Ok(None)`: the device does not serve it (UNIMPLEMENTED), as BMv2
+    /// and switches do not: those counts are unknown there.
+    pub async fn read_clone_diagnostics(
+        &mut self,
+        members: Vec<u32>,
+    ) -> Result<Option<Vec<MemberDiagnostics>>, ClientError> {
+        let req = ReadCloneDiagnosticsRequest { device_id: self.opts.device_id, members };
+        let mut grpc = self.grpc.clone();
+        let addr = self.opts.address.clone();
+        self.timed("CloneDiagnostics.Read", async move {
+            grpc.ready()
+                .await
+                .map_err(|e| ClientError::Unreachable { address: addr.clone(), reason: e.to_string() })?;
+            let codec = tonic_prost::ProstCodec::<ReadCloneDiagnosticsRequest, ReadCloneDiagnosticsResponse>::default();
+            let path = tonic::codegen::http::uri::PathAndQuery::from_static(DIAGNOSTICS_READ_PATH);
+            match grpc.unary(tonic::Request::new(req), path, codec).await {
+                Ok(r) => Ok(Some(r.into_inner().members)),
+                Err(s) if s.code() == tonic::Code::Unimplemented => Ok(None),
+                Err(s) => Err(rpc_error(&addr, "CloneDiagnostics.Read", &s)),
+            }
+        })
+        .await
     }
 
     /// One Read RPC; all response messages collected.

@@ -9,11 +9,14 @@
 //! clone server `i` of the profile, member `first + i` of the (profile, SE) block
 //! gives:
 //! - `num_total_pkts_cloned` = `clones_requested` packets,
-//! - `num_succeeded` = `clones_emitted` packets,
-//! - `num_mbuf_alloc_failed`, `num_driver_failures`: not measurable by BMv2 (nor
-//!   visible through P4Runtime), so `None` (rendered `-`, never a made-up 0),
-//!   unless the caller fills them per member with [`DeviceCounters::set_drops`]
-//!   (the hook for a target that can measure them).
+//! - `num_succeeded` = `clones_emitted` packets (less send failures, where known),
+//! - `num_mbuf_alloc_failed`, `num_driver_failures`: no P4 counter holds them (a
+//!   pipeline never sees its port fail to send). The p4clone software target
+//!   counts them per member and serves them through its own gRPC service beside
+//!   P4Runtime (`p4clone.soft.v1.CloneDiagnostics`, a third Read); there they are
+//!   shown, and `num_succeeded` is `clones_emitted` minus them. BMv2 and switches
+//!   do not serve it (UNIMPLEMENTED): `None`, rendered `-`, never a made-up 0.
+//!   [`DeviceCounters::set_drops`] fills them by hand for other sources.
 //!
 //! `PROC_Aggregate` sums each column over the VS's SEs; it is `None` when any
 //! SE's value is unknown.
@@ -41,6 +44,8 @@ use serde::Serialize;
 
 use crate::client::Client;
 use crate::counters::{self, CounterValue};
+use p4clone_proto::p4clone::soft::v1::MemberDiagnostics;
+
 use crate::error::ClientError;
 use crate::reconcile::{parse_rewrite_metadata, RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE};
 use crate::tables;
@@ -89,6 +94,22 @@ impl DeviceCounters {
     pub fn fill_drops(&mut self, f: impl Fn(u16) -> DropCounts) {
         for (&id, m) in &mut self.members {
             m.drops = f(id);
+        }
+    }
+
+    /// Takes a software target's per-member send failures
+    /// (`p4clone.soft.v1.CloneDiagnostics`, listing only members with failures):
+    /// every member gets known counts (0 if unlisted), and `clones_emitted` is
+    /// reduced by them, since a clone the pipeline emitted but its port failed to
+    /// send never reached its clone server (`num_succeeded`).
+    pub fn apply_diagnostics(&mut self, diags: &[MemberDiagnostics]) {
+        let by_member: HashMap<u32, &MemberDiagnostics> = diags.iter().map(|d| (d.member, d)).collect();
+        for (&id, m) in &mut self.members {
+            let (alloc, driver) = by_member.get(&u32::from(id)).map_or((0, 0), |d| (d.alloc_failed, d.driver_failed));
+            m.drops = DropCounts { mbuf_alloc_failed: Some(alloc), driver_failures: Some(driver) };
+            if let Some(e) = m.emitted.as_mut() {
+                e.packets = e.packets.saturating_sub(alloc.saturating_add(driver));
+            }
         }
     }
 
@@ -153,6 +174,13 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
         }
     }
     // Members whose cells the device did not return are counted as unknown.
+    // A p4clone software target also reports its send failures; elsewhere
+    // they stay unknown.
+    if !out.members.is_empty() {
+        if let Some(diags) = client.read_clone_diagnostics(Vec::new()).await? {
+            out.apply_diagnostics(&diags);
+        }
+    }
     Ok(out)
 }
 

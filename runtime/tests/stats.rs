@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{push, Device, Model};
-use p4clone_pipeline::{EmitBatch, RxFrame, BURST};
+use p4clone_pipeline::{Diag, EmitBatch, RxFrame, BURST};
 use p4clone_runtime::fleet::{self, DeviceTarget, StatsCollector};
 use p4clone_runtime::{metrics, stats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -52,6 +52,23 @@ async fn stats_after_traffic_match_the_pipeline_counters() {
     pipeline.process_burst(&frames, &mut out);
     assert_eq!(out.len(), 26, "13 originals + 13 clones");
 
+    // The ports failed to send some of the clones of vs-a's first clone server on
+    // se-1: 2 found no buffer, 1 the driver refused (the software target's
+    // CloneDiagnostics service reports them).
+    let schema = p4clone_compiler::lower::program_schema().unwrap();
+    let mut c = common::read_only(&addr).await;
+    let before = stats::read_device_counters(&mut c, schema).await.unwrap();
+    let mut ids_se1: Vec<u16> = before
+        .members
+        .iter()
+        .filter(|(_, m)| m.owner.as_ref().is_some_and(|o| o.profile == "ids" && o.se == "se-1"))
+        .map(|(&id, _)| id)
+        .collect();
+    ids_se1.sort_unstable();
+    let m0 = ids_se1[0];
+    pipeline.add_diag(Diag::AllocFailed, m0, 2);
+    pipeline.add_diag(Diag::DriverFailed, m0, 1);
+
     let report = fleet::stats(&cfg, &DeviceTarget::from_config(&cfg), &common::opts(), None).await;
     assert!(report.errors.is_empty(), "{report:?}");
     assert_eq!(report.virtual_services.len(), 2, "vs-c has no profile");
@@ -64,20 +81,22 @@ async fn stats_after_traffic_match_the_pipeline_counters() {
     assert_eq!(se1[1].ip, "192.168.50.11");
     // round robin over two members
     assert_eq!((se1[0].num_total_pkts_cloned, se1[1].num_total_pkts_cloned), (Some(5), Some(5)));
-    assert_eq!((se1[0].num_succeeded, se1[1].num_succeeded), (Some(5), Some(5)));
-    assert_eq!(se1[0].num_mbuf_alloc_failed, None);
-    assert_eq!(se1[0].num_driver_failures, None);
+    assert_eq!((se1[0].num_succeeded, se1[1].num_succeeded), (Some(2), Some(5)), "failed sends did not succeed");
+    assert_eq!((se1[0].num_mbuf_alloc_failed, se1[0].num_driver_failures), (Some(2), Some(1)));
+    assert_eq!((se1[1].num_mbuf_alloc_failed, se1[1].num_driver_failures), (Some(0), Some(0)));
     let se2 = &va.se_stats[1].clone_srvr_stats;
     assert_eq!(se2[0].num_total_pkts_cloned, Some(0));
     let agg = &va.se_stats[2].clone_srvr_stats;
     assert_eq!(agg[0].num_total_pkts_cloned, Some(5));
     assert_eq!(agg[1].num_succeeded, Some(5));
+    assert_eq!(
+        (agg[0].num_succeeded, agg[0].num_mbuf_alloc_failed, agg[0].num_driver_failures),
+        (Some(2), Some(2), Some(1))
+    );
     let vb = &report.virtual_services[1];
     assert_eq!(vb.se_stats[0].clone_srvr_stats[0].num_total_pkts_cloned, Some(3));
 
     // The numbers are the pipeline's own counters.
-    let schema = p4clone_compiler::lower::program_schema().unwrap();
-    let mut c = common::read_only(&addr).await;
     let counters = stats::read_device_counters(&mut c, schema).await.unwrap();
     let total: u64 = counters.members.values().filter_map(|m| m.requested).map(|v| v.packets).sum();
     assert_eq!(total, 13);
@@ -87,13 +106,16 @@ async fn stats_after_traffic_match_the_pipeline_counters() {
     assert!(table.contains("num_total_pkts_cloned"), "{table}");
     let line = table.lines().find(|l| l.contains("se-1") && l.contains("192.168.50.10")).unwrap();
     let cols: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(cols, ["se-1", "nic0", "[0]", "192.168.50.10", "5", "-", "-", "5"], "{table}");
+    assert_eq!(cols, ["se-1", "nic0", "[0]", "192.168.50.10", "5", "2", "1", "2"], "{table}");
     assert!(table.contains("PROC_Aggregate"));
 
     let json: serde_json::Value = serde_json::from_str(&stats::render_json(&report)).unwrap();
     let s0 = &json["virtual_services"][0]["se_stats"][0]["clone_srvr_stats"][0];
     assert_eq!(s0["num_total_pkts_cloned"], 5);
-    assert!(s0["num_mbuf_alloc_failed"].is_null());
+    assert_eq!(
+        (&s0["num_mbuf_alloc_failed"], &s0["num_driver_failures"], &s0["num_succeeded"]),
+        (&2.into(), &1.into(), &2.into())
+    );
 
     let prom = stats::render_prometheus(&report);
     assert!(prom.contains("# TYPE p4clone_clone_packets_total counter"), "{prom}");
@@ -102,7 +124,9 @@ async fn stats_after_traffic_match_the_pipeline_counters() {
     ), "{prom}");
     assert!(prom.contains("p4clone_device_up{device=\"nic0\"} 1"), "{prom}");
     assert!(!prom.contains("PROC_Aggregate"));
-    assert!(!prom.contains("mbuf"), "unknown values are not exported");
+    assert!(prom.contains(
+        "p4clone_clone_mbuf_alloc_failed_total{vs=\"vs-a\",tenant=\"admin\",profile=\"ids\",clone_server=\"192.168.50.10\",device=\"nic0\",se=\"se-1\"} 2"
+    ), "{prom}");
 
     // --vs filter; a profile edit resets that VS's numbers.
     let only = fleet::stats(&cfg, &DeviceTarget::from_config(&cfg), &common::opts(), Some("vs-b")).await;
@@ -114,10 +138,55 @@ async fn stats_after_traffic_match_the_pipeline_counters() {
     let se1 = &after.virtual_services[0].se_stats[0].clone_srvr_stats;
     assert_eq!(se1[0].num_total_pkts_cloned, Some(0));
     assert_eq!(
+        (se1[0].num_mbuf_alloc_failed, se1[0].num_driver_failures),
+        (Some(0), Some(0)),
+        "reset with the profile"
+    );
+    assert_eq!(
         after.virtual_services[1].se_stats[0].clone_srvr_stats[0].num_total_pkts_cloned,
         Some(3),
         "probe's stats survive an edit of ids"
     );
+}
+
+/// A P4Runtime device that does not serve `p4clone.soft.v1.CloneDiagnostics`
+/// (as BMv2 and switches): the failure counts are unknown, shown `-`, not
+/// exported, and `num_succeeded` is `clones_emitted` as counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_unknown_where_the_device_does_not_count_them() {
+    let target = p4clone_soft::server::SoftTarget::new(1);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let service = target.service();
+    let task = tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+    });
+    let cfg = Model::new().profile("ids", 1).vs("vs-a", Some(0), 1).config(&addr);
+    assert!(push(&cfg).await.ok());
+    let pipeline = target.pipeline();
+    let frames: Vec<Vec<u8>> = (0..4).map(|i| tcp_frame([10, 20, 0, 5], [10, 20, 1, 10], 40000 + i, 8080)).collect();
+    let rx: Vec<RxFrame> = frames.iter().map(|d| RxFrame { port: 2, data: d }).collect();
+    let mut out = EmitBatch::with_capacity(BURST);
+    pipeline.process_burst(&rx, &mut out);
+    for m in 1..=32_767 {
+        pipeline.add_diag(Diag::DriverFailed, m, 1);
+    }
+
+    let mut c = common::read_only(&addr).await;
+    assert_eq!(c.read_clone_diagnostics(Vec::new()).await.unwrap(), None);
+    let report = fleet::stats(&cfg, &DeviceTarget::from_config(&cfg), &common::opts(), None).await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    let row = &report.virtual_services[0].se_stats[0].clone_srvr_stats[0];
+    assert_eq!((row.num_total_pkts_cloned, row.num_succeeded), (Some(4), Some(4)));
+    assert_eq!((row.num_mbuf_alloc_failed, row.num_driver_failures), (None, None));
+    let table = stats::render_table(&report);
+    let line = table.lines().find(|l| l.contains("192.168.50.10") && l.contains("se-1")).unwrap();
+    assert_eq!(line.split_whitespace().collect::<Vec<_>>()[4..], ["4", "-", "-", "4"], "{table}");
+    assert!(!stats::render_prometheus(&report).contains("mbuf"), "unknown values are not exported");
+    task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

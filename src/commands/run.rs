@@ -299,7 +299,7 @@ pub fn run_soft(
     drop(engine);
 
     let stats = rt.block_on(async {
-        let s = embedded::read_stats(&mut client, &compiled.config, &device.name, &report).await;
+        let s = embedded::read_stats(&mut client, &compiled.config, &device.name).await;
         drop(client);
         server.shutdown().await;
         s

@@ -475,8 +475,7 @@ pub fn run(args: &Args) -> Outcome {
         None => {}
     }
 
-    let stats =
-        compiled.as_ref().map(|(cfg, d)| rt.block_on(read_own_stats(connectable(addr), device_id, cfg, d, &report)));
+    let stats = compiled.as_ref().map(|(cfg, d)| rt.block_on(read_own_stats(connectable(addr), device_id, cfg, d)));
     rt.block_on(server.shutdown());
     rt.shutdown_timeout(Duration::from_millis(100));
 
@@ -557,11 +556,10 @@ async fn read_own_stats(
     device_id: u64,
     cfg: &Config,
     device: &DeviceIntent,
-    report: &RunReport,
 ) -> p4clone_runtime::StatsReport {
     let opts = ConnectOptions::new(addr.to_string(), device_id).read_only();
     match Client::connect(opts).await {
-        Ok(mut c) => embedded::read_stats(&mut c, cfg, &device.name, report).await,
+        Ok(mut c) => embedded::read_stats(&mut c, cfg, &device.name).await,
         Err(e) => p4clone_runtime::StatsReport {
             errors: vec![p4clone_runtime::stats::DeviceFailure { device: device.name.clone(), message: e.to_string() }],
             ..Default::default()

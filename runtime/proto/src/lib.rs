@@ -6,6 +6,8 @@
 //!   ([`p4::v1::p4_runtime_server::P4RuntimeServer`] /
 //!   [`p4::v1::p4_runtime_server::P4Runtime`]). Every message implements
 //!   [`prost::Name`].
+//! - [`p4clone::soft::v1`]: p4clone's own `CloneDiagnostics` service, which the
+//!   software target serves beside P4Runtime (per-member send failures).
 //! - [`FILE_DESCRIPTOR_SET`] / [`descriptor_pool`]: the compiled descriptors,
 //!   for reflection.
 //! - [`format`]: protobuf text format and JSON rendering / parsing.
@@ -53,6 +55,18 @@ pub mod google {
     #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
     pub mod rpc {
         include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
+    }
+}
+
+/// Generated code for p4clone's own protobuf packages.
+pub mod p4clone {
+    /// `p4clone.soft.*`: services of the p4clone software target.
+    pub mod soft {
+        /// `p4clone.soft.v1`: `CloneDiagnostics` (per-member send failures).
+        #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/p4clone.soft.v1.rs"));
+        }
     }
 }
 

@@ -59,6 +59,18 @@ use crate::wire::{self, EthernetFrame, Ipv4Packet, Ipv6Packet, ParsedFrame, L3, 
 /// Recommended burst size.
 pub const BURST: usize = 32;
 
+/// After a write of `v` to `c[index]`: a zeroed `clones_emitted` cell (a counter
+/// reset) zeroes the member's [`Diag`] counts as well, since they count failures
+/// among the clones that cell counts.
+fn reset_diags_with(counters: &CounterStore, c: Counter, index: u32, v: CounterValue) {
+    if c == Counter::ClonesEmitted && v.packets == 0 && v.bytes == 0 {
+        if let Ok(member) = u16::try_from(index) {
+            counters.set_diag(Diag::AllocFailed, member, 0);
+            counters.set_diag(Diag::DriverFailed, member, 0);
+        }
+    }
+}
+
 struct HandleAlloc {
     next: u32,
     cap: u32,
@@ -619,9 +631,12 @@ impl WriteBatch<'_> {
     // ---- counters and registers (immediate) ----
 
     /// Sets one cell of a member-indexed counter (immediate, not double-buffered).
+    /// Zeroing a member's `clones_emitted` cell also zeroes its backend
+    /// diagnostics ([`Diag`]), which count failures among those emitted clones.
     pub fn write_counter(&mut self, c: Counter, index: u32, v: CounterValue) -> Result<(), TableError> {
         let i = check_index("counter index", index, COUNTER_SIZE)?;
         self.counters.write(layout::member(c, i), v);
+        reset_diags_with(self.counters, c, index, v);
         Ok(())
     }
 
@@ -751,9 +766,11 @@ impl Pipeline {
     }
 
     /// Sets one cell of a member-indexed counter (P4Runtime MODIFY; reset = zero).
+    /// Zeroing `clones_emitted` zeroes the member's [`Diag`] counts too.
     pub fn set_counter(&self, c: Counter, index: u32, v: CounterValue) -> Result<(), TableError> {
         let i = check_index("counter index", index, COUNTER_SIZE)?;
         self.counters.write(layout::member(c, i), v);
+        reset_diags_with(&self.counters, c, index, v);
         Ok(())
     }
 

@@ -583,6 +583,25 @@ fn counters_direct_and_indirect_read_write() {
     assert_eq!(pl.diag(Diag::DriverFailed, 11), 1);
     pl.set_diag(Diag::AllocFailed, 11, 0);
     assert_eq!(pl.diag(Diag::AllocFailed, 11), 0);
+    // A reset of clones_emitted (zero written) zeroes the member's diagnostics;
+    // other writes and other members keep theirs.
+    pl.add_diag(Diag::AllocFailed, 11, 5);
+    pl.add_diag(Diag::DriverFailed, 12, 4);
+    pl.set_counter(Counter::ClonesRequested, 11, CounterValue::default()).unwrap();
+    pl.set_counter(Counter::ClonesEmitted, 11, CounterValue { packets: 3, bytes: 0 }).unwrap();
+    assert_eq!((pl.diag(Diag::AllocFailed, 11), pl.diag(Diag::DriverFailed, 11)), (5, 1));
+    assert_eq!(
+        pl.apply([TableOp::WriteCounter {
+            counter: Counter::ClonesEmitted,
+            index: 11,
+            value: CounterValue::default()
+        }]),
+        vec![Ok(())]
+    );
+    assert_eq!((pl.diag(Diag::AllocFailed, 11), pl.diag(Diag::DriverFailed, 11)), (0, 0));
+    assert_eq!(pl.diag(Diag::DriverFailed, 12), 4);
+    pl.set_counter(Counter::ClonesEmitted, 12, CounterValue::default()).unwrap();
+    assert_eq!(pl.diag(Diag::DriverFailed, 12), 0);
     pl.set_port_counter(2, PortCounter::Rx, CounterValue::default()).unwrap();
     assert_eq!(pl.port_stats(2).rx.packets, 0);
     // A re-inserted entry starts with a zero counter.

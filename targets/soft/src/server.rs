@@ -39,6 +39,7 @@
 //!   update in the `google.rpc.Status` details (see [`crate::translate`] for codes).
 
 mod arbitration;
+mod diagnostics;
 mod pipeline_config;
 mod read;
 mod write;
@@ -61,6 +62,8 @@ use tonic::codegen::tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::translate::{self, Parse, Program, SideState};
+pub use diagnostics::DiagnosticsService;
+use p4clone_proto::p4clone::soft::v1::clone_diagnostics_server::CloneDiagnosticsServer;
 
 /// The P4Runtime API version this server implements (`Capabilities`).
 pub const P4RUNTIME_API_VERSION: &str = "1.4.1";
@@ -226,6 +229,12 @@ impl SoftTarget {
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
+    /// The tonic `p4clone.soft.v1.CloneDiagnostics` service (per-member send
+    /// failures), served beside [`SoftTarget::service`] by [`SoftTarget::serve`].
+    pub fn diagnostics_service(&self) -> CloneDiagnosticsServer<DiagnosticsService> {
+        CloneDiagnosticsServer::new(DiagnosticsService { inner: self.inner.clone() })
+    }
+
     /// Binds `addr` (port 0: an ephemeral port) and serves P4Runtime on it in a
     /// spawned task, until [`ServerHandle::shutdown`].
     pub async fn serve(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
@@ -234,9 +243,11 @@ impl SoftTarget {
         let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let service = self.service();
+        let diagnostics = self.diagnostics_service();
         let task = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(service)
+                .add_service(diagnostics)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop_rx.await;
                 })

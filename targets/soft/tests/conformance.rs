@@ -1425,3 +1425,48 @@ async fn a_160k_entry_table_reads_back_in_chunks() {
     // Debug builds are slow; this only guards against pathological behaviour.
     assert!(read < Duration::from_secs(60), "read took {read:?}");
 }
+
+/// `p4clone.soft.v1.CloneDiagnostics` beside P4Runtime: the ports' per-member
+/// send failures, with the same device-id check as P4Runtime, range-checked
+/// member ids, and reset by a P4Runtime reset of the member's `clones_emitted`.
+#[tokio::test]
+async fn clone_diagnostics_report_send_failures_and_reset_with_clones_emitted() {
+    use p4clone_proto::p4clone::soft::v1::clone_diagnostics_client::CloneDiagnosticsClient;
+    use p4clone_proto::p4clone::soft::v1::{MemberDiagnostics, ReadCloneDiagnosticsRequest};
+
+    let mut r = rig().await;
+    let addr = r.handle.as_ref().unwrap().local_addr();
+    let mut diag = CloneDiagnosticsClient::connect(format!("http://{addr}")).await.unwrap();
+    let read = |members: Vec<u32>| ReadCloneDiagnosticsRequest { device_id: DEVICE, members };
+    let d = |member, alloc_failed, driver_failed| MemberDiagnostics { member, alloc_failed, driver_failed };
+
+    // Nothing failed yet: an empty answer; named members are listed with zeros.
+    assert_eq!(diag.read(read(vec![])).await.unwrap().into_inner().members, vec![]);
+    assert_eq!(diag.read(read(vec![9, 3, 9])).await.unwrap().into_inner().members, vec![d(3, 0, 0), d(9, 0, 0)]);
+
+    let pipeline = r.target.pipeline();
+    pipeline.add_diag(p4clone_pipeline::Diag::AllocFailed, 7, 4);
+    pipeline.add_diag(p4clone_pipeline::Diag::DriverFailed, 7, 1);
+    pipeline.add_diag(p4clone_pipeline::Diag::DriverFailed, 32_767, 2);
+    let all = diag.read(read(vec![])).await.unwrap().into_inner().members;
+    assert_eq!(all, vec![d(7, 4, 1), d(32_767, 0, 2)]);
+
+    // Bad requests: the device id as P4Runtime checks it, member ids 1..32767.
+    let e = diag.read(ReadCloneDiagnosticsRequest { device_id: 2, members: vec![] }).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    for bad in [0, 32_768, u32::MAX] {
+        let e = diag.read(read(vec![7, bad])).await.unwrap_err();
+        assert_eq!(e.code(), Code::OutOfRange, "{bad}: {e:?}");
+        assert!(e.message().contains(&bad.to_string()), "{e:?}");
+    }
+
+    // A P4Runtime reset of clones_requested leaves them; of clones_emitted, clears
+    // that member's (a nonzero write does not).
+    r.write(vec![upd(Ty::Modify, r.counter("clones_requested", Some(7), Some((0, 0))))]).await.unwrap();
+    r.write(vec![upd(Ty::Modify, r.counter("clones_emitted", Some(32_767), Some((9, 0))))]).await.unwrap();
+    assert_eq!(diag.read(read(vec![])).await.unwrap().into_inner().members, all);
+    r.write(vec![upd(Ty::Modify, r.counter("clones_emitted", Some(7), Some((0, 0))))]).await.unwrap();
+    assert_eq!(diag.read(read(vec![])).await.unwrap().into_inner().members, vec![d(32_767, 0, 2)]);
+    r.write(vec![upd(Ty::Modify, r.counter("clones_emitted", None, Some((0, 0))))]).await.unwrap();
+    assert_eq!(diag.read(read(vec![])).await.unwrap().into_inner().members, vec![]);
+}
