@@ -10,6 +10,10 @@
 //!
 //! The YAML text is `serde_norway`'s block-style output, the JSON text
 //! `serde_json::to_string_pretty`'s (indented, as a person or tool would write it).
+//! `source::load_string` parses that YAML with its fast path (`source::fast_yaml`);
+//! `parse_yaml_fast_only` times that parser alone, and `parse_yaml_serde_only`,
+//! `check_yaml_serde_norway` and `total_yaml_serde_norway` the same work with
+//! `serde_norway` parsing instead, as it did before the fast path, for comparison.
 //!
 //! ```sh
 //! cargo bench -p p4clone-compiler --bench compile -- \
@@ -31,7 +35,7 @@ use mimalloc::MiMalloc;
 use p4clone_compiler::config::Config;
 use p4clone_compiler::intent::{compile, Allocation, Intent};
 use p4clone_compiler::lower::{lower_device, program_schema};
-use p4clone_compiler::source::{load_string, Format, SourceMap};
+use p4clone_compiler::source::{fast_yaml, load_string, Format, Loaded, SourceMap};
 use p4clone_compiler::{synthetic, validate};
 
 /// The allocator the `p4clone` binary uses too.
@@ -90,6 +94,8 @@ fn inputs() -> Vec<Input> {
             let config = synthetic::default_fleet(scale);
             let yaml = serde_norway::to_string(&config).expect("serialize fleet");
             let json = serde_json::to_string_pretty(&config).expect("serialize fleet");
+            // The YAML rows measure the fast path: it must take this text.
+            assert_eq!(fast_yaml::from_str::<Config>(&yaml).expect("fast path takes the fleet"), config);
             let intent = compile(&config, &Allocation::default()).expect("fleet compiles");
             let rules: usize = intent.devices.iter().map(|d| d.rules.len()).sum();
             let members: usize = intent.devices.iter().map(|d| d.members.len()).sum();
@@ -116,10 +122,29 @@ fn lower_all(intent: &Intent) -> usize {
     intent.devices.iter().map(|d| lower_device(d, schema).expect("lowers").len()).sum()
 }
 
+/// How the text is loaded: `source::load_string` (for YAML: the fast path, falling
+/// back to serde_norway), or, for comparison, YAML through `serde_norway` alone as
+/// `load_string` did before the fast path.
+#[derive(Clone, Copy)]
+enum Loader {
+    Source(Format),
+    SerdeNorway,
+}
+
+fn load(text: String, loader: Loader) -> Loaded {
+    match loader {
+        Loader::Source(format) => load_string(text, format).expect("parses"),
+        Loader::SerdeNorway => {
+            let config = serde_norway::from_str::<Config>(&text).expect("parses");
+            Loaded { config, source_map: SourceMap::deferred(text) }
+        }
+    }
+}
+
 /// parse + validate (with locations) + intent, as `p4clone check` does; returns the
 /// number of classify rules (everything is dropped here).
-fn check(text: String, format: Format) -> usize {
-    let loaded = load_string(text, format).expect("parses");
+fn check(text: String, loader: Loader) -> usize {
+    let loaded = load(text, loader);
     let diags = loaded.check();
     assert!(!validate::has_errors(&diags));
     let intent = compile(&loaded.config, &Allocation::default()).expect("compiles");
@@ -129,8 +154,8 @@ fn check(text: String, format: Format) -> usize {
 /// parse + validate (with locations) + intent + lower, as `p4clone compile` does
 /// before rendering, from the text of a file as `source::load_file` has it after
 /// reading it; returns the number of updates (everything else is dropped here).
-fn pipeline(text: String, format: Format) -> usize {
-    let loaded = load_string(text, format).expect("parses");
+fn pipeline(text: String, loader: Loader) -> usize {
+    let loaded = load(text, loader);
     let diags = loaded.check();
     assert!(!validate::has_errors(&diags));
     let intent = compile(&loaded.config, &Allocation::default()).expect("compiles");
@@ -154,6 +179,9 @@ fn phases<M: Measurement>(c: &mut Criterion<M>, group: &str, inputs: &[Input]) {
         g.bench_with_input(BenchmarkId::new("parse_yaml_serde_only", &s), &i.yaml, |b, y| {
             b.iter(|| serde_norway::from_str::<Config>(black_box(y)).expect("parses"))
         });
+        g.bench_with_input(BenchmarkId::new("parse_yaml_fast_only", &s), &i.yaml, |b, y| {
+            b.iter(|| fast_yaml::from_str::<Config>(black_box(y)).expect("fast path"))
+        });
         g.bench_with_input(BenchmarkId::new("parse_json", &s), &i.json, |b, j| {
             b.iter_batched(|| j.clone(), |j| parse(j, Format::Json), BatchSize::PerIteration)
         });
@@ -168,16 +196,22 @@ fn phases<M: Measurement>(c: &mut Criterion<M>, group: &str, inputs: &[Input]) {
         });
         g.bench_with_input(BenchmarkId::new("lower", &s), &i.intent, |b, it| b.iter(|| lower_all(black_box(it))));
         g.bench_with_input(BenchmarkId::new("check_yaml", &s), &i.yaml, |b, y| {
-            b.iter_batched(|| y.clone(), |y| check(y, Format::Yaml), BatchSize::PerIteration)
+            b.iter_batched(|| y.clone(), |y| check(y, Loader::Source(Format::Yaml)), BatchSize::PerIteration)
+        });
+        g.bench_with_input(BenchmarkId::new("check_yaml_serde_norway", &s), &i.yaml, |b, y| {
+            b.iter_batched(|| y.clone(), |y| check(y, Loader::SerdeNorway), BatchSize::PerIteration)
         });
         g.bench_with_input(BenchmarkId::new("check_json", &s), &i.json, |b, j| {
-            b.iter_batched(|| j.clone(), |j| check(j, Format::Json), BatchSize::PerIteration)
+            b.iter_batched(|| j.clone(), |j| check(j, Loader::Source(Format::Json)), BatchSize::PerIteration)
         });
         g.bench_with_input(BenchmarkId::new("total_yaml", &s), &i.yaml, |b, y| {
-            b.iter_batched(|| y.clone(), |y| pipeline(y, Format::Yaml), BatchSize::PerIteration)
+            b.iter_batched(|| y.clone(), |y| pipeline(y, Loader::Source(Format::Yaml)), BatchSize::PerIteration)
+        });
+        g.bench_with_input(BenchmarkId::new("total_yaml_serde_norway", &s), &i.yaml, |b, y| {
+            b.iter_batched(|| y.clone(), |y| pipeline(y, Loader::SerdeNorway), BatchSize::PerIteration)
         });
         g.bench_with_input(BenchmarkId::new("total_json", &s), &i.json, |b, j| {
-            b.iter_batched(|| j.clone(), |j| pipeline(j, Format::Json), BatchSize::PerIteration)
+            b.iter_batched(|| j.clone(), |j| pipeline(j, Loader::Source(Format::Json)), BatchSize::PerIteration)
         });
     }
     g.finish();
