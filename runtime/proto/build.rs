@@ -32,6 +32,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `Entity` (and every `Update`) is the size of a `TableEntry`, not 40% more.
     config.boxed(".p4.v1.Entity.entity.direct_counter_entry");
     config.boxed(".p4.v1.Entity.entity.direct_meter_entry");
+    // A `TableEntry`'s meter, counter and idle-timeout data are absent from every
+    // entry this project writes and from most it reads: boxed, they cost one
+    // pointer each instead of 120 bytes of `None` in every entry.
+    for field in ["meter_config", "counter_data", "meter_counter_data", "time_since_last_hit"] {
+        config.boxed(format!(".p4.v1.TableEntry.{field}"));
+    }
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds_with_config(fds, config)?;
     Ok(())
 }

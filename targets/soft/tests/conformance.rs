@@ -677,7 +677,7 @@ async fn malformed_matches_and_actions_are_invalid_argument() {
     let mut idle = r.wire(1, 2);
     idle.idle_timeout_ns = 5;
     let mut counter_on_wire = r.wire(1, 2);
-    counter_on_wire.counter_data = Some(p4::CounterData::default());
+    counter_on_wire.counter_data = Some(Box::default());
     let mut is_const = r.wire(1, 2);
     is_const.is_const = true;
     let updates = [wrong_kind, dup, no_exact, missing_param, no_action, member, idle, counter_on_wire, is_const]
@@ -964,10 +964,10 @@ async fn wildcard_reads_follow_the_spec_filters() {
     let e = r.read_req(vec![ent(E::TableEntry(bad))]).await.unwrap_err();
     assert_eq!(codes(&e), [Code::InvalidArgument]);
     // Direct counters come with the entries when asked for.
-    let with_counters = TableEntry { counter_data: Some(p4::CounterData::default()), ..table.clone() };
+    let with_counters = TableEntry { counter_data: Some(Box::default()), ..table.clone() };
     let got = r.read_tables(with_counters).await;
     assert_eq!(got.len(), 4);
-    assert!(got.iter().all(|e| e.counter_data == Some(p4::CounterData::default())));
+    assert!(got.iter().all(|e| e.counter_data == Some(Box::default())));
     assert!(r.read_tables(table.clone()).await.iter().all(|e| e.counter_data.is_none()));
     // Indexed counters: all counters, all cells.
     let all = r.read(r.counter("", None, None)).await;
@@ -1180,16 +1180,16 @@ async fn modify_without_action_keeps_the_action_and_sets_the_counter() {
     r.write(vec![ins(e.clone())]).await.unwrap();
     let mut m = e.clone();
     m.action = None;
-    m.counter_data = Some(p4::CounterData { byte_count: 10, packet_count: 1 });
+    m.counter_data = Some(Box::new(p4::CounterData { byte_count: 10, packet_count: 1 }));
     r.write(vec![upd(Ty::Modify, E::TableEntry(m))]).await.unwrap();
     let got = r
         .read_tables(TableEntry { table_id: e.table_id, counter_data: Some(Default::default()), ..Default::default() })
         .await;
     assert_eq!(got[0].action, e.action);
-    assert_eq!(got[0].counter_data, Some(p4::CounterData { byte_count: 10, packet_count: 1 }));
+    assert_eq!(got[0].counter_data, Some(Box::new(p4::CounterData { byte_count: 10, packet_count: 1 })));
     // INSERT with an initial counter value.
     let mut with_counter = r.classify(2, 5, 1);
-    with_counter.counter_data = Some(p4::CounterData { byte_count: 7, packet_count: 7 });
+    with_counter.counter_data = Some(Box::new(p4::CounterData { byte_count: 7, packet_count: 7 }));
     r.write(vec![ins(with_counter.clone())]).await.unwrap();
     let mut key = with_counter.clone();
     key.action = None;
@@ -1292,7 +1292,7 @@ fn garbage(rng: &mut Rng, s: &P4Schema) -> Update {
             is_default_action: rng.below(8) == 0,
             metadata: rng.bytes().into(),
             counter_data: (rng.below(4) == 0)
-                .then(|| p4::CounterData { byte_count: rng.next() as i64, packet_count: rng.next() as i64 }),
+                .then(|| Box::new(p4::CounterData { byte_count: rng.next() as i64, packet_count: rng.next() as i64 })),
             idle_timeout_ns: (rng.below(10) == 0) as i64,
             ..Default::default()
         }),

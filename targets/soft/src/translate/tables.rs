@@ -776,7 +776,7 @@ pub(crate) fn plan_write(
         return Ok(Planned::ops(vec![delete_op(key)]));
     }
     check_extras(def, te)?;
-    let counter = te.counter_data.as_ref().map(counter_value).transpose()?;
+    let counter = te.counter_data.as_deref().map(counter_value).transpose()?;
     let mut ops = Vec::new();
     match (ty, &te.action) {
         (UpdateType::Insert, None) => {
@@ -899,7 +899,7 @@ fn entry_proto(def: &TableDef, r: &Rec, with_counter: bool) -> p4::TableEntry {
         action: Some(action_proto(def, &r.act)),
         priority,
         metadata: r.meta.clone().into(),
-        counter_data: if with_counter { r.counter.map(counter_proto) } else { None },
+        counter_data: if with_counter { r.counter.map(|c| Box::new(counter_proto(c))) } else { None },
         ..Default::default()
     }
 }
