@@ -273,9 +273,14 @@ async fn main() {
     let t = Instant::now();
     let rep = p4clone_runtime::stats::build_report(&cfg, &reads, None);
     let build = t.elapsed();
-    let t = Instant::now();
-    let text = p4clone_runtime::stats::render_prometheus(&rep);
-    let prom = t.elapsed();
+    let mut proms = Vec::new();
+    let mut text = String::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        text = p4clone_runtime::stats::render_prometheus(&rep);
+        proms.push(t.elapsed());
+    }
+    let prom = median(proms);
 
     // The same entities through p4runtime-shell (one Write per entity), into a
     // fresh target: the first P4CLONE_BENCH_SHELL_ENTRIES (default 5,000) in apply
@@ -341,7 +346,7 @@ async fn main() {
     );
     let _ = writeln!(
         out,
-        "| stats, 4,000 clone servers ({rows} rows over 6,000 VSs), connection kept (`--watch`/`--listen`), median of 5 | **{:.1} ms** (read {:.1} ms, report {:.1} ms, Prometheus text {:.1} ms, {} bytes) | ≤ 50 ms |",
+        "| stats, 4,000 clone servers ({rows} rows over 6,000 VSs), connection kept (`--watch`/`--listen`), median of 5 | **{:.1} ms** (read {:.1} ms, report {:.1} ms; Prometheus text, median of 5: {:.1} ms, {} bytes) | ≤ 50 ms |",
         ms(median(warm)),
         ms(read_only),
         ms(build),

@@ -417,54 +417,119 @@ pub fn render_json(r: &StatsReport) -> String {
 }
 
 fn label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    let mut out = String::with_capacity(s.len());
+    push_label(&mut out, s);
+    out
+}
+
+/// Appends `s` as a Prometheus label value (`\`, `"` and newlines escaped).
+fn push_label(out: &mut String, s: &str) {
+    if !s.contains(['\\', '"', '\n']) {
+        out.push_str(s);
+        return;
+    }
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends one sample line: `name{labels[,extra]} value`.
+fn push_sample(out: &mut String, name: &str, labels: &str, extra: &str, value: u64) {
+    out.push_str(name);
+    out.push('{');
+    out.push_str(labels);
+    out.push_str(extra);
+    out.push_str("} ");
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = value;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+    out.push('\n');
 }
 
 /// The report in the Prometheus text exposition format (version 0.0.4); see
 /// the module docs for the metric names.
 pub fn render_prometheus(r: &StatsReport) -> String {
-    let mut packets = String::new();
-    let mut mbuf = String::new();
-    let mut driver = String::new();
-    for v in &r.virtual_services {
-        for s in v.se_stats.iter().filter(|s| s.se != AGGREGATE) {
-            for c in &s.clone_srvr_stats {
-                let labels = format!(
-                    "vs=\"{}\",tenant=\"{}\",profile=\"{}\",clone_server=\"{}\",device=\"{}\",se=\"{}\"",
-                    label(&v.vs),
-                    label(&v.tenant),
-                    label(&v.profile),
-                    label(&c.ip),
-                    label(s.device.as_deref().unwrap_or("")),
-                    label(&s.se)
-                );
-                for (kind, val) in [("requested", c.num_total_pkts_cloned), ("emitted", c.num_succeeded)] {
-                    if let Some(val) = val {
-                        let _ = writeln!(packets, "p4clone_clone_packets_total{{{labels},kind=\"{kind}\"}} {val}");
+    let rows: usize = r.virtual_services.iter().flat_map(|v| &v.se_stats).map(|s| s.clone_srvr_stats.len()).sum();
+    let mut out = String::with_capacity(rows * 4 * 180 + 1024);
+    // One pass over the rows per metric family, each writing straight into `out`.
+    let mut labels = String::with_capacity(160);
+    let mut each_row = |out: &mut String, f: &dyn Fn(&mut String, &str, &CloneServerStats)| {
+        for v in &r.virtual_services {
+            for s in v.se_stats.iter().filter(|s| s.se != AGGREGATE) {
+                for c in &s.clone_srvr_stats {
+                    labels.clear();
+                    for (i, (k, val)) in [
+                        ("vs", v.vs.as_str()),
+                        ("tenant", v.tenant.as_str()),
+                        ("profile", v.profile.as_str()),
+                        ("clone_server", c.ip.as_str()),
+                        ("device", s.device.as_deref().unwrap_or("")),
+                        ("se", s.se.as_str()),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        if i > 0 {
+                            labels.push(',');
+                        }
+                        labels.push_str(k);
+                        labels.push_str("=\"");
+                        push_label(&mut labels, val);
+                        labels.push('"');
                     }
-                }
-                if let Some(val) = c.num_mbuf_alloc_failed {
-                    let _ = writeln!(mbuf, "p4clone_clone_mbuf_alloc_failed_total{{{labels}}} {val}");
-                }
-                if let Some(val) = c.num_driver_failures {
-                    let _ = writeln!(driver, "p4clone_clone_driver_failures_total{{{labels}}} {val}");
+                    f(out, &labels, c);
                 }
             }
         }
-    }
-    let mut out = String::new();
+    };
     out.push_str("# HELP p4clone_clone_packets_total Clone packets per clone server and SE: kind=\"requested\" (num_total_pkts_cloned) or \"emitted\" (num_succeeded).\n");
     out.push_str("# TYPE p4clone_clone_packets_total counter\n");
-    out.push_str(&packets);
-    if !mbuf.is_empty() {
+    each_row(&mut out, &|out, labels, c| {
+        for (kind, val) in [(",kind=\"requested\"", c.num_total_pkts_cloned), (",kind=\"emitted\"", c.num_succeeded)] {
+            if let Some(val) = val {
+                push_sample(out, "p4clone_clone_packets_total", labels, kind, val);
+            }
+        }
+    });
+    let rows_of = |f: fn(&CloneServerStats) -> Option<u64>| {
+        r.virtual_services
+            .iter()
+            .flat_map(|v| v.se_stats.iter().filter(|s| s.se != AGGREGATE))
+            .flat_map(|s| &s.clone_srvr_stats)
+            .any(|c| f(c).is_some())
+    };
+    if rows_of(|c| c.num_mbuf_alloc_failed) {
         out.push_str("# HELP p4clone_clone_mbuf_alloc_failed_total Clones lost for lack of packet buffers.\n");
         out.push_str("# TYPE p4clone_clone_mbuf_alloc_failed_total counter\n");
-        out.push_str(&mbuf);
+        each_row(&mut out, &|out, labels, c| {
+            if let Some(val) = c.num_mbuf_alloc_failed {
+                push_sample(out, "p4clone_clone_mbuf_alloc_failed_total", labels, "", val);
+            }
+        });
     }
-    if !driver.is_empty() {
+    if rows_of(|c| c.num_driver_failures) {
         out.push_str("# HELP p4clone_clone_driver_failures_total Clones the driver failed to send.\n");
         out.push_str("# TYPE p4clone_clone_driver_failures_total counter\n");
-        out.push_str(&driver);
+        each_row(&mut out, &|out, labels, c| {
+            if let Some(val) = c.num_driver_failures {
+                push_sample(out, "p4clone_clone_driver_failures_total", labels, "", val);
+            }
+        });
     }
     out.push_str("# HELP p4clone_device_up Whether the device's counters could be read (1) or not (0).\n");
     out.push_str("# TYPE p4clone_device_up gauge\n");
@@ -484,6 +549,57 @@ mod tests {
     #[test]
     fn prometheus_labels_are_escaped() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn prometheus_lines_are_exact() {
+        let row = |ip: &str, v: Option<u64>| CloneServerStats {
+            ip: ip.into(),
+            num_total_pkts_cloned: v,
+            num_mbuf_alloc_failed: v.map(|v| v / 2),
+            num_driver_failures: None,
+            num_succeeded: Some(0),
+        };
+        let r = StatsReport {
+            virtual_services: vec![VsStats {
+                vs: "vs \"a\"\\\n".into(),
+                tenant: "t".into(),
+                profile: "p".into(),
+                se_stats: vec![
+                    SeStats {
+                        se: "se-1".into(),
+                        device: Some("d".into()),
+                        clone_srvr_stats: vec![row("10.0.0.1", Some(u64::MAX)), row("::1", None)],
+                    },
+                    SeStats { se: AGGREGATE.into(), device: None, clone_srvr_stats: vec![row("x", Some(9))] },
+                ],
+            }],
+            errors: vec![DeviceFailure { device: "e".into(), message: "down".into() }],
+            devices_up: vec!["d".into()],
+        };
+        let text = render_prometheus(&r);
+        let l = r#"vs="vs \"a\"\\\n",tenant="t",profile="p""#;
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                format!(
+                    r#"p4clone_clone_packets_total{{{l},clone_server="10.0.0.1",device="d",se="se-1",kind="requested"}} 18446744073709551615"#
+                ),
+                format!(
+                    r#"p4clone_clone_packets_total{{{l},clone_server="10.0.0.1",device="d",se="se-1",kind="emitted"}} 0"#
+                ),
+                format!(
+                    r#"p4clone_clone_packets_total{{{l},clone_server="::1",device="d",se="se-1",kind="emitted"}} 0"#
+                ),
+                format!(
+                    r#"p4clone_clone_mbuf_alloc_failed_total{{{l},clone_server="10.0.0.1",device="d",se="se-1"}} 9223372036854775807"#
+                ),
+                r#"p4clone_device_up{device="d"} 1"#.to_string(),
+                r#"p4clone_device_up{device="e"} 0"#.to_string(),
+            ]
+        );
+        assert!(!text.contains("driver_failures_total{"), "unknown everywhere: no series");
     }
 
     #[test]
