@@ -6,7 +6,9 @@
 #   scripts/test-dpdk.sh          clippy with the feature, the DPDK tests,
 #                                 `p4clone soft --dpdk` on the README example
 #                                 against the pcap backend (main lcore and a
-#                                 worker lcore), and two worker lcores on net_null
+#                                 worker lcore), clone send failures as
+#                                 `p4clone stats` reads them from a running
+#                                 target, and two worker lcores on net_null
 #   scripts/test-dpdk.sh --bench  the side-by-side benchmark with dpdk-testpmd
 #                                 (BENCHMARKS.md "DPDK"; P4CLONE_BENCH_SECS=5)
 set -euo pipefail
@@ -80,6 +82,54 @@ for run in ("dpdk", "dpdk2"):
         print(f"test-dpdk: README example ({run}) port {n}: pcap backend {len(a)} frames, dpdk {len(d)}: "
               f"{'same' if same else 'DIFFERENT'}")
 sys.exit(1 if bad else 0)
+PY
+
+# Send failures reach `p4clone stats` over the target's CloneDiagnostics service:
+# a 4-mbuf clone pool without a cache makes most clones fail to allocate; the
+# stats read from the running target (--hold) must show them, and num_succeeded
+# must be the clones that left on port 3.
+mkdir -p "$tmp/fail"
+"$bin" soft --p4rt 127.0.0.1:0 --config examples/basic.yaml --hold --dpdk-tx-pool 4 --dpdk-pool-cache 0 \
+  --dpdk "-l 0 --no-huge -m 512 --no-pci --no-shconf -d $PMDS --log-level=4 \
+          --vdev net_pcap0,rx_pcap=examples/basic-port1.pcap,tx_pcap=$tmp/fail/port-1.pcap \
+          --vdev net_pcap1,rx_pcap=examples/basic-port2.pcap,tx_pcap=$tmp/fail/port-2.pcap \
+          --vdev net_pcap2,tx_pcap=$tmp/fail/port-3.pcap" \
+  --port 1=dpdk:net_pcap0 --port 2=dpdk:net_pcap1 --port 3=dpdk:net_pcap2 >"$tmp/fail.txt" 2>&1 &
+soft_pid=$!
+addr=""
+for _ in $(seq 1 100); do
+  addr=$(grep -o 'P4Runtime on [0-9.:]*' "$tmp/fail.txt" 2>/dev/null | head -n1 | awk '{print $3}' || true)
+  # --hold says when the inputs are drained.
+  if [ -n "$addr" ] && grep -q 'inputs drained' "$tmp/fail.txt"; then break; fi
+  sleep 0.1
+done
+if [ -z "$addr" ] || ! "$bin" stats examples/basic.yaml --address "$addr" --output json >"$tmp/fail.json"; then
+  kill -INT "$soft_pid" 2>/dev/null || true
+  cat "$tmp/fail.txt" >&2
+  exit 1
+fi
+kill -INT "$soft_pid"
+wait "$soft_pid" || { cat "$tmp/fail.txt" >&2; exit 1; }
+python3 - "$tmp/fail.json" "$tmp/fail/port-3.pcap" <<'PY'
+import json, sys
+rep = json.load(open(sys.argv[1]))
+rows = [c for v in rep["virtual_services"] for s in v["se_stats"] if s["se"] != "PROC_Aggregate"
+        for c in s["clone_srvr_stats"]]
+b = open(sys.argv[2], "rb").read()
+frames, o = 0, 24
+while o < len(b):
+    o += 16 + int.from_bytes(b[o + 8:o + 12], "little")
+    frames += 1
+failed = sum(c["num_mbuf_alloc_failed"] + c["num_driver_failures"] for c in rows)
+ok = (rows and failed > 0
+      and all(c["num_succeeded"] + c["num_mbuf_alloc_failed"] + c["num_driver_failures"] == c["num_total_pkts_cloned"]
+              for c in rows)
+      and sum(c["num_succeeded"] for c in rows) == frames)
+print(f"test-dpdk: send failures in p4clone stats: {failed} failed, "
+      f"{sum(c['num_succeeded'] for c in rows)} succeeded, {frames} clone frames sent: {'ok' if ok else 'FAILED'}")
+if not ok:
+    print(json.dumps(rep, indent=1), file=sys.stderr)
+sys.exit(0 if ok else 1)
 PY
 
 # Two worker lcores (both on CPU 1 here), each with its own queue pair on every
