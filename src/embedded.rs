@@ -2,8 +2,8 @@
 //! either over real P4Runtime gRPC on a loopback port ([`push_over_grpc`], what
 //! `run` does) or directly through the target's own Write path
 //! ([`load_in_process`], what `soft --config` does); choosing the config's device;
-//! pcap output directories; and the per-clone-server statistics read back over
-//! P4Runtime ([`read_stats`]).
+//! pcap output directories. The per-clone-server statistics are read back over
+//! P4Runtime with `p4clone_runtime::stats::read_device_report`.
 //!
 //! Both programming paths install the same things a `push` installs: the
 //! program's P4Info with the soft target's pipeline cookie, and the runtime's
@@ -11,19 +11,17 @@
 //! metadata), so a later `p4clone push` of the same config against a `soft`
 //! target finds it up to date, and `p4clone stats` reads it like any device.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use p4clone_compiler::config::{Config, Target};
+use p4clone_compiler::config::Target;
 use p4clone_compiler::intent::{DeviceIntent, Intent};
 use p4clone_compiler::lower::{self, write_request};
 use p4clone_proto::p4::v1::update;
 use p4clone_runtime::client::{Client, ConnectOptions};
 use p4clone_runtime::pipeline::{self, PipelineArtifacts};
 use p4clone_runtime::reconcile::{self, PushResult, Reconciler};
-use p4clone_runtime::stats::{self, StatsReport};
 use p4clone_soft::engine::RunReport;
 use p4clone_soft::ports::pcap::output_path;
 use p4clone_soft::ports::{PortError, MAX_PORT};
@@ -224,21 +222,6 @@ pub fn load_in_process(target: &SoftTarget, device: &DeviceIntent) -> Result<usi
         }
     })?;
     Ok(n)
-}
-
-/// Reads the mirror counters of `device` over P4Runtime (`client`), with the
-/// send failures the software target measured per member (its
-/// `CloneDiagnostics` service, as `p4clone stats` reads them), and builds the
-/// per-clone-server report of `cfg` for that device. `num_succeeded` is
-/// `clones_emitted` minus those failures.
-pub async fn read_stats(client: &mut Client, cfg: &Config, device: &str) -> StatsReport {
-    let read = match lower::program_schema() {
-        Ok(schema) => stats::read_device_counters(client, schema).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let mut reads = BTreeMap::new();
-    reads.insert(device.to_string(), read);
-    stats::build_report(cfg, &reads, None)
 }
 
 /// The output file of `port` in `dir` if the port sent frames.

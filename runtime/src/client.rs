@@ -472,7 +472,7 @@ impl Client {
         impl std::future::Future<Output = Result<Vec<(usize, P4Error)>, ClientError>> + Send + 'static,
         ClientError,
     > {
-        self.write_encoded_detached(&updates, 0..updates.len())
+        self.write_encoded_detached(updates.as_slice(), 0..updates.len())
     }
 
     /// [`Client::write_detached`] for `updates[range]` of any [`UpdateList`]: the
@@ -503,12 +503,7 @@ impl Client {
             if n == 0 {
                 return Ok(Vec::new());
             }
-            let call = async {
-                grpc.ready().await.map_err(|e| tonic::Status::unavailable(format!("connection not ready: {e}")))?;
-                let codec = tonic_prost::ProstCodec::<EncodedWriteRequest, WriteResponse>::default();
-                let path = tonic::codegen::http::uri::PathAndQuery::from_static(WRITE_PATH);
-                grpc.unary(tonic::Request::new(req), path, codec).await
-            };
+            let call = unary::<_, WriteResponse>(&mut grpc, WRITE_PATH, req);
             let r = match tokio::time::timeout(timeout, call).await {
                 Ok(r) => r,
                 Err(_) => return Err(ClientError::Timeout { address, what: "Write".into(), timeout }),
@@ -549,12 +544,7 @@ impl Client {
         let mut grpc = self.grpc.clone();
         let addr = self.opts.address.clone();
         self.timed("CloneDiagnostics.Read", async move {
-            grpc.ready()
-                .await
-                .map_err(|e| ClientError::Unreachable { address: addr.clone(), reason: e.to_string() })?;
-            let codec = tonic_prost::ProstCodec::<ReadCloneDiagnosticsRequest, ReadCloneDiagnosticsResponse>::default();
-            let path = tonic::codegen::http::uri::PathAndQuery::from_static(DIAGNOSTICS_READ_PATH);
-            match grpc.unary(tonic::Request::new(req), path, codec).await {
+            match unary::<_, ReadCloneDiagnosticsResponse>(&mut grpc, DIAGNOSTICS_READ_PATH, req).await {
                 Ok(r) => Ok(Some(r.into_inner().members)),
                 Err(s) if s.code() == tonic::Code::Unimplemented => Ok(None),
                 Err(s) => Err(rpc_error(&addr, "CloneDiagnostics.Read", &s)),
@@ -638,6 +628,23 @@ pub(crate) fn rpc_error(address: &str, op: &'static str, s: &tonic::Status) -> C
         };
     }
     ClientError::Rpc { address: address.to_string(), op, code: s.code(), message: s.message().to_string() }
+}
+
+/// One unary RPC on `grpc` at `path` with prost encoding, for the calls the
+/// generated `P4RuntimeClient` cannot make (pre-encoded Write batches, p4clone's
+/// own services).
+async fn unary<Req, Resp>(
+    grpc: &mut tonic::client::Grpc<Channel>,
+    path: &'static str,
+    req: Req,
+) -> Result<tonic::Response<Resp>, tonic::Status>
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    grpc.ready().await.map_err(|e| tonic::Status::unavailable(format!("connection not ready: {e}")))?;
+    let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+    grpc.unary(tonic::Request::new(req), tonic::codegen::http::uri::PathAndQuery::from_static(path), codec).await
 }
 
 type Opened = (

@@ -588,7 +588,7 @@ impl Plan {
                 if sel.is_empty() {
                     continue;
                 }
-                phases.push(Phase { resets: Vec::new(), changes: sel, names: Vec::new(), op, is_reset: false });
+                phases.push(Phase::Changes { op, changes: sel });
             }
         }
         group(&mut phases, &self.deletes, Op::Delete, &[4, 3, 2, SESSION_LEVEL, 0]);
@@ -607,49 +607,41 @@ impl Plan {
             }
         }
         if !updates.is_empty() {
-            phases.push(Phase { resets: updates, changes: Vec::new(), names, op: Op::Modify, is_reset: true });
+            phases.push(Phase::Resets { updates, names });
         }
         phases
     }
 }
 
-/// One dependency phase of a push: its own Write RPCs. Its updates are either
-/// planned changes (`op` of each change's entity) or counter resets.
-struct Phase<'a> {
-    /// Counter-reset updates (when `is_reset`).
-    resets: Vec<Update>,
-    /// The planned changes sent with `op`, also naming refused updates.
-    changes: Vec<&'a Change>,
-    /// Names of the counter resets.
-    names: Vec<String>,
-    op: Op,
-    is_reset: bool,
+/// One dependency phase of a push: its own Write RPCs.
+enum Phase<'a> {
+    /// Planned changes, sent as `op` updates of their entities (no copy).
+    Changes { op: Op, changes: Vec<&'a Change> },
+    /// Counter-reset updates (MODIFY to zero) and their names.
+    Resets { updates: Vec<Update>, names: Vec<String> },
 }
 
 impl Phase<'_> {
     fn name(&self, i: usize) -> String {
-        match self.changes.get(i) {
-            Some(c) => c.entity().to_string(),
-            None => self.names.get(i).cloned().unwrap_or_default(),
+        match self {
+            Phase::Changes { changes, .. } => changes.get(i).map(|c| c.entity().to_string()).unwrap_or_default(),
+            Phase::Resets { names, .. } => names.get(i).cloned().unwrap_or_default(),
         }
     }
 }
 
 impl write::UpdateList for Phase<'_> {
     fn len(&self) -> usize {
-        if self.is_reset {
-            self.resets.len()
-        } else {
-            self.changes.len()
+        match self {
+            Phase::Changes { changes, .. } => changes.len(),
+            Phase::Resets { updates, .. } => updates.len(),
         }
     }
 
     fn get(&self, i: usize) -> (i32, Option<&Entity>) {
-        if self.is_reset {
-            let u = &self.resets[i];
-            (u.r#type, u.entity.as_ref())
-        } else {
-            (self.op.update_type() as i32, Some(&self.changes[i].update))
+        match self {
+            Phase::Changes { op, changes } => (op.update_type() as i32, Some(&changes[i].update)),
+            Phase::Resets { updates, .. } => write::UpdateList::get(updates.as_slice(), i),
         }
     }
 }
@@ -1150,7 +1142,11 @@ impl Reconciler {
         let total: usize = phases.iter().map(write::UpdateList::len).sum();
         let mut offset = 0;
         for phase in phases {
-            let (n, reset, op) = (write::UpdateList::len(&phase), phase.is_reset, phase.op);
+            let n = write::UpdateList::len(&phase);
+            let op = match &phase {
+                Phase::Changes { op, .. } => Some(*op),
+                Phase::Resets { .. } => None,
+            };
             let base = offset;
             let describe = |i: usize| phase.name(i);
             let mut cb = |done: usize, _: usize| progress(base + done, total);
@@ -1167,14 +1163,11 @@ impl Reconciler {
                 Ok(rep) => (rep, None),
                 Err((rep, e)) => (rep, Some(e)),
             };
-            if reset {
-                result.counters_reset += report.applied;
-            } else {
-                match op {
-                    Op::Insert => result.inserted += report.applied,
-                    Op::Modify => result.modified += report.applied,
-                    Op::Delete => result.deleted += report.applied,
-                }
+            match op {
+                None => result.counters_reset += report.applied,
+                Some(Op::Insert) => result.inserted += report.applied,
+                Some(Op::Modify) => result.modified += report.applied,
+                Some(Op::Delete) => result.deleted += report.applied,
             }
             for mut e in report.errors {
                 e.index += base;

@@ -42,9 +42,10 @@ use p4clone_proto::p4::v1::entity;
 use p4clone_proto::schema::P4Schema;
 use serde::Serialize;
 
+use p4clone_proto::p4clone::soft::v1::MemberDiagnostics;
+
 use crate::client::Client;
 use crate::counters::{self, CounterValue};
-use p4clone_proto::p4clone::soft::v1::MemberDiagnostics;
 
 use crate::error::ClientError;
 use crate::reconcile::{parse_rewrite_metadata, RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE};
@@ -88,9 +89,8 @@ impl DeviceCounters {
         self.members.entry(member).or_default().drops = drops;
     }
 
-    /// Fills the failure counts of every member from `f(member)` (e.g., for an
-    /// in-process software target, `Pipeline::diag(Diag::AllocFailed, member)`
-    /// and `Diag::DriverFailed`).
+    /// Sets the failure counts of every member to `f(member)` (e.g. explicitly
+    /// unknown for a target that cannot count them, whatever it answered).
     pub fn fill_drops(&mut self, f: impl Fn(u16) -> DropCounts) {
         for (&id, m) in &mut self.members {
             m.drops = f(id);
@@ -246,6 +246,20 @@ pub struct StatsReport {
 
 fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     Some(a?.saturating_add(b?))
+}
+
+/// The report of `cfg` for one device read over `client`
+/// ([`read_device_counters`] with the program's P4Info, then [`build_report`]):
+/// what `run` and `soft` print for the device they programmed. A read failure
+/// becomes the report's error for that device.
+pub async fn read_device_report(client: &mut Client, cfg: &Config, device: &str) -> StatsReport {
+    let read = match p4clone_compiler::lower::program_schema() {
+        Ok(schema) => read_device_counters(client, schema).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let mut reads = BTreeMap::new();
+    reads.insert(device.to_string(), read);
+    build_report(cfg, &reads, None)
 }
 
 /// Builds the report from the config and per-device reads (`device name →

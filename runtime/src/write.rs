@@ -91,15 +91,6 @@ impl UpdateList for [Update] {
     }
 }
 
-impl UpdateList for Vec<Update> {
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-    fn get(&self, i: usize) -> (i32, Option<&Entity>) {
-        UpdateList::get(self.as_slice(), i)
-    }
-}
-
 /// `WriteRequest.updates` (P4Runtime p4runtime.proto).
 const WRITE_REQUEST_UPDATES: u32 = 4;
 /// `Update.type`.
@@ -300,7 +291,7 @@ mod tests {
     fn encoded_request_is_byte_identical_to_prost() {
         let ups = updates();
         for range in [0..ups.len(), 2..5, 0..0, ups.len() - 1..ups.len()] {
-            let enc = EncodedWriteRequest::encode(&header(), &ups, range.clone());
+            let enc = EncodedWriteRequest::encode(&header(), ups.as_slice(), range.clone());
             let whole = WriteRequest { updates: ups[range.clone()].to_vec(), ..header() };
             assert_eq!(enc.as_bytes(), whole.encode_to_vec().as_slice(), "range {range:?}");
             assert_eq!(enc.encoded_len(), whole.encoded_len());
@@ -314,7 +305,7 @@ mod tests {
         let ups = updates();
         let mut h = header();
         h.updates.push(ups[0].clone());
-        let enc = EncodedWriteRequest::encode(&h, &ups, 1..3);
+        let enc = EncodedWriteRequest::encode(&h, ups.as_slice(), 1..3);
         let decoded = WriteRequest::decode(enc.as_bytes()).unwrap();
         assert_eq!(decoded.updates, ups[0..3].to_vec());
         assert_eq!(enc.update_count(), 3);

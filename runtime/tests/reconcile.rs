@@ -273,10 +273,10 @@ async fn per_update_errors_are_reported_with_the_device_error() {
     let mut sent = 0;
     let report = p4clone_runtime::write::write_batched(
         &mut c,
-        &vec![p4clone_runtime::tables::update_of(
+        &[p4clone_runtime::tables::update_of(
             p4clone_proto::p4::v1::update::Type::Insert,
             p4clone_runtime::tables::entity_of(state.entries[0].clone()),
-        )],
+        )][..],
         10,
         1,
         &|_| "the entry".to_string(),

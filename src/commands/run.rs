@@ -299,7 +299,7 @@ pub fn run_soft(
     drop(engine);
 
     let stats = rt.block_on(async {
-        let s = embedded::read_stats(&mut client, &compiled.config, &device.name).await;
+        let s = p4clone_runtime::stats::read_device_report(&mut client, &compiled.config, &device.name).await;
         drop(client);
         server.shutdown().await;
         s

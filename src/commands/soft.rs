@@ -559,7 +559,7 @@ async fn read_own_stats(
 ) -> p4clone_runtime::StatsReport {
     let opts = ConnectOptions::new(addr.to_string(), device_id).read_only();
     match Client::connect(opts).await {
-        Ok(mut c) => embedded::read_stats(&mut c, cfg, &device.name).await,
+        Ok(mut c) => p4clone_runtime::stats::read_device_report(&mut c, cfg, &device.name).await,
         Err(e) => p4clone_runtime::StatsReport {
             errors: vec![p4clone_runtime::stats::DeviceFailure { device: device.name.clone(), message: e.to_string() }],
             ..Default::default()
