@@ -3,7 +3,7 @@
 
 use p4clone_proto::schema::{CounterUnit, MatchKind, P4Schema};
 
-const P4INFO: &str = include_str!("../../../p4src/traffic_clone.p4info.txtpb");
+const P4INFO: &str = include_str!("../../p4src/traffic_clone.p4info.txtpb");
 
 use MatchKind::{Exact, Ternary};
 
