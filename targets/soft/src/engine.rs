@@ -17,9 +17,11 @@
 //!   port is left and every replay input is exhausted.
 //!
 //! Per burst, [`Worker::run_burst`]:
-//! 1. counts each received frame (`rx`) and drops **zero-length frames at the port**
-//!    (`rx_zero_length`; they never reach the pipeline, see
-//!    `tests/vectors/zero-length`);
+//! 1. counts each received frame (`rx`; zero-length ones also in `rx_zero_length`).
+//!    A zero-length frame goes through the pipeline like any other: it cannot be
+//!    parsed, so it is forwarded to the wire peer as a zero-length frame, never
+//!    cloned, as BMv2 does (see `tests/vectors/zero-length`). Only pcap inputs can
+//!    hold such a record: AF_PACKET and DPDK never deliver an empty frame;
 //! 2. runs [`Pipeline::process_burst`];
 //! 3. groups the emitted frames by egress port, keeping emission order, and calls
 //!    each port's [`Port::send_burst`] once. Frames of one port therefore leave in
@@ -68,7 +70,7 @@ pub struct PortIo {
     pub rx_frames: u64,
     /// Bytes received.
     pub rx_bytes: u64,
-    /// Zero-length frames, dropped at the port before the pipeline.
+    /// Zero-length frames (forwarded to the wire peer, never cloned).
     pub rx_zero_length: u64,
     /// Frames the backend sent (originals and clones).
     pub tx_frames: u64,
@@ -289,9 +291,6 @@ impl Worker {
                 st.rx_frames += 1;
                 st.rx_bytes += data.len() as u64;
                 st.rx_zero_length += u64::from(data.is_empty());
-            }
-            if data.is_empty() {
-                continue;
             }
             frames.push(RxFrame { port, data });
             map.push(i as u32);
