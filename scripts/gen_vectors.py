@@ -933,10 +933,11 @@ class Model:
     # -- one input frame ----------------------------------------------------------------------
     def process(self, port: int, frame: bytes):
         """Returns (emissions [(port, frame, kind, member)], trace text)."""
-        if len(frame) == 0:
-            return [], "zero-length frame: dropped (see the zero-length case)"
         if port not in self.wire:
             return [], f"port {port} is in no wire: dropped"
+        if len(frame) == 0:
+            return ([(self.wire[port], frame, "orig", None)],
+                    f"zero-length frame: not classified; orig -> port {self.wire[port]}")
         h = parse_frame(frame)
         out, trace = [], []
         if h["l4"] and (h["ipv4"] or h["ipv6"]):
@@ -1776,12 +1777,12 @@ def case_unknown_port():
 
 def case_zero_length():
     c = Case("zero-length",
-             "Zero-length pcap records (0 captured bytes) on wire ports, between matching frames. Decision: "
-             "a 0-byte frame is dropped at the port (no output anywhere, no classification, no cursor "
-             "advance); the other frames behave normally (round robin 0,1,0,...). UNCERTAIN: the literal "
-             "contract (parser errors do not drop) would forward an empty frame, and what BMv2's pcap file "
-             "input does with a 0-byte record is unverified; the BMv2 fidelity run (issue 8) will confirm or "
-             "correct this expectation.",
+             "Zero-length pcap records (0 captured bytes) on wire ports, between matching frames. A "
+             "0-byte frame cannot be parsed, so it is forwarded to the wire peer as a 0-byte frame, never "
+             "classified or cloned, and the round-robin cursor does not move (the other frames clone "
+             "0,1,0,...). This is what BMv2 simple_switch_grpc does with such a record in --use-files mode "
+             "(verified on a real build). Only pcap inputs can hold one: AF_PACKET and DPDK NICs never "
+             "deliver an empty frame.",
              std_config(n_clone=2))
     cv = se_conv(SRV[1], 55001, isn_seed=190)
     seq = http_exchange(cv, "zero", req=160, resp=(400,))
@@ -1790,7 +1791,8 @@ def case_zero_length():
         if i in (0, 3, 6):
             c.add(SE_PORT if i % 2 == 0 else POOL_PORT, b"")
     c.run()
-    assert all(len(f) for recs in c.expect.values() for _, f in recs)
+    assert sum(1 for recs in c.expect.values() for _, f in recs if not f) == 3
+    assert all(len(f) for _, f in c.expect[MON_PORT])
     assert_cycle(c, 2)
     return c
 
@@ -2041,7 +2043,8 @@ def top_readme(cases) -> str:
         "",
         "## Decisions the vectors encode",
         "",
-        "- A 0-byte frame is dropped at the port (`zero-length`; to be confirmed on BMv2).",
+        "- A 0-byte frame is forwarded to the wire peer as a 0-byte frame and never cloned (`zero-length`; "
+        "verified on BMv2).",
         "- A parser error never drops a frame on a wire port; it only prevents cloning (`malformed`). The "
         "parser checks nothing else: bad checksums, inconsistent lengths, TCP data offset < 5, IPv4 options "
         "and first fragments are cloned (`lenient-parse`).",
