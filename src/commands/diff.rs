@@ -518,7 +518,7 @@ fn run_target(
 ) -> Result<(), Failure> {
     match target {
         RunTarget::Soft => run::run_soft(compiled, dev, inputs, out, false).map(|_| ()),
-        RunTarget::Bmv2 => run::run_bmv2(compiled, dev, inputs, out, bmv2, extra_ports, false).map(|_| ()),
+        RunTarget::Bmv2 => run::run_bmv2(compiled, dev, inputs, out, bmv2, extra_ports, false)?.lossless(),
     }
 }
 

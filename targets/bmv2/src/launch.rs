@@ -469,7 +469,10 @@ impl Bmv2 {
     }
 
     fn output_frames(&self) -> u64 {
-        self.ports.iter().map(|&p| pcap::read(&output_file(&self.work, p)).map_or(0, |f| f.records.len() as u64)).sum()
+        self.ports
+            .iter()
+            .map(|&p| pcap::read_output(&output_file(&self.work, p)).map_or(0, |f| f.records.len() as u64))
+            .sum()
     }
 
     /// Waits until processing has started (`start`) and then until the output
@@ -554,7 +557,7 @@ impl Bmv2 {
         let mut out = Vec::new();
         for &p in &self.ports {
             let raw = output_file(&self.work, p);
-            let f = pcap::read(&raw).map_err(|e| match e {
+            let f = pcap::read_output(&raw).map_err(|e| match e {
                 Bmv2Error::Input { path, reason } => Bmv2Error::io(
                     format!("BMv2 output {}", path.display()),
                     std::io::Error::new(std::io::ErrorKind::InvalidData, reason),

@@ -10,6 +10,7 @@
 //! | [`artifacts`] | `p4src/build/` present and compiled from the current source (`SOURCE.sha256`) |
 //! | [`launch`] | `simple_switch_grpc --use-files` on a free loopback port: start, wait, stop, collect outputs |
 //! | [`push`] | program a device over P4Runtime (pipeline + entities) with timings; read the mirror counters |
+//! | [`loss`] | frames BMv2 lost in file mode (queue overflow), accounted from the inputs and `clones_requested` |
 //! | [`pcap`] | the pcap files BMv2 reads and writes (link type 0 outputs) |
 //! | [`p4c`] | compile with the `p4src/README.md` command; warnings fail |
 //! | [`p4info`] | semantic P4Info comparison (ids, names, fields, widths, sizes; order and annotations ignored) |
@@ -40,6 +41,7 @@ pub mod artifacts;
 mod error;
 pub mod launch;
 pub mod locate;
+pub mod loss;
 pub mod p4c;
 pub mod p4info;
 pub mod pcap;

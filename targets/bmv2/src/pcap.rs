@@ -49,6 +49,16 @@ pub fn read(path: &Path) -> Result<PcapFile> {
     parse(&bytes).map_err(|reason| Bmv2Error::Input { path: path.to_path_buf(), reason })
 }
 
+/// Reads one of BMv2's `pN_out.pcap` files. BMv2 writes the file header only
+/// with the first frame, so a port that sent nothing leaves a 0-byte file: that
+/// is a file of zero frames, not an error (any other malformation still is).
+pub fn read_output(path: &Path) -> Result<PcapFile> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() == 0 => Ok(PcapFile { linktype: LINKTYPE_ETHERNET, records: Vec::new() }),
+        _ => read(path),
+    }
+}
+
 /// [`read`] over bytes.
 pub fn parse(b: &[u8]) -> std::result::Result<PcapFile, String> {
     if b.len() >= 4 && u32::from_le_bytes([b[0], b[1], b[2], b[3]]) == MAGIC_PCAPNG {
@@ -212,5 +222,16 @@ mod tests {
         write_empty(&p).unwrap();
         assert_eq!(size_of(&p), 24);
         assert!(read(&p).unwrap().records.is_empty());
+    }
+
+    #[test]
+    fn zero_byte_output_is_a_port_that_sent_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("p3_out.pcap");
+        std::fs::write(&p, b"").unwrap();
+        assert!(read_output(&p).unwrap().records.is_empty());
+        assert!(read(&p).unwrap_err().to_string().contains("truncated file header (0 of 24 bytes)"));
+        std::fs::write(&p, b"abc").unwrap();
+        assert!(read_output(&p).unwrap_err().to_string().contains("truncated file header (3 of 24 bytes)"));
     }
 }

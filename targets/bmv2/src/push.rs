@@ -14,7 +14,7 @@ use p4clone_compiler::intent::DeviceIntent;
 use p4clone_runtime::client::{Client, ConnectOptions};
 use p4clone_runtime::pipeline::{self, PipelineArtifacts, PipelineStatus};
 use p4clone_runtime::reconcile::{PushResult, Reconciler};
-use p4clone_runtime::stats::{self, DropCounts, StatsReport};
+use p4clone_runtime::stats::{self, DeviceCounters, DropCounts, StatsReport};
 
 use crate::error::{Bmv2Error, Result};
 
@@ -77,14 +77,24 @@ pub async fn program(
 /// unknown (`-` in tables, `null` in JSON); `num_succeeded` is what the egress
 /// emitted.
 pub async fn read_stats(client: &mut Client, cfg: &Config, device: &str) -> StatsReport {
+    stats_report(cfg, device, read_counters(client).await)
+}
+
+/// Reads the per-member mirror counters (`clones_requested`, `clones_emitted`)
+/// over P4Runtime, with clone failures marked unknown (BMv2 cannot count them).
+pub async fn read_counters(client: &mut Client) -> std::result::Result<DeviceCounters, String> {
     let read = match p4clone_compiler::lower::program_schema() {
         Ok(schema) => stats::read_device_counters(client, schema).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    let read = read.map(|mut c| {
+    read.map(|mut c| {
         c.fill_drops(|_| DropCounts::default());
         c
-    });
+    })
+}
+
+/// The per-clone-server statistics of `device` from what [`read_counters`] read.
+pub fn stats_report(cfg: &Config, device: &str, read: std::result::Result<DeviceCounters, String>) -> StatsReport {
     let mut reads = BTreeMap::new();
     reads.insert(device.to_string(), read);
     stats::build_report(cfg, &reads, None)

@@ -9,7 +9,8 @@ Behaviour follows BMv2's (src/bm_sim/options_parse.cpp, switch.cpp, pcap_file.cp
 - `--help` prints the option list and exits 0;
 - general options before `--`, target options (`--grpc-server-addr`) after it;
 - `-i N@NAME` opens NAME_in.pcap (missing: fatal, exit 1) and creates NAME_out.pcap with
-  pcap_open_dead(0, 0): link type 0, snaplen 0;
+  pcap_open_dead(0, 0): link type 0, snaplen 0; the file header is written only with the
+  port's first frame, so a port that sends nothing leaves a 0-byte file;
 - `--use-files N`: processing starts N seconds later (here: after start, not after a
   pipeline is set, since the stub has no P4Runtime);
 - SIGTERM is not caught.
@@ -98,10 +99,7 @@ def main():
         if not os.path.exists(name + "_in.pcap"):
             fail(f"[critical] {name}_in.pcap: No such file or directory")
         inputs[p] = read_pcap(name + "_in.pcap")
-        f = open(name + "_out.pcap", "wb")
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 0, 0))
-        f.flush()
-        outs[p] = f
+        outs[p] = open(name + "_out.pcap", "wb")
     sys.stdout.flush()
     host, port = target[1].rsplit(":", 1)
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -119,6 +117,8 @@ def main():
     merged = sorted(((ts, k, p, d) for k, (p, recs) in enumerate(sorted(inputs.items())) for ts, d in recs[:]),
                     key=lambda r: (r[0], r[1]))
     for _, _, p, d in merged:
+        if outs[p].tell() == 0:
+            outs[p].write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 0, 0))
         now = time.time()
         outs[p].write(struct.pack("<IIII", int(now), int((now % 1) * 1e6), len(d), len(d)) + d)
         outs[p].flush()
