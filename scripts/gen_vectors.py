@@ -7,8 +7,8 @@
     python3 scripts/gen_vectors.py --list    # print the cases and their frame counts
 
 Every expected frame is derived here by an independent reference model of the data-plane
-contract (docs/dataplane.md, DESIGN §4) written in plain Python -- never by running p4clone.
-The model builds the classify rules from the config the way DESIGN §4 says, keeps one
+contract (docs/dataplane.md) written in plain Python -- never by running p4clone.
+The model builds the classify rules from the config the way docs/dataplane.md says, keeps one
 round-robin cursor per (profile, SE) block, hashes flows with zlib.crc32, rewrites clones
 (MACs, VLAN push / rewrite / strip, NAT restore with checksums recomputed *in full*, which is
 independent of the incremental RFC 1624 update the targets use), truncates, and emits per
@@ -1185,7 +1185,7 @@ def case_rr_shared():
                                     "pool": "api", "traffic_clone_profile": "ids"})
     c = Case("rr-shared-profile",
              "Two virtual services (vs-web, vs-api) with different pools use the same clone profile on the "
-             "same SE: they share one member block and therefore one round-robin cursor (DESIGN §4: the "
+             "same SE: they share one member block and therefore one round-robin cursor (docs/dataplane.md: the "
              "cursor is per profile block; blocks are per (profile, SE)), so the clone sequence alternates "
              "0,1,0,1 across the interleaved traffic of both VSs, not per VS.",
              cfg)
@@ -1300,7 +1300,7 @@ def case_truncate():
 def case_truncate_vlan():
     c = Case("truncate-vlan-push",
              "truncate: 64 with a VLAN clone network (vlan 50): the 802.1Q tag is pushed first, then the clone "
-             "is cut to 64 bytes, so the 64 bytes include the tag (DESIGN §8: BMv2's truncate counts the "
+             "is cut to 64 bytes, so the 64 bytes include the tag (docs/targets.md: BMv2's truncate counts the "
              "pushed tag). A 60-byte frame becomes exactly 64 bytes with the tag and is not cut further.",
              std_config(n_clone=2, truncate=64, mon_vlan=50))
     cv = se_conv(SRV[1], 45101, isn_seed=51)
@@ -1728,7 +1728,7 @@ def case_lenient():
 def case_both_directions():
     c = Case("both-directions",
              "Traffic arriving on both wire ports, with many frames on port 1 and port 2 sharing a timestamp: "
-             "the input files are merged in timestamp order with ties going to the lower port (DESIGN §4, as "
+             "the input files are merged in timestamp order with ties going to the lower port (docs/dataplane.md, as "
              "BMv2's --use-files reads them), so at each tie the port-1 frame (member→SE) is processed, and "
              "takes the round-robin turn, before the port-2 frame (SE→member); two frames of one file with "
              "equal timestamps keep file order. SE→member originals leave on port 1, member→SE on port 2, "
@@ -1971,7 +1971,7 @@ def case_readme(case: Case) -> str:
     n_clone = len(case.clones())
     lines = [f"# {case.name}", "", case.what, "",
              "Expected frames are derived by the reference model in `scripts/gen_vectors.py` from the "
-             "data-plane contract (docs/dataplane.md, DESIGN §4): inputs of all ports merged by timestamp "
+             "data-plane contract (docs/dataplane.md): inputs of all ports merged by timestamp "
              "(ties to the lower port), each frame wired to its peer port, classified against the rules the "
              "config implies, and its clone (if any) rewritten and emitted before the original. "
              "`trace.txt` lists the model's decision for every input frame.", "",
@@ -1994,7 +1994,7 @@ def top_readme(cases) -> str:
     return "\n".join([
         "# Shared packet test vectors",
         "",
-        "Packet-level test cases of the data-plane contract (`docs/dataplane.md`, DESIGN §4), stored as data "
+        "Packet-level test cases of the data-plane contract (`docs/dataplane.md`), stored as data "
         "so that every target -- the Rust software target with each port backend, BMv2, the DPDK backend -- "
         "replays the same files and must produce the same bytes.",
         "",
@@ -2037,7 +2037,7 @@ def top_readme(cases) -> str:
         "`python3 scripts/gen_vectors.py --check` regenerates into a temporary directory and fails, naming "
         "the files, if anything committed differs (run by `scripts/test.sh`). Never edit the files by hand "
         "and never record a target's output into them: the generator derives every expected frame from the "
-        "contract with its own Python model (parse, wire, classify rules built from the config as DESIGN §4 "
+        "contract with its own Python model (parse, wire, classify rules built from the config as docs/dataplane.md "
         "says, round-robin cursor per (profile, SE) block or crc32 flow hash, egress rewrite, NAT restore "
         "with checksums recomputed in full, truncation, clone before original).",
         "",

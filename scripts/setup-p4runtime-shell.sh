@@ -2,7 +2,7 @@
 # Creates (idempotently) a Python venv holding the third-party P4Runtime client
 # `p4runtime-shell` 0.0.6 (PyPI), which the software target's interop test
 # (targets/soft/tests/p4runtime_shell.rs) drives against our P4Runtime server.
-# DESIGN §8: 0.0.6 installs in a Python 3.11 venv and pulls p4runtime 1.4.1,
+# docs/targets.md: 0.0.6 installs in a Python 3.11 venv and pulls p4runtime 1.4.1,
 # protobuf 3.20.3 and grpcio.
 #
 # Venv location: $P4CLONE_VENV, else <repo>/target/p4rt-venv.

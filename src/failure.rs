@@ -1,4 +1,4 @@
-//! How a subcommand fails, and the exit code each kind maps to (DESIGN §6):
+//! How a subcommand fails, and the exit code each kind maps to (README, "Commands"):
 //! 0 ok, 1 runtime/device failure, 2 bad input (config, flags, files).
 
 use std::fmt;
@@ -17,7 +17,6 @@ pub enum Failure {
     /// Bad input (exit 2); the message is printed as `error: {message}`.
     Input(String),
     /// A runtime or device failure (exit 1); printed as `error: {message}`.
-    #[allow(dead_code)] // used by the device-facing subcommands
     Runtime(String),
     /// Already reported on stderr (e.g. a list of diagnostics); just exit with the code.
     Reported(u8),

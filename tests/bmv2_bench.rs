@@ -83,9 +83,13 @@ fn write_pcap(path: &Path, n: u64, pct: u64) {
     w.flush().unwrap();
 }
 
+/// Runs `p4clone` and parses its JSON report. A BMv2 run that lost frames exits
+/// 1 after printing its report (BMv2 drops frames when it falls behind, which is
+/// what this benchmark drives it to): its report still counts.
 fn run(args: &[String]) -> Result<Value, String> {
     let o = Command::new(env!("CARGO_BIN_EXE_p4clone")).current_dir(root()).args(args).output().unwrap();
-    if o.status.code() != Some(0) {
+    let lossy = o.status.code() == Some(1) && String::from_utf8_lossy(&o.stderr).contains("(queue overflow)");
+    if o.status.code() != Some(0) && !lossy {
         return Err(format!("{}: {}", o.status, String::from_utf8_lossy(&o.stderr)));
     }
     serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())

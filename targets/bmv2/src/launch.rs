@@ -1,6 +1,6 @@
 //! Running `simple_switch_grpc` on pcap files.
 //!
-//! What BMv2 does in this mode (DESIGN §8, and `src/bm_sim/{options_parse,
+//! What BMv2 does in this mode (docs/targets.md, and `src/bm_sim/{options_parse,
 //! switch,dev_mgr,pcap_file}.cpp` of p4lang/behavioral-model):
 //!
 //! - `--use-files N -i P@NAME` reads `NAME_in.pcap` and writes `NAME_out.pcap`
