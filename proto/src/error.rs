@@ -3,6 +3,10 @@
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The embedded program (P4Info) does not load.
+    #[error("{0}")]
+    Program(String),
+
     /// A message type is not in [`crate::descriptor_pool`].
     #[error("message type `{0}` is not in the p4clone-proto descriptor pool")]
     UnknownMessageType(String),

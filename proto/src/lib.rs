@@ -13,6 +13,8 @@
 //! - [`format`]: protobuf text format and JSON rendering / parsing.
 //! - [`bytestring`]: canonical P4Runtime bytestrings (spec §8.4).
 //! - [`schema`]: [`schema::P4Schema`], name/id lookups over a P4Info.
+//! - [`program`]: the P4 program p4clone drives: its P4Info (embedded once),
+//!   schema, object names and ids, limits, and the p4c build.
 //! - [`status`]: `google.rpc.Status` with per-update `p4.v1.Error` details.
 //! - [`error`]: the crate's [`Error`] type.
 
@@ -23,6 +25,7 @@ use prost_reflect::DescriptorPool;
 pub mod bytestring;
 pub mod error;
 pub mod format;
+pub mod program;
 pub mod schema;
 pub mod status;
 

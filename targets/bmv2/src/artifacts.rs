@@ -8,21 +8,15 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Bmv2Error, Result};
 
-/// The program source, relative to `p4src`.
-pub const SOURCE: &str = "traffic_clone.p4";
-/// The hand-kept P4Info, relative to `p4src`.
-pub const P4INFO: &str = "traffic_clone.p4info.txtpb";
-/// The BMv2 JSON, relative to `p4src`.
-pub const BUILD_JSON: &str = "build/traffic_clone.json";
-/// The P4Info as p4c wrote it, relative to `p4src`.
-pub const BUILD_P4INFO: &str = "build/traffic_clone.p4info.txtpb";
-/// The record of the source the build came from, relative to `p4src`.
-pub const SOURCE_SHA256: &str = "build/SOURCE.sha256";
+pub use p4clone_proto::program::build::{BMV2_JSON as BUILD_JSON, BUILD_P4INFO, P4INFO, SOURCE, SOURCE_SHA256};
+use p4clone_proto::program::build::{P4C_COMMAND, REBUILD_SCRIPT};
 
 /// The command that (re)builds `p4src/build/`, for error messages.
-pub const REBUILD_COMMAND: &str = "scripts/p4c-check.sh --update   (or, in p4src/: mkdir -p build && p4c --target \
-                                   bmv2 --arch v1model --p4runtime-files build/traffic_clone.p4info.txtpb -o build \
-                                   traffic_clone.p4 && sha256sum traffic_clone.p4 > build/SOURCE.sha256)";
+pub static REBUILD_COMMAND: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{REBUILD_SCRIPT}   (or, in p4src/: mkdir -p build && {P4C_COMMAND} && sha256sum {SOURCE} > {SOURCE_SHA256})"
+    )
+});
 
 /// The short form, for warnings.
 pub const REBUILD_SHORT: &str = "scripts/p4c-check.sh --update (see p4src/README.md)";
@@ -116,14 +110,14 @@ pub fn check_artifacts(p4src: &Path) -> Result<Artifacts> {
                 return Err(Bmv2Error::ArtifactMissing {
                     path: p.clone(),
                     why: "empty or not a file".into(),
-                    command: REBUILD_COMMAND.into(),
+                    command: REBUILD_COMMAND.clone(),
                 })
             }
             Err(e) => {
                 return Err(Bmv2Error::ArtifactMissing {
                     path: p.clone(),
                     why: e.to_string(),
-                    command: REBUILD_COMMAND.into(),
+                    command: REBUILD_COMMAND.clone(),
                 })
             }
         }
@@ -134,16 +128,18 @@ pub fn check_artifacts(p4src: &Path) -> Result<Artifacts> {
             dir: p4src.join("build"),
             recorded,
             actual,
-            command: REBUILD_COMMAND.into(),
+            command: REBUILD_COMMAND.clone(),
         }),
         Freshness::Unrecorded => Err(Bmv2Error::ArtifactMissing {
             path: p4src.join(SOURCE_SHA256),
             why: "the build does not record which source it came from, so it may be stale".into(),
-            command: REBUILD_COMMAND.into(),
+            command: REBUILD_COMMAND.clone(),
         }),
-        Freshness::Unreadable(m) => {
-            Err(Bmv2Error::ArtifactMissing { path: p4src.join(SOURCE_SHA256), why: m, command: REBUILD_COMMAND.into() })
-        }
+        Freshness::Unreadable(m) => Err(Bmv2Error::ArtifactMissing {
+            path: p4src.join(SOURCE_SHA256),
+            why: m,
+            command: REBUILD_COMMAND.clone(),
+        }),
     }
 }
 

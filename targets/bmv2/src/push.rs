@@ -83,7 +83,7 @@ pub async fn read_stats(client: &mut Client, cfg: &Config, device: &str) -> Stat
 /// Reads the per-member mirror counters (`clones_requested`, `clones_emitted`)
 /// over P4Runtime, with clone failures marked unknown (BMv2 cannot count them).
 pub async fn read_counters(client: &mut Client) -> std::result::Result<DeviceCounters, String> {
-    let read = match p4clone_compiler::lower::program_schema() {
+    let read = match p4clone_proto::program::schema() {
         Ok(schema) => stats::read_device_counters(client, schema).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
