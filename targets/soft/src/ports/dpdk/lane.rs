@@ -5,8 +5,10 @@
 //!
 //! Per received burst, [`Lane::step`]:
 //! 1. `rte_eth_rx_burst`; the frames become the pipeline's input as they lie in
-//!    their mbufs (a multi-segment mbuf is copied into one buffer and freed; a
-//!    zero-length frame is counted and freed, it never reaches the pipeline);
+//!    their mbufs (a multi-segment mbuf is copied into one buffer and freed). A
+//!    zero-length frame (only a net_pcap replay can deliver one; a NIC never does)
+//!    goes through the pipeline like any other, which forwards it to the wire
+//!    peer, as BMv2 does;
 //! 2. [`Pipeline::process_burst`];
 //! 3. walks the emits once, in emission order, appending one mbuf per emit to its
 //!    egress port's TX list: an **original** is the received mbuf itself, whose
@@ -261,13 +263,7 @@ impl<'a> Lane<'a> {
                 };
             }
             bytes += u64::from(inp.len);
-            if inp.len == 0 {
-                zero += 1;
-                if !inp.mbuf.is_null() {
-                    self.release.push(inp.mbuf);
-                }
-                continue;
-            }
+            zero += u64::from(inp.len == 0);
             self.inputs.push(inp);
         }
         h.stats.rx += n as u64;
