@@ -3,6 +3,8 @@
 //! reading the packet test vectors), with typed errors, so the `p4clone` binary
 //! (`src/main.rs`, a thin command line over it) and the tests share them.
 
+#![warn(missing_docs)]
+
 pub mod jobs;
 
 pub use jobs::error::JobError;

@@ -1,5 +1,6 @@
 //! Replays every shared packet test vector (`tests/vectors/<case>/`, see its
-//! README) through the `p4clone` binary and compares each port's output with
+//! README; cases read with `p4clone::jobs::vectors`, as `diff --vectors` reads
+//! them) through the `p4clone` binary and compares each port's output with
 //! `expected-<port>.pcap`, byte for byte and in order:
 //!
 //! - `vectors_through_run`: `p4clone run` (in-process software target, entities

@@ -65,3 +65,35 @@ impl JobError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use p4clone_bmv2::loss::PortAccount;
+
+    use super::*;
+
+    #[test]
+    fn lost_frames_are_a_runtime_failure_naming_the_port() {
+        let lost = Losses(vec![PortAccount { port: 3, originals: 90, clones: 10, written: 97 }]);
+        let e = JobError::Bmv2Lost(lost.clone());
+        assert!(!e.is_input());
+        let text = e.to_string();
+        assert!(text.starts_with(&format!("{lost}\n  BMv2's file mode reads its inputs unpaced")), "{text}");
+        assert!(text.contains("BMv2 dropped 3 frames on port 3 (queue overflow)"), "{text}");
+        assert!(text.ends_with("(64 frames) is full; its outputs are incomplete, so they say nothing about the data plane. Split the input into smaller captures."), "{text}");
+    }
+
+    #[test]
+    fn kept_work_directory_is_named_for_runtime_failures_only() {
+        let e = JobError::Runtime("boom".into()).keeping(PathBuf::from("/tmp/w"));
+        assert!(!e.is_input());
+        assert_eq!(e.to_string(), "boom\n  BMv2 work directory (kept): /tmp/w");
+        let e = JobError::Input("bad".into()).keeping(PathBuf::from("/tmp/w"));
+        assert!(e.is_input());
+        assert_eq!(e.to_string(), "bad");
+        let port = JobError::from(PortError::Other("x".into()));
+        assert!(!port.is_input());
+        let spec = JobError::from(PortError::Spec { spec: "1=x".into(), reason: "no".into() });
+        assert!(spec.is_input());
+    }
+}
