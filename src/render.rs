@@ -28,6 +28,11 @@ pub fn target_name(t: Target) -> &'static str {
     }
 }
 
+/// Prints a job's progress line on stderr.
+pub fn stderr_line(line: &str) {
+    eprintln!("{line}");
+}
+
 /// `warning: ` lines on stderr for clones that were requested but never left.
 pub fn warn_clones(report: &RunReport) {
     for w in p4clone::jobs::soft::clone_warnings(report) {

@@ -276,12 +276,12 @@ fn run_target(
 ) -> Result<(), JobError> {
     match target {
         RunTarget::Soft => {
-            let run = run_soft(&compiled.config, dev, inputs, out, false)?;
+            let run = run_soft(&compiled.config, dev, inputs, out, &|_| {})?;
             warn_clones(&run.report);
             Ok(())
         }
         RunTarget::Bmv2 => {
-            run_bmv2(&compiled.config, dev, inputs, out, &bmv2.options(), extra_ports, false)?.lossless()
+            run_bmv2(&compiled.config, dev, inputs, out, &bmv2.options(), extra_ports, &|_| {})?.lossless()
         }
     }
 }

@@ -36,7 +36,7 @@ use p4clone_soft::engine::RunReport;
 use crate::compiled::{load_and_compile, select_device};
 use crate::failure::{Failure, Outcome};
 use crate::flags::{Bmv2Args, RunTarget};
-use crate::render::{emit, warn_clones, Align, Table};
+use crate::render::{emit, stderr_line, warn_clones, Align, Table};
 
 /// Output format of `run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,13 +110,20 @@ pub fn run(args: &Args) -> Outcome {
     let inputs = parse_pcap_inputs(&args.pcap)?;
     let (text, stats) = match args.target {
         RunTarget::Soft => {
-            let out = run_soft(&compiled.config, device, &inputs, &args.out, true)?;
+            let out = run_soft(&compiled.config, device, &inputs, &args.out, &stderr_line)?;
             warn_clones(&out.report);
             (render(args.output, || render_text(&out, &args.out), || render_json(&out, &args.out))?, out.stats)
         }
         RunTarget::Bmv2 => {
-            let out =
-                run_bmv2(&compiled.config, device, &inputs, &args.out, &args.bmv2.options(), &BTreeSet::new(), true)?;
+            let out = run_bmv2(
+                &compiled.config,
+                device,
+                &inputs,
+                &args.out,
+                &args.bmv2.options(),
+                &BTreeSet::new(),
+                &stderr_line,
+            )?;
             let text = render(args.output, || render_bmv2_text(&out, &args.out), || render_bmv2_json(&out, &args.out))?;
             if let Err(lost) = out.lossless() {
                 emit(&text, None)?;

@@ -20,6 +20,7 @@ use crate::jobs::embedded;
 use crate::jobs::error::JobError;
 use crate::jobs::inputs::{self, PcapInput};
 use crate::jobs::runtime::{async_runtime, Workers};
+use crate::jobs::Progress;
 
 /// How long BMv2 gets for each phase.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -145,8 +146,8 @@ fn bmv2_work_dir() -> PathBuf {
 /// `out`, starts BMv2 on every port of the device plus the inputs' and
 /// `extra_ports`, pushes over P4Runtime inside the start-up window, waits for
 /// the outputs to settle, reads the counters, stops BMv2 and writes
-/// `out/port-<N>.pcap` for every port that sent frames. `announce` prints
-/// progress lines on stderr.
+/// `out/port-<N>.pcap` for every port that sent frames. `progress` gets a
+/// line when BMv2 has started and one when the device is programmed.
 pub fn run_bmv2(
     config: &Config,
     device: &DeviceIntent,
@@ -154,7 +155,7 @@ pub fn run_bmv2(
     out: &Path,
     opts: &Bmv2Options,
     extra_ports: &BTreeSet<u16>,
-    announce: bool,
+    progress: Progress<'_>,
 ) -> Result<Bmv2Run, JobError> {
     let binary = locate::find_bmv2()?;
     let p4src = default_p4src_dir();
@@ -171,16 +172,14 @@ pub fn run_bmv2(
     let mut bmv2 = Bmv2::launch(&lo)?;
     let address = bmv2.address().to_string();
     let kept = |e: JobError, b: &Bmv2| e.keeping(b.work_dir().to_path_buf());
-    if announce {
-        eprintln!(
-            "p4clone run: BMv2 {}, device {} (id {}), P4Runtime {address}, ports {:?}, start-up window {} s",
-            lo.binary.display(),
-            device.name,
-            device.device_id,
-            bmv2.ports(),
-            lo.window_s
-        );
-    }
+    progress(&format!(
+        "p4clone run: BMv2 {}, device {} (id {}), P4Runtime {address}, ports {:?}, start-up window {} s",
+        lo.binary.display(),
+        device.name,
+        device.device_id,
+        bmv2.ports(),
+        lo.window_s
+    ));
 
     let rt = async_runtime(Workers::InProcessTarget)?;
     let pushed = rt.block_on(push::program(&address, device, &arts, Duration::from_secs(10)));
@@ -194,14 +193,12 @@ pub fn run_bmv2(
     let written = programmed.result.inserted + programmed.result.modified;
     let settle = (|| {
         bmv2.check_window(programmed.pipeline_started, programmed.done)?;
-        if announce {
-            eprintln!(
-                "p4clone run: {}; {written} entities written in {:.2} s; BMv2 reads its inputs {} s after the pipeline was set",
-                programmed.pipeline,
-                programmed.done.duration_since(programmed.pipeline_started).as_secs_f64(),
-                lo.window_s
-            );
-        }
+        progress(&format!(
+            "p4clone run: {}; {written} entities written in {:.2} s; BMv2 reads its inputs {} s after the pipeline was set",
+            programmed.pipeline,
+            programmed.done.duration_since(programmed.pipeline_started).as_secs_f64(),
+            lo.window_s
+        ));
         let start = bmv2.processing_start(programmed.pipeline_set);
         bmv2.wait_settled(start, opts.settle, opts.timeout)
     })();

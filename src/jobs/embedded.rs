@@ -99,7 +99,7 @@ pub struct Embedded {
 
 impl Embedded {
     /// Serves `target` on `listen` (port 0: an ephemeral port). Must run inside
-    /// the tokio runtime. A bind failure is a runtime failure (exit 1).
+    /// the tokio runtime. A bind failure is a [`JobError::Runtime`].
     pub async fn serve(target: &SoftTarget, listen: SocketAddr) -> Result<Embedded, JobError> {
         let handle = target.serve(listen).await.map_err(|e| JobError::Runtime(e.to_string()))?;
         Ok(Embedded { handle })
@@ -121,7 +121,7 @@ impl Embedded {
 /// pipeline (`VERIFY_AND_COMMIT`, P4Info + cookie) unless it is there, read what
 /// the device holds, diff, write the entities in ordered batches. Returns the
 /// (primary) client for reading counters afterwards. Any failure is a runtime
-/// failure (exit 1).
+/// failure ([`JobError::Runtime`]).
 pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Client, PushResult), JobError> {
     let fail = |e: &dyn std::fmt::Display| JobError::Runtime(format!("push to {} ({address}): {e}", device.name));
     let mut opts = ConnectOptions::new(address, device.device_id);

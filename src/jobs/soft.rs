@@ -14,6 +14,7 @@ use crate::jobs::embedded::{self, Embedded};
 use crate::jobs::error::JobError;
 use crate::jobs::inputs::{self, PcapInput};
 use crate::jobs::runtime::{async_runtime, Workers};
+use crate::jobs::Progress;
 
 /// What one run on the software target produced.
 pub struct SoftRun {
@@ -33,14 +34,14 @@ pub struct SoftRun {
 
 /// The software-target job: prepares `out`, serves the target on a loopback
 /// port, pushes `device` of `config` over gRPC, replays `inputs` into
-/// `out/port-<N>.pcap` and reads the counters back. `announce` prints the
-/// start line on stderr.
+/// `out/port-<N>.pcap` and reads the counters back. `progress` gets the
+/// start line once the device is programmed.
 pub fn run_soft(
     config: &Config,
     device: &DeviceIntent,
     inputs: &[PcapInput],
     out: &Path,
-    announce: bool,
+    progress: Progress<'_>,
 ) -> Result<SoftRun, JobError> {
     embedded::prepare_output_dir(out, &inputs::named(inputs))?;
     let ports = inputs::open_inputs(inputs, out)?;
@@ -59,15 +60,13 @@ pub fn run_soft(
         }
     })?;
     let address = server.local_addr().to_string();
-    if announce {
-        eprintln!(
-            "p4clone run: in-process software target, device {} (id {}), P4Runtime {address}: {}{} entities written",
-            device.name,
-            device.device_id,
-            pushed.pipeline.map(|p| format!("{p}; ")).unwrap_or_default(),
-            pushed.inserted + pushed.modified
-        );
-    }
+    progress(&format!(
+        "p4clone run: in-process software target, device {} (id {}), P4Runtime {address}: {}{} entities written",
+        device.name,
+        device.device_id,
+        pushed.pipeline.map(|p| format!("{p}; ")).unwrap_or_default(),
+        pushed.inserted + pushed.modified
+    ));
 
     let mut engine = Engine::new(target.pipeline(), ports).with_output_dir(out);
     let replayed = engine.run_until_drained();
