@@ -4,6 +4,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use p4clone::JobError;
+
 /// Exit code for success.
 pub const EXIT_OK: u8 = 0;
 /// Exit code for a runtime or device failure.
@@ -46,6 +48,17 @@ impl fmt::Display for Failure {
         match self {
             Failure::Input(m) | Failure::Runtime(m) => f.write_str(m),
             Failure::Reported(code) => write!(f, "failed (exit {code})"),
+        }
+    }
+}
+
+impl From<JobError> for Failure {
+    /// A job's bad input exits 2, anything else 1; the message is the error's text.
+    fn from(e: JobError) -> Failure {
+        if e.is_input() {
+            Failure::Input(e.to_string())
+        } else {
+            Failure::Runtime(e.to_string())
         }
     }
 }

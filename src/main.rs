@@ -2,14 +2,18 @@
 //! push them to P4 data planes, run them on the software target or BMv2, and read
 //! the clone statistics back.
 //!
+//! A thin command line over the `p4clone` library (`src/lib.rs`, the jobs).
 //! Layout: [`cli`] holds the clap definitions and the dispatch; each subcommand lives
-//! in its own module under [`commands`]; [`render`] has the aligned-table and output
-//! helpers; [`failure`] the error type that maps to exit codes.
+//! in its own module under [`commands`]; [`flags`] has the flags several commands
+//! share; [`compiled`] loads and compiles a config for a command; [`render`] has the
+//! aligned-table and output helpers; [`failure`] the error type that maps to exit
+//! codes.
 
 mod cli;
 mod commands;
-mod embedded;
+mod compiled;
 mod failure;
+mod flags;
 mod render;
 
 /// mimalloc: large configs lower to hundreds of thousands of small protobuf

@@ -1,10 +1,44 @@
-//! Output helpers: aligned plain-text tables and writing results to stdout or a file.
+//! Output helpers: aligned plain-text tables, writing results to stdout or a
+//! file, and small wording helpers shared by the commands.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
+use p4clone_compiler::config::Target;
+use p4clone_soft::engine::RunReport;
+
 use crate::failure::Failure;
+
+/// `"s"` unless `n == 1`.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The config spelling of a target.
+pub fn target_name(t: Target) -> &'static str {
+    match t {
+        Target::Soft => "soft",
+        Target::Bmv2 => "bmv2",
+        Target::Tofino => "tofino",
+    }
+}
+
+/// Prints a job's progress line on stderr.
+pub fn stderr_line(line: &str) {
+    eprintln!("{line}");
+}
+
+/// `warning: ` lines on stderr for clones that were requested but never left.
+pub fn warn_clones(report: &RunReport) {
+    for w in p4clone::jobs::soft::clone_warnings(report) {
+        eprintln!("warning: {w}");
+    }
+}
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! `p4clone diff` on the software target: identical runs, kept outputs, JSON,
 //! and bad input. (Reporting an altered output is `tests/fidelity.rs`'s
 //! `diff_reports_an_altered_output`; the decoder and comparison are unit-tested
-//! in `src/commands/diff.rs`.)
+//! in `src/jobs/compare.rs` and `src/commands/diff.rs`.)
 
 mod common;
 

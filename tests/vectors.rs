@@ -1,5 +1,6 @@
 //! Replays every shared packet test vector (`tests/vectors/<case>/`, see its
-//! README) through the `p4clone` binary and compares each port's output with
+//! README; cases read with `p4clone::jobs::vectors`, as `diff --vectors` reads
+//! them) through the `p4clone` binary and compares each port's output with
 //! `expected-<port>.pcap`, byte for byte and in order:
 //!
 //! - `vectors_through_run`: `p4clone run` (in-process software target, entities
@@ -16,11 +17,11 @@
 //! reported loudly on stderr instead of failing, and a listed case that passes
 //! fails the test (so the list cannot go stale).
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use p4clone_soft::ports::pcap::read_all;
+use p4clone::jobs::compare::frames_of;
+use p4clone::jobs::vectors::{output_file, output_ports, vector_cases, VectorCase};
 
 /// `(case, reason)` of cases allowed to fail. Keep empty unless a failure is
 /// understood and owned by someone; never list a case silently.
@@ -30,33 +31,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn cases() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/vectors"))
-        .expect("tests/vectors")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("config.yaml").is_file())
-        .collect();
-    v.sort();
-    v
+/// The cases of `tests/vectors`, read by the library's reader (as `diff --vectors`).
+fn cases() -> Vec<VectorCase> {
+    vector_cases(&root().join("tests/vectors")).expect("tests/vectors")
 }
 
-/// Ports named by `prefix-<N>.pcap` files in `dir`.
-fn ports_with(dir: &Path, prefix: &str) -> BTreeSet<u16> {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix(prefix)?.strip_suffix(".pcap")?.parse().ok()
-        })
-        .collect()
-}
-
+/// A pcap file's frames (none if it does not exist).
 fn frames(path: &Path) -> Vec<Vec<u8>> {
-    if !path.exists() {
-        return Vec::new();
-    }
-    read_all(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display())).into_iter().map(|r| r.1).collect()
+    frames_of(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Mismatches of one port, as messages.
@@ -84,22 +66,22 @@ fn compare(case: &str, port: u16, got: &[Vec<u8>], want: &[Vec<u8>]) -> Vec<Stri
     out
 }
 
-fn run_case(case: &Path, how: &str, out: &Path) -> Output {
-    let ins = ports_with(case, "in-");
+fn run_case(case: &VectorCase, how: &str, out: &Path) -> Output {
+    let ins = case.input_ports();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_p4clone"));
     cmd.current_dir(root());
-    let config = case.join("config.yaml");
+    let config = case.config();
     match how {
         "run" => {
             cmd.arg("run").arg(&config).arg("--out").arg(out).args(["--output", "json"]);
             for p in &ins {
-                cmd.arg("--pcap").arg(format!("{p}={}", case.join(format!("in-{p}.pcap")).display()));
+                cmd.arg("--pcap").arg(format!("{p}={}", case.input(*p).display()));
             }
         }
         "soft" => {
             cmd.args(["soft", "--p4rt", "127.0.0.1:0", "--config"]).arg(&config).arg("--out").arg(out);
             for p in &ins {
-                cmd.arg("--port").arg(format!("{p}=pcap:{}", case.join(format!("in-{p}.pcap")).display()));
+                cmd.arg("--port").arg(format!("{p}=pcap:{}", case.input(*p).display()));
             }
         }
         _ => unreachable!(),
@@ -112,7 +94,7 @@ fn replay_all(how: &str) -> Vec<(String, Vec<String>)> {
     let tmp = tempfile::tempdir().unwrap();
     let mut results = Vec::new();
     for case in cases() {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let name = case.name();
         let out = tmp.path().join(&name);
         let o = run_case(&case, how, &out);
         let mut problems = Vec::new();
@@ -123,11 +105,11 @@ fn replay_all(how: &str) -> Vec<(String, Vec<String>)> {
                 String::from_utf8_lossy(&o.stderr)
             ));
         } else {
-            let expected = ports_with(&case, "expected-");
-            let produced = ports_with(&out, "port-");
+            let expected = case.expected_ports();
+            let produced = output_ports(&out);
             for port in expected.union(&produced) {
-                let got = frames(&out.join(format!("port-{port}.pcap")));
-                let want = frames(&case.join(format!("expected-{port}.pcap")));
+                let got = frames(&output_file(&out, *port));
+                let want = frames(&case.expected(*port));
                 problems.extend(compare(&name, *port, &got, &want));
             }
         }

@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use p4clone_compiler::config::Target;
 use p4clone_compiler::intent::{summarize, Summary};
 
-use super::{load_and_compile, plural};
+use crate::compiled::load_and_compile;
 use crate::failure::{Failure, Outcome};
-use crate::render::{emit, Align, Table};
+use crate::render::{emit, plural, target_name, Align, Table};
 
 /// Output format of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,15 +43,6 @@ pub fn run(args: &Args) -> Outcome {
         }
     };
     emit(&text, None)
-}
-
-/// The config spelling of a target.
-pub fn target_name(t: Target) -> &'static str {
-    match t {
-        Target::Soft => "soft",
-        Target::Bmv2 => "bmv2",
-        Target::Tofino => "tofino",
-    }
 }
 
 /// The human summary: an object-count table, then entries per table per device.

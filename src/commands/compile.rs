@@ -18,10 +18,9 @@ use p4clone_compiler::lower::{lower_device, program_schema, write_request};
 use p4clone_proto::format;
 use p4clone_proto::p4::v1::WriteRequest;
 
-use super::check::target_name;
-use super::load_and_compile;
+use crate::compiled::load_and_compile;
 use crate::failure::{Failure, Outcome};
-use crate::render::emit_with;
+use crate::render::{emit_with, target_name};
 
 /// Output format of `compile`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

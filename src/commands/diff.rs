@@ -19,20 +19,22 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
+use p4clone::jobs::bmv2::{require_bmv2, run_bmv2};
+use p4clone::jobs::compare::{compare_dirs, differing_ranges, summarize, Comparison, PortDiff};
+use p4clone::jobs::inputs::{parse_pcap_inputs, PcapInput};
+use p4clone::jobs::soft::run_soft;
+use p4clone::jobs::vectors::{output_file, output_ports, vector_cases};
+use p4clone::JobError;
 use p4clone_compiler::intent::DeviceIntent;
-use p4clone_pipeline::wire::{self, EthernetFrame, ParserError, TcpHeader, UdpHeader, VlanTag, L3, L4};
-use p4clone_soft::ports::pcap::read_all;
 use serde_json::json;
 
-use super::run::{self, Bmv2Args, PcapInput, RunTarget};
-use super::{load_and_compile, Compiled};
-use crate::embedded;
+use crate::compiled::{load_and_compile, select_device, Compiled};
 use crate::failure::{Failure, Outcome, EXIT_RUNTIME};
-use crate::render::emit;
+use crate::flags::{Bmv2Args, RunTarget};
+use crate::render::{emit, plural, warn_clones};
 
 /// Output format of `diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,103 +108,7 @@ pub struct Args {
     pub bmv2: Bmv2Args,
 }
 
-// ---------------------------------------------------------------------------------------
-// Decoding
-// ---------------------------------------------------------------------------------------
-
-fn mac(m: [u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
-}
-
-fn tcp_flags(b: u8) -> String {
-    // tcpdump's order: SYN, FIN, RST, PSH, URG, then ACK as `.`
-    let names = [(0x02, 'S'), (0x01, 'F'), (0x04, 'R'), (0x08, 'P'), (0x20, 'U'), (0x10, '.')];
-    let s: String = names.iter().filter(|(m, _)| b & m != 0).map(|(_, c)| *c).collect();
-    if s.is_empty() {
-        "none".into()
-    } else {
-        s
-    }
-}
-
-/// A one-line decode of a frame: MACs, VLAN, IP addresses, protocol, ports,
-/// TCP flags, length. Never panics, whatever the bytes.
-pub fn summarize(frame: &[u8]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return format!("{} bytes (shorter than an Ethernet header)", frame.len());
-    };
-    parts.push(format!("{} > {}", mac(eth.src()), mac(eth.dst())));
-    let p = wire::parse(frame);
-    let mut etype = eth.ethertype();
-    if p.vlan {
-        if let Ok(tag) = VlanTag::new_checked(&frame[wire::ETHERNET_HEADER_LEN..]) {
-            parts.push(if tag.pcp() != 0 {
-                format!("vlan {} pcp {}", tag.vid(), tag.pcp())
-            } else {
-                format!("vlan {}", tag.vid())
-            });
-            etype = tag.ethertype();
-        }
-    }
-    match p.l3 {
-        L3::Ipv4 { .. } => match wire::ipv4_addrs(frame, &p) {
-            Some((s, d)) => parts.push(format!("IPv4 {} > {}", Ipv4Addr::from(s), Ipv4Addr::from(d))),
-            None => parts.push("IPv4".into()),
-        },
-        L3::Ipv6 { .. } => match wire::ipv6_addrs(frame, &p) {
-            Some((s, d)) => parts.push(format!("IPv6 {} > {}", Ipv6Addr::from(s), Ipv6Addr::from(d))),
-            None => parts.push("IPv6".into()),
-        },
-        L3::None if p.ethernet && p.error.is_none() => parts.push(format!("ethertype 0x{etype:04x}")),
-        L3::None => {}
-    }
-    let l4 = frame.get(usize::from(p.l4_offset)..).unwrap_or_default();
-    match p.l4 {
-        L4::Tcp => {
-            if let Ok(t) = TcpHeader::new_checked(l4) {
-                parts.push(format!("TCP {} > {} [{}]", t.src_port(), t.dst_port(), tcp_flags(t.header_bytes()[13])));
-            }
-        }
-        L4::Udp => {
-            if let Ok(u) = UdpHeader::new_checked(l4) {
-                parts.push(format!("UDP {} > {}", u.src_port(), u.dst_port()));
-            }
-        }
-        L4::None if !matches!(p.l3, L3::None) && p.error.is_none() => parts.push(format!("proto {}", p.ip_proto)),
-        L4::None => {}
-    }
-    match p.error {
-        Some(ParserError::PacketTooShort) => parts.push("(parser: packet too short)".into()),
-        Some(ParserError::HeaderVerify) => parts.push("(parser: header verify failed)".into()),
-        None => {}
-    }
-    parts.push(format!("{} bytes", frame.len()));
-    parts.join(", ")
-}
-
-/// Ranges `[start, end]` (inclusive) of byte offsets where `a` and `b` differ,
-/// over the common length; bytes only one of them has form a last range.
-pub fn differing_ranges(a: &[u8], b: &[u8]) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if x != y {
-            match out.last_mut() {
-                Some(r) if r.1 + 1 == i => r.1 = i,
-                _ => out.push((i, i)),
-            }
-        }
-    }
-    let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
-    if long > short {
-        match out.last_mut() {
-            Some(r) if r.1 + 1 == short => r.1 = long - 1,
-            _ => out.push((short, long - 1)),
-        }
-    }
-    out
-}
-
+/// The differing byte ranges, at most eight of them, as `a-b, c, ...`.
 fn ranges_text(r: &[(usize, usize)]) -> String {
     const SHOWN: usize = 8;
     let mut s: Vec<String> =
@@ -214,161 +120,11 @@ fn ranges_text(r: &[(usize, usize)]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Comparing
-// ---------------------------------------------------------------------------------------
-
-/// One differing frame.
-#[derive(Debug, Clone)]
-pub struct FrameDiff {
-    /// 0-based index in the port's output.
-    pub index: usize,
-    /// Side A's frame (`None`: A has no frame at this index).
-    pub a: Option<Vec<u8>>,
-    /// Side B's frame.
-    pub b: Option<Vec<u8>>,
-}
-
-/// One port's comparison.
-#[derive(Debug, Clone)]
-pub struct PortDiff {
-    /// The port.
-    pub port: u16,
-    /// Frames on side A.
-    pub a_frames: usize,
-    /// Frames on side B.
-    pub b_frames: usize,
-    /// Indices present on both sides whose frames differ.
-    pub differing: usize,
-    /// The first differences (mismatches, then frames only one side has).
-    pub shown: Vec<FrameDiff>,
-    /// What a count difference looks like, when it is simple.
-    pub note: Option<String>,
-}
-
-impl PortDiff {
-    /// Whether the port's outputs are identical.
-    pub fn identical(&self) -> bool {
-        self.differing == 0 && self.a_frames == self.b_frames
-    }
-}
-
-/// Compares two ports' frame lists; `max` bounds [`PortDiff::shown`].
-///
-/// When one side is the other plus a run of extra frames (a frame lost or
-/// added, everything else equal and in order), only those frames are shown;
-/// otherwise frames are compared index by index.
-pub fn compare_port(port: u16, a: &[Vec<u8>], b: &[Vec<u8>], a_name: &str, b_name: &str, max: usize) -> PortDiff {
-    let common = a.len().min(b.len());
-    let first = a.iter().zip(b).position(|(x, y)| x != y);
-    if a.len() != b.len() {
-        let (long, short, ln) = if a.len() > b.len() { (a, b, a_name) } else { (b, a, b_name) };
-        let d = long.len() - short.len();
-        let i = first.unwrap_or(common);
-        if long[i + d..] == short[i..] {
-            let a_long = a.len() > b.len();
-            let shown = (i..i + d)
-                .take(max)
-                .map(|k| FrameDiff {
-                    index: k,
-                    a: if a_long { Some(long[k].clone()) } else { None },
-                    b: if a_long { None } else { Some(long[k].clone()) },
-                })
-                .collect();
-            let note = if d == 1 {
-                format!("{ln} has one frame more: its frame {i}; all others match in order")
-            } else {
-                format!("{ln} has {d} frames more: its frames {i}..={}; all others match in order", i + d - 1)
-            };
-            return PortDiff { port, a_frames: a.len(), b_frames: b.len(), differing: 0, shown, note: Some(note) };
-        }
-    }
-    let mut shown = Vec::new();
-    let mut differing = 0;
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if x != y {
-            differing += 1;
-            if shown.len() < max {
-                shown.push(FrameDiff { index: i, a: Some(x.clone()), b: Some(y.clone()) });
-            }
-        }
-    }
-    if a.len() != b.len() && shown.len() < max {
-        shown.push(FrameDiff { index: common, a: a.get(common).cloned(), b: b.get(common).cloned() });
-    }
-    let note = (a.len() != b.len())
-        .then(|| format!("frame counts differ ({a_name} {}, {b_name} {}) and frames differ besides", a.len(), b.len()));
-    PortDiff { port, a_frames: a.len(), b_frames: b.len(), differing, shown, note }
-}
-
-/// A file's frames (none if the file does not exist).
-fn frames_of(path: &Path) -> Result<Vec<Vec<u8>>, Failure> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    read_all(path)
-        .map(|v| v.into_iter().map(|r| r.1).collect())
-        .map_err(|e| Failure::Runtime(format!("cannot read {}: {e}", path.display())))
-}
-
-/// Ports named `prefix<N>.pcap` in `dir`.
-fn ports_with(dir: &Path, prefix: &str) -> BTreeSet<u16> {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            embedded::parse_port_number(name.strip_prefix(prefix)?.strip_suffix(".pcap")?).ok()
-        })
-        .collect()
-}
-
-/// One comparison: side A against side B over every port either has.
-#[derive(Debug, Clone)]
-pub struct Comparison {
-    /// What was compared (config and device, or vector case).
-    pub name: String,
-    /// Side A's name (a target).
-    pub a: String,
-    /// Side B's name (a target or `expected`).
-    pub b: String,
-    /// Per port, ascending.
-    pub ports: Vec<PortDiff>,
-    /// A target failed instead of producing output.
-    pub error: Option<String>,
-}
-
-impl Comparison {
-    /// No port differs and no target failed.
-    pub fn identical(&self) -> bool {
-        self.error.is_none() && self.ports.iter().all(PortDiff::identical)
-    }
-
-    fn frames(&self) -> usize {
-        self.ports.iter().map(|p| p.a_frames).sum()
-    }
-}
-
-/// Compares `a_dir/port-<N>.pcap` with `b_file(N)` over `ports`.
-fn compare_dirs(
-    name: String,
-    (a_name, a_dir): (&str, &Path),
-    (b_name, b_file): (&str, &dyn Fn(u16) -> PathBuf),
-    ports: &BTreeSet<u16>,
-    max: usize,
-) -> Result<Comparison, Failure> {
-    let mut out = Vec::new();
-    for &p in ports {
-        let a = frames_of(&a_dir.join(format!("port-{p}.pcap")))?;
-        let b = frames_of(&b_file(p))?;
-        out.push(compare_port(p, &a, &b, a_name, b_name, max));
-    }
-    Ok(Comparison { name, a: a_name.into(), b: b_name.into(), ports: out, error: None })
-}
-
-// ---------------------------------------------------------------------------------------
 // Rendering
 // ---------------------------------------------------------------------------------------
 
+/// The human-readable report: per comparison a verdict line, then per differing
+/// port its frame counts and first differences; a final result line.
 fn render_table(cs: &[Comparison]) -> String {
     let mut out = String::new();
     for c in cs {
@@ -384,7 +140,7 @@ fn render_table(cs: &[Comparison]) -> String {
                 c.a,
                 c.b,
                 c.ports.len(),
-                super::plural(c.ports.len()),
+                plural(c.ports.len()),
                 c.frames()
             );
             continue;
@@ -398,7 +154,7 @@ fn render_table(cs: &[Comparison]) -> String {
             c.b,
             bad.len(),
             c.ports.len(),
-            super::plural(c.ports.len())
+            plural(c.ports.len())
         );
         let w = c.a.len().max(c.b.len());
         for p in bad {
@@ -442,15 +198,15 @@ fn render_table(cs: &[Comparison]) -> String {
     }
     let n_bad = cs.iter().filter(|c| !c.identical()).count();
     if n_bad == 0 {
-        let _ = writeln!(out, "result: identical ({} comparison{})", cs.len(), super::plural(cs.len()));
+        let _ = writeln!(out, "result: identical ({} comparison{})", cs.len(), plural(cs.len()));
     } else {
         let verb = if n_bad == 1 { "differs" } else { "differ" };
-        let _ =
-            writeln!(out, "result: DIFFERENT ({n_bad} of {} comparison{} {verb})", cs.len(), super::plural(cs.len()));
+        let _ = writeln!(out, "result: DIFFERENT ({n_bad} of {} comparison{} {verb})", cs.len(), plural(cs.len()));
     }
     out
 }
 
+/// A frame in the JSON report: its length and one-line decode.
 fn frame_json(f: &Option<Vec<u8>>) -> serde_json::Value {
     match f {
         None => serde_json::Value::Null,
@@ -458,6 +214,7 @@ fn frame_json(f: &Option<Vec<u8>>) -> serde_json::Value {
     }
 }
 
+/// The JSON report.
 fn render_json(cs: &[Comparison]) -> serde_json::Value {
     let comparisons: Vec<serde_json::Value> = cs
         .iter()
@@ -508,6 +265,7 @@ fn render_json(cs: &[Comparison]) -> serde_json::Value {
 // ---------------------------------------------------------------------------------------
 
 /// Runs `target` on the compiled config's device `dev` with `inputs` into `out`.
+/// A BMv2 run that lost frames fails ([`JobError::Bmv2Lost`]).
 fn run_target(
     target: RunTarget,
     (compiled, dev): (&Compiled, &DeviceIntent),
@@ -515,19 +273,23 @@ fn run_target(
     out: &Path,
     bmv2: &Bmv2Args,
     extra_ports: &BTreeSet<u16>,
-) -> Result<(), Failure> {
+) -> Result<(), JobError> {
     match target {
-        RunTarget::Soft => run::run_soft(compiled, dev, inputs, out, false).map(|_| ()),
-        RunTarget::Bmv2 => run::run_bmv2(compiled, dev, inputs, out, bmv2, extra_ports, false)?.lossless(),
+        RunTarget::Soft => {
+            let run = run_soft(&compiled.config, dev, inputs, out, &|_| {})?;
+            warn_clones(&run.report);
+            Ok(())
+        }
+        RunTarget::Bmv2 => {
+            run_bmv2(&compiled.config, dev, inputs, out, &bmv2.options(), extra_ports, &|_| {})?.lossless()
+        }
     }
 }
 
 /// Fails early (exit 1) if BMv2 is requested but cannot run.
-fn require(targets: &[RunTarget]) -> Result<(), Failure> {
+fn require(targets: &[RunTarget]) -> Result<(), JobError> {
     if targets.contains(&RunTarget::Bmv2) {
-        p4clone_bmv2::locate::find_bmv2().map_err(run::bmv2_failure)?;
-        p4clone_bmv2::artifacts::check_artifacts(&p4clone_runtime::pipeline::default_p4src_dir())
-            .map_err(run::bmv2_failure)?;
+        require_bmv2()?;
     }
     Ok(())
 }
@@ -564,20 +326,21 @@ impl Drop for Work {
 
 /// A failure of one target inside a comparison: bad input stops everything;
 /// a run-time failure is recorded and the remaining comparisons go on.
-fn recorded(e: Failure) -> Result<String, Failure> {
-    match e {
-        Failure::Runtime(m) => Ok(m),
-        Failure::Reported(EXIT_RUNTIME) => Ok("failed (see above)".into()),
-        other => Err(other),
+fn recorded(e: JobError) -> Result<String, Failure> {
+    if e.is_input() {
+        Err(e.into())
+    } else {
+        Ok(e.to_string())
     }
 }
 
+/// `diff CONFIG --pcap ...`: the input through targets A and B, every port compared.
 fn diff_config(args: &Args, config: &Path, work: &Work) -> Result<Vec<Comparison>, Failure> {
-    let inputs = run::parse_pcap_inputs(&args.pcap)?;
+    let inputs = parse_pcap_inputs(&args.pcap)?;
     let b = args.b.unwrap_or(RunTarget::Bmv2);
     // Bad config or flags: exit 2 before anything runs.
     let compiled = load_and_compile(config)?;
-    let dev = embedded::select_device(&compiled.intent, config, args.device.as_deref(), |_| None)?;
+    let dev = select_device(&compiled.intent, config, args.device.as_deref(), |_| None)?;
     let name = format!("{} (device {})", config.display(), dev.name);
     require(&[args.a, b])?;
     let (an, bn) = if args.a == b {
@@ -600,41 +363,24 @@ fn diff_config(args: &Args, config: &Path, work: &Work) -> Result<Vec<Comparison
             }]);
         }
     }
-    let ports: BTreeSet<u16> = ports_with(&a_dir, "port-").union(&ports_with(&b_dir, "port-")).copied().collect();
-    let b_file = |p: u16| b_dir.join(format!("port-{p}.pcap"));
-    compare_dirs(name, (&an, &a_dir), (&bn, &b_file), &ports, args.max_diffs).map(|c| vec![c])
+    let ports: BTreeSet<u16> = output_ports(&a_dir).union(&output_ports(&b_dir)).copied().collect();
+    let b_file = |p: u16| output_file(&b_dir, p);
+    Ok(vec![compare_dirs(name, (&an, &a_dir), (&bn, &b_file), &ports, args.max_diffs)?])
 }
 
-/// The cases under `dir`: `dir` itself if it holds `config.yaml`, else its
-/// subdirectories that do, sorted.
-fn vector_cases(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
-    if dir.join("config.yaml").is_file() {
-        return Ok(vec![dir.to_path_buf()]);
-    }
-    let rd = std::fs::read_dir(dir).map_err(|e| Failure::Input(format!("--vectors {}: {e}", dir.display())))?;
-    let mut v: Vec<PathBuf> =
-        rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("config.yaml").is_file()).collect();
-    v.sort();
-    if v.is_empty() {
-        return Err(Failure::Input(format!(
-            "--vectors {}: no test vector (a directory with config.yaml) found",
-            dir.display()
-        )));
-    }
-    Ok(v)
-}
-
+/// `diff --vectors DIR`: each case through each named target, every port
+/// compared with the case's expected frames.
 fn diff_vectors(args: &Args, dir: &Path, work: &Work) -> Result<Vec<Comparison>, Failure> {
-    let mut cases = vector_cases(dir)?;
+    let mut cases = vector_cases(dir).map_err(|e| Failure::Input(format!("--vectors {e}")))?;
     if !args.cases.is_empty() {
         let known: BTreeSet<String> =
-            cases.iter().filter_map(|c| c.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+            cases.iter().filter_map(|c| c.dir.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
         for c in &args.cases {
             if !known.contains(c) {
                 return Err(Failure::Input(format!("--case {c}: no such case in {}", dir.display())));
             }
         }
-        cases.retain(|c| c.file_name().is_some_and(|n| args.cases.iter().any(|x| n == x.as_str())));
+        cases.retain(|c| c.dir.file_name().is_some_and(|n| args.cases.iter().any(|x| n == x.as_str())));
     }
     let mut targets = vec![args.a];
     if let Some(b) = args.b {
@@ -645,17 +391,11 @@ fn diff_vectors(args: &Args, dir: &Path, work: &Work) -> Result<Vec<Comparison>,
     require(&targets)?;
     let mut out = Vec::new();
     for case in &cases {
-        let name = case.file_name().map_or_else(|| case.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let inputs: Vec<PcapInput> = ports_with(case, "in-")
-            .into_iter()
-            .map(|p| {
-                let path = case.join(format!("in-{p}.pcap"));
-                PcapInput { port: p, text: format!("{p}={}", path.display()), path }
-            })
-            .collect();
-        let expected = ports_with(case, "expected-");
+        let name = case.name();
+        let inputs: Vec<PcapInput> = case.inputs();
+        let expected = case.expected_ports();
         let extra: BTreeSet<u16> = expected.iter().chain(inputs.iter().map(|i| &i.port)).copied().collect();
-        let config = case.join("config.yaml");
+        let config = case.config();
         let compiled = match load_and_compile(&config) {
             Ok(c) => c,
             Err(e) => {
@@ -669,7 +409,7 @@ fn diff_vectors(args: &Args, dir: &Path, work: &Work) -> Result<Vec<Comparison>,
                 continue;
             }
         };
-        let dev = embedded::select_device(&compiled.intent, &config, None, |_| None)?;
+        let dev = select_device(&compiled.intent, &config, None, |_| None)?;
         for &t in &targets {
             let dir = work.dir.join(&name).join(t.name());
             if let Err(e) = run_target(t, (&compiled, dev), &inputs, &dir, &args.bmv2, &extra) {
@@ -683,8 +423,8 @@ fn diff_vectors(args: &Args, dir: &Path, work: &Work) -> Result<Vec<Comparison>,
                 });
                 continue;
             }
-            let ports: BTreeSet<u16> = expected.union(&ports_with(&dir, "port-")).copied().collect();
-            let b_file = |p: u16| case.join(format!("expected-{p}.pcap"));
+            let ports: BTreeSet<u16> = expected.union(&output_ports(&dir)).copied().collect();
+            let b_file = |p: u16| case.expected(p);
             out.push(compare_dirs(name.clone(), (t.name(), &dir), ("expected", &b_file), &ports, args.max_diffs)?);
         }
     }
@@ -718,6 +458,8 @@ pub fn run(args: &Args) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    use p4clone::jobs::compare::compare_port;
+
     use super::*;
 
     fn tcp_frame() -> Vec<u8> {
@@ -729,61 +471,6 @@ mod tests {
         ip.extend_from_slice(&[0xa0, 0x29, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x12, 0xff, 0xff, 0, 0, 0, 0]);
         f.extend_from_slice(&ip);
         f
-    }
-
-    #[test]
-    fn summary_names_macs_vlan_ips_ports_flags_length() {
-        let s = summarize(&tcp_frame());
-        assert_eq!(
-            s,
-            "02:00:00:00:00:03 > 02:00:00:00:50:10, vlan 50, IPv4 10.20.0.5 > 10.20.1.11, TCP 41001 > 8080 [S.], 58 bytes"
-        );
-        assert_eq!(summarize(&[1, 2, 3]), "3 bytes (shorter than an Ethernet header)");
-        let mut arp = vec![0xff; 12];
-        arp.extend_from_slice(&[0x08, 0x06]);
-        arp.resize(60, 0);
-        assert!(summarize(&arp).contains("ethertype 0x0806, 60 bytes"), "{}", summarize(&arp));
-        let mut short = tcp_frame();
-        short.truncate(40);
-        assert!(summarize(&short).contains("(parser: packet too short)"), "{}", summarize(&short));
-    }
-
-    #[test]
-    fn ranges_merge_and_cover_length_differences() {
-        assert_eq!(differing_ranges(&[1, 2, 3, 4], &[1, 9, 9, 4]), vec![(1, 2)]);
-        assert_eq!(differing_ranges(&[1, 2, 3], &[0, 2, 4]), vec![(0, 0), (2, 2)]);
-        assert_eq!(differing_ranges(&[1, 2], &[1, 2, 3, 4]), vec![(2, 3)]);
-        assert_eq!(differing_ranges(&[1, 5], &[1, 2, 3]), vec![(1, 2)]);
-        assert!(differing_ranges(&[1, 2], &[1, 2]).is_empty());
-    }
-
-    #[test]
-    fn port_compare_finds_flipped_byte_and_dropped_frame() {
-        let a: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
-        assert!(compare_port(1, &a, &a, "x", "y", 5).identical());
-
-        let mut flipped = a.clone();
-        flipped[3][7] ^= 0xff;
-        let d = compare_port(1, &a, &flipped, "x", "y", 5);
-        assert!(!d.identical());
-        assert_eq!(d.differing, 1);
-        assert_eq!(d.shown[0].index, 3);
-        assert_eq!(differing_ranges(d.shown[0].a.as_ref().unwrap(), d.shown[0].b.as_ref().unwrap()), vec![(7, 7)]);
-
-        let mut dropped = a.clone();
-        dropped.remove(2);
-        let d = compare_port(1, &a, &dropped, "soft", "bmv2", 5);
-        assert_eq!((d.a_frames, d.b_frames, d.differing), (5, 4, 0));
-        assert!(!d.identical());
-        assert_eq!(d.note.as_deref(), Some("soft has one frame more: its frame 2; all others match in order"));
-        assert_eq!(d.shown.len(), 1);
-        assert_eq!((d.shown[0].index, d.shown[0].a.is_some(), d.shown[0].b.is_none()), (2, true, true));
-        // dropped and altered: index by index
-        dropped[3][0] = 99;
-        let d = compare_port(1, &a, &dropped, "soft", "bmv2", 5);
-        assert!(d.differing >= 2 && d.note.as_deref().unwrap().starts_with("frame counts differ"), "{d:?}");
-        let d = compare_port(1, &a[..3], &a, "soft", "bmv2", 5);
-        assert_eq!(d.note.as_deref(), Some("bmv2 has 2 frames more: its frames 3..=4; all others match in order"));
     }
 
     #[test]

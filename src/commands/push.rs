@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use p4clone::jobs::runtime::{async_runtime, Workers};
 use p4clone_runtime::fleet::{self, DeviceTarget, ProgressEvent, ProgressFn, Stage};
 
-use super::load_and_compile;
-use super::plan::{runtime, DeviceArgs, FleetOutput};
+use crate::compiled::load_and_compile;
 use crate::failure::{Failure, Outcome, EXIT_RUNTIME};
+use crate::flags::{DeviceArgs, FleetOutput};
 use crate::render::emit;
 
 /// Apply a config to its devices over P4Runtime: arbitrate (a backup never
@@ -47,7 +48,7 @@ pub fn run(args: &Args) -> Outcome {
     }
     let bars = std::io::stderr().is_terminal().then(|| Bars::new(&targets));
     let progress = bars.as_ref().map(Bars::callback);
-    let rt = runtime()?;
+    let rt = async_runtime(Workers::PerCpu)?;
     let result = rt
         .block_on(fleet::push(&compiled.config, &targets, &opts, progress))
         .map_err(|e| Failure::Input(e.to_string()))?;

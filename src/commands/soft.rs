@@ -24,6 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use p4clone::jobs::embedded::{self, connectable, Embedded};
+use p4clone::jobs::runtime::{async_runtime, Workers};
+use p4clone::JobError;
 use p4clone_compiler::config::{Config, Target};
 use p4clone_compiler::intent::DeviceIntent;
 use p4clone_runtime::client::{Client, ConnectOptions};
@@ -35,10 +38,9 @@ use p4clone_soft::ports::{
 };
 use p4clone_soft::server::{SoftTarget, DEFAULT_PORT};
 
-use super::load_and_compile;
-use crate::embedded::{self, connectable, port_failure, Embedded};
+use crate::compiled::{load_and_compile, select_device};
 use crate::failure::{Failure, Outcome};
-use crate::render::emit;
+use crate::render::{emit, warn_clones};
 
 const AFTER_HELP: &str = "\
 Modes:
@@ -284,7 +286,7 @@ fn choose_device<'a>(
     name: Option<&str>,
     device_id: Option<u64>,
 ) -> Result<&'a DeviceIntent, Failure> {
-    embedded::select_device(intent, config, name, |all| {
+    select_device(intent, config, name, |all| {
         let one = |v: Vec<&'a DeviceIntent>| if v.len() == 1 { v.first().copied() } else { None };
         device_id
             .and_then(|id| one(all.iter().filter(|d| d.device_id == id).collect()))
@@ -319,7 +321,7 @@ async fn wait_for_controller(target: &SoftTarget, settle: Duration, signals: &mu
 /// Runs `soft`.
 pub fn run(args: &Args) -> Outcome {
     let listen = parse_listen(&args.p4rt)?;
-    let specs = parse_port_specs(&args.ports).map_err(port_failure)?;
+    let specs = parse_port_specs(&args.ports).map_err(JobError::from)?;
     let has_pcap = specs.values().any(|s| matches!(s.backend, BackendSpec::Pcap(_)));
     let live = specs.values().any(|s| !matches!(s.backend, BackendSpec::Pcap(_)));
     if has_pcap && args.out.is_none() {
@@ -361,13 +363,13 @@ pub fn run(args: &Args) -> Outcome {
             let mut any_live = false;
             for id in ids.values() {
                 let kind = p4clone_soft::ports::dpdk::input_kind(id)
-                    .map_err(|e| port_failure(p4clone_soft::ports::PortError::from(e)))?;
+                    .map_err(|e| JobError::from(p4clone_soft::ports::PortError::from(e)))?;
                 any_live |= kind == InputKind::Live;
             }
             (BTreeMap::new(), any_live)
         }
         _ => {
-            let ports = open_ports(&specs, &out_dir).map_err(port_failure)?;
+            let ports = open_ports(&specs, &out_dir).map_err(JobError::from)?;
             // A DPDK file input (net_pcap rx_pcap=) is a replay: merged by timestamp like pcap.
             #[cfg(feature = "dpdk")]
             let live = live && ports.values().any(|p| p.input_kind() == InputKind::Live);
@@ -380,7 +382,7 @@ pub fn run(args: &Args) -> Outcome {
         let n = embedded::load_in_process(&target, d)?;
         eprintln!("p4clone soft: loaded {n} entities of device {} from {}", d.name, show(args.config.as_deref()));
     }
-    let rt = embedded::runtime()?;
+    let rt = async_runtime(Workers::InProcessTarget)?;
     let (server, mut signals) = rt.block_on(async {
         let signals = Signals::install()?;
         let server = Embedded::serve(&target, listen).await?;
@@ -485,14 +487,14 @@ pub fn run(args: &Args) -> Outcome {
     if let Err(e) = p4clone_soft::ports::dpdk::Eal::shutdown() {
         eprintln!("p4clone soft: {e}");
     }
-    super::run::warn_diagnostics(&report);
+    warn_clones(&report);
     let mut text = format!("{report}\n{}\n", clone_totals(&report));
     if let Some(s) = &stats {
         text.push('\n');
         text.push_str(&render_table(s));
     }
     emit(&text, None)?;
-    result.map_err(port_failure)
+    result.map_err(|e| JobError::from(e).into())
 }
 
 /// Runs DPDK's packet loop (`ports::dpdk::run`) on this thread, the EAL's main

@@ -10,13 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::ValueEnum;
+use p4clone::jobs::runtime::{async_runtime, Workers};
 use p4clone_compiler::config::Config;
 use p4clone_runtime::fleet::StatsCollector;
 use p4clone_runtime::{metrics, stats, StatsReport};
 
-use super::load_and_compile;
-use super::plan::{runtime, DeviceArgs};
+use crate::compiled::load_and_compile;
 use crate::failure::{Failure, Outcome, EXIT_RUNTIME};
+use crate::flags::DeviceArgs;
 use crate::render::emit;
 
 /// Output format of `stats`.
@@ -90,7 +91,7 @@ pub fn run(args: &Args) -> Outcome {
     let opts = args.devices.fleet_options()?;
     let collector = StatsCollector::new(targets, opts);
     let cfg = Arc::new(compiled.config);
-    let rt = runtime()?;
+    let rt = async_runtime(Workers::PerCpu)?;
     if let Some(addr) = &args.listen {
         return rt.block_on(listen(addr, collector, cfg, args.vs.clone()));
     }

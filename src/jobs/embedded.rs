@@ -1,8 +1,8 @@
-//! What `run` and `soft` share: the software target in this process, programmed
-//! either over real P4Runtime gRPC on a loopback port ([`push_over_grpc`], what
-//! `run` does) or directly through the target's own Write path
-//! ([`load_in_process`], what `soft --config` does); choosing the config's device;
-//! pcap output directories. The per-clone-server statistics are read back over
+//! The software target in this process (what `run`, `diff` and `soft` share),
+//! programmed either over real P4Runtime gRPC on a loopback port
+//! ([`push_over_grpc`], what `run` does) or directly through the target's own
+//! Write path ([`load_in_process`], what `soft --config` does); pcap output
+//! directories. The per-clone-server statistics are read back over
 //! P4Runtime with `p4clone_runtime::stats::read_device_report`.
 //!
 //! Both programming paths install the same things a `push` installs: the
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use p4clone_compiler::config::Target;
-use p4clone_compiler::intent::{DeviceIntent, Intent};
+use p4clone_compiler::intent::DeviceIntent;
 use p4clone_compiler::lower::{self, write_request};
 use p4clone_proto::p4::v1::update;
 use p4clone_runtime::client::{Client, ConnectOptions};
@@ -24,67 +24,10 @@ use p4clone_runtime::pipeline::{self, PipelineArtifacts};
 use p4clone_runtime::reconcile::{self, PushResult, Reconciler};
 use p4clone_soft::engine::RunReport;
 use p4clone_soft::ports::pcap::output_path;
-use p4clone_soft::ports::{PortError, MAX_PORT};
+use p4clone_soft::ports::MAX_PORT;
 use p4clone_soft::server::{ServerHandle, SoftTarget};
 
-use crate::failure::Failure;
-
-/// The device of `intent` a command works on: `name` if given (unknown: exit 2
-/// listing the devices); otherwise the only device; otherwise `fallback` (e.g.
-/// "the only soft device"), else exit 2 listing the devices and asking for
-/// `--device`.
-pub fn select_device<'a>(
-    intent: &'a Intent,
-    config: &Path,
-    name: Option<&str>,
-    fallback: impl Fn(&'a [DeviceIntent]) -> Option<&'a DeviceIntent>,
-) -> Result<&'a DeviceIntent, Failure> {
-    let names = || {
-        let n: Vec<&str> = intent.devices.iter().map(|d| d.name.as_str()).collect();
-        if n.is_empty() {
-            "none".to_string()
-        } else {
-            n.join(", ")
-        }
-    };
-    if let Some(name) = name {
-        return intent.device(name).ok_or_else(|| {
-            Failure::Input(format!("no device `{name}` in {} (devices: {})", config.display(), names()))
-        });
-    }
-    match intent.devices.as_slice() {
-        [] => Err(Failure::Input(format!("{} has no devices; nothing to run", config.display()))),
-        [only] => Ok(only),
-        all => fallback(all).ok_or_else(|| {
-            Failure::Input(format!(
-                "{} has {} devices ({}); choose one with --device NAME",
-                config.display(),
-                all.len(),
-                names()
-            ))
-        }),
-    }
-}
-
-/// The multi-threaded tokio runtime of `run` / `soft` (2 workers: the gRPC
-/// server and client; packets are processed on a thread of their own).
-pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("p4clone-rt")
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))
-}
-
-/// The exit code of a port / engine error: files (specs, pcap input, output
-/// files) are bad input (2); sockets and anything else a runtime failure (1).
-pub fn port_failure(e: PortError) -> Failure {
-    match e {
-        PortError::Spec { .. } | PortError::Pcap { .. } | PortError::Io { .. } => Failure::Input(e.to_string()),
-        PortError::AfPacket { .. } | PortError::Other(_) => Failure::Runtime(e.to_string()),
-    }
-}
+use crate::jobs::error::JobError;
 
 /// Parses `N` of a port spec: a decimal port number in `0..=MAX_PORT`.
 pub fn parse_port_number(s: &str) -> Result<u16, String> {
@@ -115,12 +58,12 @@ fn output_port_of(dir: &Path, path: &Path) -> Option<u16> {
 /// removes the `port-<N>.pcap` files a previous run left there, so the directory
 /// holds exactly the ports that sent frames this time. Returns how many old
 /// files were removed.
-pub fn prepare_output_dir(dir: &Path, inputs: &[(&str, &Path)]) -> Result<usize, Failure> {
+pub fn prepare_output_dir(dir: &Path, inputs: &[(&str, &Path)]) -> Result<usize, JobError> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::Input(format!("cannot create output directory {}: {e}", dir.display())))?;
+        .map_err(|e| JobError::Input(format!("cannot create output directory {}: {e}", dir.display())))?;
     for (spec, input) in inputs {
         if let Some(n) = output_port_of(dir, input) {
-            return Err(Failure::Input(format!(
+            return Err(JobError::Input(format!(
                 "{spec}: input {} is the output file of port {n} in {}; choose another output directory",
                 input.display(),
                 dir.display()
@@ -132,7 +75,7 @@ pub fn prepare_output_dir(dir: &Path, inputs: &[(&str, &Path)]) -> Result<usize,
         let p = output_path(dir, n);
         if p.is_file() {
             std::fs::remove_file(&p)
-                .map_err(|e| Failure::Input(format!("cannot remove the old output {}: {e}", p.display())))?;
+                .map_err(|e| JobError::Input(format!("cannot remove the old output {}: {e}", p.display())))?;
             removed += 1;
         }
     }
@@ -156,9 +99,9 @@ pub struct Embedded {
 
 impl Embedded {
     /// Serves `target` on `listen` (port 0: an ephemeral port). Must run inside
-    /// the tokio runtime. A bind failure is a runtime failure (exit 1).
-    pub async fn serve(target: &SoftTarget, listen: SocketAddr) -> Result<Embedded, Failure> {
-        let handle = target.serve(listen).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    /// the tokio runtime. A bind failure is a [`JobError::Runtime`].
+    pub async fn serve(target: &SoftTarget, listen: SocketAddr) -> Result<Embedded, JobError> {
+        let handle = target.serve(listen).await.map_err(|e| JobError::Runtime(e.to_string()))?;
         Ok(Embedded { handle })
     }
 
@@ -178,9 +121,9 @@ impl Embedded {
 /// pipeline (`VERIFY_AND_COMMIT`, P4Info + cookie) unless it is there, read what
 /// the device holds, diff, write the entities in ordered batches. Returns the
 /// (primary) client for reading counters afterwards. Any failure is a runtime
-/// failure (exit 1).
-pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Client, PushResult), Failure> {
-    let fail = |e: &dyn std::fmt::Display| Failure::Runtime(format!("push to {} ({address}): {e}", device.name));
+/// failure ([`JobError::Runtime`]).
+pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Client, PushResult), JobError> {
+    let fail = |e: &dyn std::fmt::Display| JobError::Runtime(format!("push to {} ({address}): {e}", device.name));
     let mut opts = ConnectOptions::new(address, device.device_id);
     opts.timeout = Duration::from_secs(10);
     let mut client = Client::connect(opts).await.map_err(|e| fail(&e))?;
@@ -193,7 +136,7 @@ pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Cli
     plan.pipeline = Some(status);
     let result = rec.apply(&plan, &mut |_, _| {}).await;
     if !result.ok() {
-        return Err(Failure::Runtime(format!("push failed: {result}")));
+        return Err(JobError::Runtime(format!("push failed: {result}")));
     }
     Ok((rec.into_client(), result))
 }
@@ -201,8 +144,8 @@ pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Cli
 /// Programs `target` with `device`'s intent without gRPC, through the target's
 /// own validation path: sets the soft pipeline (P4Info + cookie), then applies
 /// all entities as one Write. Returns the number of entities written. Blocking.
-pub fn load_in_process(target: &SoftTarget, device: &DeviceIntent) -> Result<usize, Failure> {
-    let fail = |e: &dyn std::fmt::Display| Failure::Runtime(format!("loading device {}: {e}", device.name));
+pub fn load_in_process(target: &SoftTarget, device: &DeviceIntent) -> Result<usize, JobError> {
+    let fail = |e: &dyn std::fmt::Display| JobError::Runtime(format!("loading device {}: {e}", device.name));
     let artifacts = PipelineArtifacts::for_target(Target::Soft, None).map_err(|e| fail(&e))?;
     target.set_pipeline_in_process(artifacts.p4info.clone(), Some(artifacts.cookie)).map_err(|e| fail(&e))?;
     let schema = lower::program_schema().map_err(|e| fail(&e))?;
