@@ -4,10 +4,10 @@
 //! `--features dpdk` only (`scripts/test-dpdk.sh`).
 //!
 //! - the shared packet test vectors, byte-exact on `net_pcap` devices, fed in the
-//!   vectors' global order by hand, by the generic engine, and by [`dpdk::run`]
+//!   vectors' global order by hand, by the generic engine, and by [`dpdk_loop::run`]
 //!   (which merges several file inputs by timestamp, as `p4clone soft --dpdk` runs
 //!   them);
-//! - the lcore fast path of [`dpdk::run`] against the pcap backend on the same
+//! - the lcore fast path of [`dpdk_loop::run`] against the pcap backend on the same
 //!   input, with clones copied and chained zero-copy;
 //! - mbuf accounting: pools back to where they were after every run; a tiny TX
 //!   pool gives `alloc_failed`, a full TX ring gives `driver_failed`, nothing leaks;
@@ -29,6 +29,7 @@ use p4clone_pipeline::{
     ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
     RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
+use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::{pcap_ports, Engine, PortTable, Worker};
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, DpdkPortStats, Eal, PoolUsage};
 use p4clone_soft::ports::pcap::{read_all, PcapWriter};
@@ -236,7 +237,7 @@ enum Mode {
     /// `Engine::run_until_drained` over ports opened from specs: net_pcap file
     /// inputs are replays, merged by their timestamps.
     Engine,
-    /// [`dpdk::run`] (as `p4clone soft --dpdk`): a single file input goes through
+    /// [`dpdk_loop::run`] (as `p4clone soft --dpdk`): a single file input goes through
     /// the lcore fast path, several are merged by their timestamps.
     Loop,
 }
@@ -291,7 +292,7 @@ fn run_case(case: &Path, mode: Mode) -> Vec<String> {
         table.insert(n, port);
     }
     if mode == Mode::Loop {
-        let report = dpdk::run(&p, &loop_ports, &small(), &AtomicBool::new(false)).unwrap();
+        let report = dpdk_loop::run(&p, &loop_ports, &small(), &AtomicBool::new(false)).unwrap();
         let total: usize = inputs.values().map(|f| read_all(f).unwrap().len()).sum();
         assert_eq!(report.frames_in(), total as u64, "{}", case.display());
         let pools: Vec<PoolUsage> = ids.iter().map(|&id| eal.pool_usage(id).unwrap()).collect();
@@ -438,7 +439,7 @@ struct LoopRun {
     counters3: DpdkPortStats,
 }
 
-/// Runs `input` through [`dpdk::run`] on net_pcap devices 1 -> 2 (+ clones on 3).
+/// Runs `input` through [`dpdk_loop::run`] on net_pcap devices 1 -> 2 (+ clones on 3).
 fn dpdk_loop(input: &[Vec<u8>], opts: &DpdkOptions) -> LoopRun {
     let eal = eal();
     let tmp = TempDir::new("loop");
@@ -446,7 +447,7 @@ fn dpdk_loop(input: &[Vec<u8>], opts: &DpdkOptions) -> LoopRun {
     write_pcap(&inp, input);
     let (n1, id1) = pcap_vdev(tmp.path(), Some(&inp), &tmp.path().join("o1.pcap"));
     // Output-only devices: one file input, so the fast path runs (several file
-    // inputs would be merged by timestamp, see `dpdk::run`).
+    // inputs would be merged by timestamp, see `dpdk_loop::run`).
     let (_, id2) = pcap_tx_vdev(&tmp.path().join("o2.pcap"));
     let (n3, id3) = pcap_tx_vdev(&tmp.path().join("o3.pcap"));
     let ports = BTreeMap::from([(1u16, n1), (2, id2.to_string()), (3, n3)]);
@@ -465,7 +466,7 @@ fn dpdk_loop(input: &[Vec<u8>], opts: &DpdkOptions) -> LoopRun {
             stop.store(true, Ordering::SeqCst);
         })
     };
-    let report = dpdk::run(&p, &ports, opts, &stop).unwrap();
+    let report = dpdk_loop::run(&p, &ports, opts, &stop).unwrap();
     stopper.join().unwrap();
     for id in [id1, id2, id3] {
         let u = eal.pool_usage(id).unwrap();
@@ -681,11 +682,11 @@ fn sigterm_child() {
         pmd_dir()
     );
     let eal = Eal::init(&args).unwrap_or_else(|e| panic!("{e}"));
-    let stop = dpdk::stop_on_signals();
+    let stop = dpdk_loop::stop_on_signals();
     let ports = BTreeMap::from([(1u16, "net_null0".to_string()), (2, "net_null1".to_string())]);
     let opts = small();
     println!("READY workers={:?}", eal.worker_lcores());
-    let report = dpdk::run(&pipeline(), &ports, &opts, stop).unwrap_or_else(|e| panic!("{e}"));
+    let report = dpdk_loop::run(&pipeline(), &ports, &opts, stop).unwrap_or_else(|e| panic!("{e}"));
     let mut leaked = 0;
     for id in [0u16, 1] {
         let u = eal.pool_usage(id).unwrap();

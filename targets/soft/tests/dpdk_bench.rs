@@ -32,6 +32,7 @@ use p4clone_pipeline::{
     ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
     RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
+use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::Engine;
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, Eal};
 use p4clone_soft::ports::pcap::PcapWriter;
@@ -315,13 +316,13 @@ fn measure(eal: Eal, ids: Vec<u16>, stop: Arc<AtomicBool>, comm: String) -> std:
     })
 }
 
-/// p4clone's lcore loop ([`dpdk::run`]) over `specs`.
+/// p4clone's lcore loop ([`dpdk_loop::run`]) over `specs`.
 fn p4clone_run(eal: Eal, p: &Arc<Pipeline>, specs: &[(u16, String)], opts: &DpdkOptions) -> Rates {
     let devs = probe(eal, specs);
     let stop = Arc::new(AtomicBool::new(false));
     let comm = eal.worker_lcores().first().map_or_else(main_comm, |l| format!("rte-worker-{l}"));
     let m = measure(eal, devs.ids.clone(), stop.clone(), comm);
-    let report = dpdk::run(p, &devs.map, opts, &stop).unwrap_or_else(|e| panic!("{e}"));
+    let report = dpdk_loop::run(p, &devs.map, opts, &stop).unwrap_or_else(|e| panic!("{e}"));
     let rates = m.join().unwrap();
     let failed: u64 = report.members.iter().map(|m| m.alloc_failed + m.driver_failed).sum();
     if failed > 0 {
@@ -482,7 +483,7 @@ fn dpdk_side_by_side() {
         let name = format!("p4clone-{pct}");
         if wanted(&name) {
             let r = p4clone_run(eal, &fleet, &devs(&files[&(pct, 1)], &files[&(pct, 2)]), &opts);
-            rows.push(row(&name, &format!("10,000-VS table, {pct}% cloned, `dpdk::run`"), &r, tp.get(&pct)));
+            rows.push(row(&name, &format!("10,000-VS table, {pct}% cloned, `dpdk_loop::run`"), &r, tp.get(&pct)));
         }
     }
     if wanted("engine-10") {

@@ -191,11 +191,6 @@ impl PcapReader {
         self.snaplen
     }
 
-    /// Records read so far.
-    pub fn records_read(&self) -> u64 {
-        self.records
-    }
-
     /// True once the end of the file was reached.
     pub fn is_done(&self) -> bool {
         self.done
@@ -455,18 +450,6 @@ impl PcapPort {
             output_path: Some(path),
             output: None,
             exhausted: true,
-            closed: false,
-        }
-    }
-
-    /// A port replaying an already opened reader (e.g. an in-memory stream).
-    pub fn from_reader(input: PcapReader, output: Option<PathBuf>) -> Self {
-        PcapPort {
-            input_path: Some(input.path().to_path_buf()),
-            input: Some(input),
-            output_path: output,
-            output: None,
-            exhausted: false,
             closed: false,
         }
     }

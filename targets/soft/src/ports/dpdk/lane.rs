@@ -5,8 +5,10 @@
 //!
 //! Per received burst, [`Lane::step`]:
 //! 1. `rte_eth_rx_burst`; the frames become the pipeline's input as they lie in
-//!    their mbufs (a multi-segment mbuf is copied into one buffer and freed; a
-//!    zero-length frame is counted and freed, it never reaches the pipeline);
+//!    their mbufs (a multi-segment mbuf is copied into one buffer and freed). A
+//!    zero-length frame (only `net_pcap` delivers them) is counted in
+//!    `rx_zero_length` and goes through the pipeline like any other: it is
+//!    forwarded to the wire peer, never cloned, as the generic engine does;
 //! 2. [`Pipeline::process_burst`];
 //! 3. walks the emits once, in emission order, appending one mbuf per emit to its
 //!    egress port's TX list: an **original** is the received mbuf itself, whose
@@ -27,8 +29,10 @@ use p4clone_dpdk_sys as sys;
 use p4clone_pipeline::table::PORT_COUNT;
 use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame};
 
-use super::{DpdkPort, MAX_RX_BURST};
-use crate::engine::{recycle, IoStats};
+use super::options::MAX_RX_BURST;
+use super::port::{ensure_lcore, DpdkPort};
+use crate::engine::stats::{IoStats, PortIo};
+use crate::engine::worker::recycle;
 use crate::ports::{BackendStats, Port, PortError, Result as PortResult, TxFailure};
 
 /// `by_port` value of a port this lane has no handle for.
@@ -64,7 +68,7 @@ struct TxList {
 }
 
 /// One worker's handles on every device plus the reusable state of its burst step.
-pub(super) struct Lane<'a> {
+pub(crate) struct Lane<'a> {
     pipeline: &'a Pipeline,
     /// The handles, with their p4clone port numbers.
     handles: Vec<(u16, DpdkPort)>,
@@ -94,7 +98,7 @@ unsafe impl Send for Lane<'_> {}
 
 impl<'a> Lane<'a> {
     /// A lane over `handles` (port number, handle), bursts of `burst` frames.
-    pub(super) fn new(pipeline: &'a Pipeline, handles: Vec<(u16, DpdkPort)>, burst: usize) -> Self {
+    pub(crate) fn new(pipeline: &'a Pipeline, handles: Vec<(u16, DpdkPort)>, burst: usize) -> Self {
         let burst = burst.clamp(1, MAX_RX_BURST);
         let mut by_port = vec![NO_HANDLE; PORT_COUNT].into_boxed_slice();
         for (i, (n, _)) in handles.iter().enumerate() {
@@ -124,31 +128,25 @@ impl<'a> Lane<'a> {
     }
 
     /// The lane's I/O counters.
-    pub(super) fn stats(&self) -> &IoStats {
+    pub(crate) fn stats(&self) -> &IoStats {
         &self.stats
     }
 
     /// The handle of port `n`, if this lane has one.
-    pub(super) fn port_mut(&mut self, n: u16) -> Option<&mut DpdkPort> {
+    fn port_mut(&mut self, n: u16) -> Option<&mut DpdkPort> {
         let i = *self.by_port.get(usize::from(n))?;
         self.handles.get_mut(usize::from(i)).map(|(_, h)| h)
     }
 
-    /// The backend description of port `n`.
-    pub(super) fn describe(&self, n: u16) -> Option<String> {
-        let i = *self.by_port.get(usize::from(n))?;
-        self.handles.get(usize::from(i)).map(|(_, h)| h.describe())
-    }
-
-    /// The backend counters of port `n` (zero without a handle).
-    pub(super) fn backend_stats(&mut self, n: u16) -> BackendStats {
-        self.port_mut(n).map(|h| h.backend_stats()).unwrap_or_default()
+    /// The description and counters of port `n`'s handle, if this lane has one.
+    pub(crate) fn backend(&mut self, n: u16) -> Option<(String, BackendStats)> {
+        self.port_mut(n).map(|h| (h.describe(), h.backend_stats()))
     }
 
     /// Polls the RX queues until `stop` or `abort` is raised, or until no input is
     /// left (no live queue and every replay input read to its end).
-    pub(super) fn poll(&mut self, stop: &AtomicBool, abort: &AtomicBool) -> PortResult<()> {
-        crate::ports::dpdk::ensure_lcore();
+    pub(crate) fn poll(&mut self, stop: &AtomicBool, abort: &AtomicBool) -> PortResult<()> {
+        ensure_lcore();
         while !stop.load(Ordering::Relaxed) && !abort.load(Ordering::Relaxed) {
             let mut open = false;
             for k in 0..self.rx.len() {
@@ -170,16 +168,10 @@ impl<'a> Lane<'a> {
 
     /// One burst from the RX queue of handle `hi`: receive, process, transmit,
     /// release. Returns the frames received.
-    pub(super) fn step(&mut self, hi: usize) -> PortResult<usize> {
+    fn step(&mut self, hi: usize) -> PortResult<usize> {
         let n = self.receive(hi)?;
         if n == 0 {
             return Ok(0);
-        }
-        if self.inputs.is_empty() {
-            // Only zero-length frames.
-            self.release_unsent();
-            self.handles[hi].1.flush_stats();
-            return Ok(n);
         }
         let port = self.handles[hi].0;
         let linear = std::mem::take(&mut self.linear);
@@ -188,6 +180,8 @@ impl<'a> Lane<'a> {
             let data: &[u8] = if inp.linear {
                 let at = inp.ptr as usize;
                 linear.get(at..at + inp.len as usize).unwrap_or(&[])
+            } else if inp.len == 0 {
+                &[]
             } else {
                 // SAFETY: the bytes of a single-segment mbuf we received and still
                 // own; nothing writes them until it is sent or freed below, after
@@ -261,13 +255,7 @@ impl<'a> Lane<'a> {
                 };
             }
             bytes += u64::from(inp.len);
-            if inp.len == 0 {
-                zero += 1;
-                if !inp.mbuf.is_null() {
-                    self.release.push(inp.mbuf);
-                }
-                continue;
-            }
+            zero += u64::from(inp.len == 0);
             self.inputs.push(inp);
         }
         h.stats.rx += n as u64;
@@ -354,7 +342,7 @@ impl<'a> Lane<'a> {
             let (port, h) = &mut handles[hi];
             let list = &mut tx[hi];
             let sent = h.tx_all(&mut list.mbufs);
-            let mut io = crate::engine::PortIo::default();
+            let mut io = PortIo::default();
             for m in &list.meta[..sent] {
                 io.tx_frames += 1;
                 io.tx_bytes += u64::from(m.len);
