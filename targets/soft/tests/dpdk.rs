@@ -25,16 +25,16 @@ use std::time::{Duration, Instant};
 
 use p4clone_compiler::intent::{self, Allocation};
 use p4clone_compiler::{lower, source};
-use p4clone_pipeline::{
-    ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
-    RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
-};
+use p4clone_pipeline::{Pipeline, Ternary, WireAction};
 use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::{pcap_ports, Engine, PortTable, Worker};
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, DpdkPortStats, Eal, PoolUsage};
 use p4clone_soft::ports::pcap::{read_all, PcapWriter};
 use p4clone_soft::ports::{Port, PortSpec, RxBatch};
 use p4clone_soft::server::SoftTarget;
+
+mod common;
+use common::TempDir;
 
 // ------------------------------------------------------------------------ helpers
 
@@ -64,30 +64,6 @@ fn vdev_name(driver: &str) -> String {
 }
 
 /// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "p4clone-dpdk-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     let mut w = PcapWriter::create(path).unwrap();
     for (i, f) in frames.iter().enumerate() {
@@ -139,40 +115,7 @@ fn frame(len: usize, dport: u16, seq: u32) -> Vec<u8> {
 
 /// Wire 1 <-> 2; TCP to 10.0.0.2:80 cloned to member 1 (port 3, VLAN 7 pushed).
 fn pipeline() -> Arc<Pipeline> {
-    let p = Pipeline::new();
-    p.write(|b| {
-        b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-        b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::any(),
-                dst_addr: Ternary::<u32>::exact(0x0a00_0002),
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::any(),
-                l4_dst_port: Ternary::<u16>::exact(80),
-            },
-            priority: 1,
-            action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-            metadata: vec![],
-        })?;
-        b.insert_clone_session(CloneSessionEntry {
-            session_id: 1,
-            session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: 1 }], packet_length_bytes: 0 },
-        })?;
-        b.insert_rewrite(RewriteEntry {
-            member: 1,
-            action: RewriteAction::Set(RewriteParams {
-                dst_mac: [2, 0xc1, 0, 0, 0, 1],
-                src_mac: [2, 0x5e, 0, 0, 0, 3],
-                vlan_id: 7,
-                truncate_len: 0,
-                nat_restore: false,
-            }),
-            metadata: vec![],
-        })
-    })
-    .unwrap();
-    Arc::new(p)
+    common::clone_pipeline(Ternary::<u32>::exact(0x0a00_0002), 7)
 }
 
 /// Receives everything `ports[from]` has (in bursts), runs it through the worker.
@@ -261,7 +204,7 @@ fn run_case(case: &Path, mode: Mode) -> Vec<String> {
     }
     ports.retain(|&n| n <= p4clone_soft::ports::MAX_PORT);
 
-    let tmp = TempDir::new("vec");
+    let tmp = common::tempdir("dpdk-vec");
     let mut table = BTreeMap::new();
     let mut loop_ports = BTreeMap::new();
     let mut ids = Vec::new();
@@ -416,7 +359,7 @@ fn mixed_input() -> Vec<Vec<u8>> {
 
 /// The pcap backend's output for `input` on port 1: (port 2, port 3).
 fn pcap_reference(input: &[Vec<u8>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let tmp = TempDir::new("ref");
+    let tmp = common::tempdir("dpdk-ref");
     let inp = tmp.path().join("in-1.pcap");
     write_pcap(&inp, input);
     let out = tmp.path().join("out");
@@ -442,7 +385,7 @@ struct LoopRun {
 /// Runs `input` through [`dpdk_loop::run`] on net_pcap devices 1 -> 2 (+ clones on 3).
 fn dpdk_loop(input: &[Vec<u8>], opts: &DpdkOptions) -> LoopRun {
     let eal = eal();
-    let tmp = TempDir::new("loop");
+    let tmp = common::tempdir("dpdk-loop");
     let inp = tmp.path().join("in.pcap");
     write_pcap(&inp, input);
     let (n1, id1) = pcap_vdev(tmp.path(), Some(&inp), &tmp.path().join("o1.pcap"));
@@ -565,7 +508,7 @@ fn full_tx_ring_counts_driver_failed_and_frees_the_mbufs() {
     // Clones go to a net_ring device nobody reads: its ring (1023 slots) fills,
     // then rte_eth_tx_burst takes nothing more.
     let eal = eal();
-    let tmp = TempDir::new("ring");
+    let tmp = common::tempdir("dpdk-ring");
     let input: Vec<Vec<u8>> = (0..2048u32).map(|i| frame(64, 80, i)).collect();
     let inp = tmp.path().join("in.pcap");
     write_pcap(&inp, &input);
@@ -600,7 +543,7 @@ fn full_tx_ring_counts_driver_failed_and_frees_the_mbufs() {
 
 #[test]
 fn net_pcap_file_input_is_a_replay_with_the_file_timestamps() {
-    let tmp = TempDir::new("replay");
+    let tmp = common::tempdir("dpdk-replay");
     let inp = tmp.path().join("in.pcap");
     let frames: Vec<Vec<u8>> = (0..5u32).map(|i| frame(64, 443, i)).collect();
     let ts: Vec<u64> = vec![1_700_000_000_000_001_000, 1_700_000_000_000_001_000, 5_000, 1_700_000_009_999_999_000, 7];
@@ -653,7 +596,7 @@ fn errors_name_what_is_wrong() {
     assert!(e.contains("net_nosuchdriver0"), "{e}");
 
     // One device, two readers.
-    let tmp = TempDir::new("busy");
+    let tmp = common::tempdir("dpdk-busy");
     let (name, id) = pcap_vdev(tmp.path(), None, &tmp.path().join("o.pcap"));
     let a = DpdkPort::open(&name).unwrap();
     let e = DpdkPort::open(&name).unwrap_err().to_string();

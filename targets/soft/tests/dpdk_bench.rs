@@ -28,16 +28,15 @@ use std::time::Duration;
 
 use p4clone_compiler::intent::{self, Allocation};
 use p4clone_compiler::{lower, synthetic};
-use p4clone_pipeline::{
-    ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
-    RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
-};
+use p4clone_pipeline::{Pipeline, Ternary};
 use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::Engine;
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, Eal};
 use p4clone_soft::ports::pcap::PcapWriter;
 use p4clone_soft::ports::Port;
 use p4clone_soft::server::SoftTarget;
+
+mod common;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -136,40 +135,7 @@ fn fleet_traffic(p: &Pipeline, pct: u64, seed: u64) -> Vec<Vec<u8>> {
 
 /// Wire 1 <-> 2; TCP to port 80 cloned to member 1 on port 3 (VLAN push).
 fn simple_pipeline() -> Arc<Pipeline> {
-    let p = Pipeline::new();
-    p.write(|b| {
-        b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-        b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::any(),
-                dst_addr: Ternary::<u32>::any(),
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::any(),
-                l4_dst_port: Ternary::<u16>::exact(80),
-            },
-            priority: 1,
-            action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-            metadata: vec![],
-        })?;
-        b.insert_clone_session(CloneSessionEntry {
-            session_id: 1,
-            session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: 1 }], packet_length_bytes: 0 },
-        })?;
-        b.insert_rewrite(RewriteEntry {
-            member: 1,
-            action: RewriteAction::Set(RewriteParams {
-                dst_mac: [2, 0xc1, 0, 0, 0, 1],
-                src_mac: [2, 0x5e, 0, 0, 0, 3],
-                vlan_id: 100,
-                truncate_len: 0,
-                nat_restore: false,
-            }),
-            metadata: vec![],
-        })
-    })
-    .unwrap();
-    Arc::new(p)
+    common::clone_pipeline(Ternary::<u32>::any(), 100)
 }
 
 /// One measured run: frames/s received per port, sent per port, and the share
