@@ -51,12 +51,11 @@ impl std::str::FromStr for CloneCopy {
     }
 }
 
-/// Tail length from which [`CloneCopy::Auto`] chains clones zero-copy. Measured
-/// (BENCHMARKS.md, "DPDK"): on the virtual devices the copy was faster at every
-/// frame size of a 1500-byte MTU (64 to 1500 bytes), so only longer tails (jumbo
-/// frames, with an `rx` pool of larger buffers) are chained. Where a NIC's DMA
-/// leaves the payload cold in cache the break-even is lower: re-measure with the
-/// benchmark's clone rows on that NIC.
+/// Tail length from which [`CloneCopy::Auto`] chains clones zero-copy: only tails
+/// longer than a 1500-byte MTU frame (jumbo frames, with an `rx` pool of larger
+/// buffers) are chained, following the copy-versus-zero-copy measurements in
+/// BENCHMARKS.md ("DPDK"). Where a NIC's DMA leaves the payload cold in cache the
+/// break-even may be lower: re-measure with the benchmark's clone rows on that NIC.
 pub const ZERO_COPY_FROM: usize = 2048;
 
 /// Device and packet-loop settings.
