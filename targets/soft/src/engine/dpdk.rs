@@ -31,7 +31,8 @@ use crate::ports::dpdk::error::{ret_error, DpdkError, Result};
 use crate::ports::dpdk::lane::Lane;
 use crate::ports::dpdk::options::{DpdkOptions, MAX_RX_BURST};
 use crate::ports::dpdk::port::DpdkPort;
-use crate::ports::{BackendStats, Port, Result as PortResult, MAX_PORT};
+use crate::ports::error::Result as PortResult;
+use crate::ports::port::{BackendStats, Port, MAX_PORT};
 
 /// Stop flag raised by SIGINT/SIGTERM once [`stop_on_signals`] installed the handlers.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);

@@ -15,10 +15,13 @@ use super::report::RunReport;
 use super::stats::IoStats;
 use super::table::PortTable;
 use super::worker::Worker;
+use crate::ports::batch::RxBatch;
+use crate::ports::error::{PortError, Result};
 use crate::ports::pcap::{output_path, PcapPort};
 #[cfg(feature = "dpdk")]
-use crate::ports::BackendStats;
-use crate::ports::{InputKind, PcapReplay, Port, PortError, Result, RxBatch, MAX_PORT};
+use crate::ports::port::BackendStats;
+use crate::ports::port::{InputKind, Port, MAX_PORT};
+use crate::ports::replay::PcapReplay;
 
 /// The software data plane's packet loop: a pipeline and its ports.
 pub struct Engine {

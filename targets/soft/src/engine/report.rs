@@ -8,7 +8,7 @@ use p4clone_pipeline::table::PORT_COUNT;
 use p4clone_pipeline::{Counter, CounterValue, Diag, Pipeline, PortStats, COUNTER_SIZE};
 
 use super::stats::{IoStats, PortIo};
-use crate::ports::BackendStats;
+use crate::ports::port::BackendStats;
 
 /// Per-port line of a [`RunReport`].
 #[derive(Debug, Clone, PartialEq, Eq)]

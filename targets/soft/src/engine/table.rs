@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::ports::error::Result;
 use crate::ports::pcap::{output_path, PcapPort};
-use crate::ports::{BackendStats, Port, Result};
+use crate::ports::port::{BackendStats, Port};
 
 /// The port backends by port number, plus the output directory for ports that
 /// have none.

@@ -8,7 +8,8 @@ use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame};
 
 use super::stats::IoStats;
 use super::table::PortTable;
-use crate::ports::{Result, RxBatch, TxBurst, TxFailure};
+use crate::ports::batch::{RxBatch, TxBurst, TxFailure};
+use crate::ports::error::Result;
 
 /// Reuses a frame list's allocation with another lifetime (in-place collect of an
 /// empty vector keeps its buffer).

@@ -20,7 +20,9 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{InputKind, Port, PortError, Result, RxBatch, TxBurst};
+use super::batch::{RxBatch, TxBurst};
+use super::error::{PortError, Result};
+use super::port::{InputKind, Port};
 
 /// `LINKTYPE_ETHERNET`.
 pub const LINKTYPE_ETHERNET: u32 = 1;

@@ -11,7 +11,9 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use super::{InputKind, Port, PortError, Result, RxBatch};
+use super::batch::RxBatch;
+use super::error::{PortError, Result};
+use super::port::{InputKind, Port};
 
 struct Source {
     port: u16,

@@ -13,7 +13,7 @@ use p4clone_dpdk_sys as sys;
 
 use super::error::{last_error, ret_error, DpdkError, Result};
 use super::options::{DpdkOptions, MAX_RX_BURST};
-use crate::ports::InputKind;
+use crate::ports::port::InputKind;
 
 /// What the EAL knows of one ethdev ([`Eal::ports`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

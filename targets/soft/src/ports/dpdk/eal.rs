@@ -13,7 +13,7 @@ use super::device::{
 };
 use super::error::{last_error, ret_error, DpdkError, Result};
 use super::options::DpdkOptions;
-use crate::ports::InputKind;
+use crate::ports::port::InputKind;
 
 /// Where Debian/Ubuntu's DPDK 22.11 packages put the PMD plugins (`-d` argument).
 pub const DEBIAN_PMD_DIR: &str = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0";

@@ -4,7 +4,7 @@ use std::ffi::{c_int, CStr};
 
 use p4clone_dpdk_sys as sys;
 
-use crate::ports::PortError;
+use crate::ports::error::PortError;
 
 /// Errors of the DPDK backend. Each names what failed and, where DPDK gave one,
 /// its reason (`rte_strerror`).

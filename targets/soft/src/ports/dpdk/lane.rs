@@ -33,7 +33,9 @@ use super::options::MAX_RX_BURST;
 use super::port::{ensure_lcore, DpdkPort};
 use crate::engine::stats::{IoStats, PortIo};
 use crate::engine::worker::recycle;
-use crate::ports::{BackendStats, Port, PortError, Result as PortResult, TxFailure};
+use crate::ports::batch::TxFailure;
+use crate::ports::error::{PortError, Result as PortResult};
+use crate::ports::port::{BackendStats, Port};
 
 /// `by_port` value of a port this lane has no handle for.
 const NO_HANDLE: u16 = u16::MAX;

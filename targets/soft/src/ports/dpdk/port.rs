@@ -15,9 +15,9 @@ use super::device::{resolve, Device, DpdkPortStats};
 use super::eal::{configure, global, require_up, Eal};
 use super::error::{DpdkError, Result};
 use super::options::{CloneCopy, DpdkOptions, MAX_RX_BURST};
-use crate::ports::{
-    BackendStats, InputKind, Port, PortError, Result as PortResult, RxBatch, TxBurst, TxFailure, TxFrame,
-};
+use crate::ports::batch::{RxBatch, TxBurst, TxFailure, TxFrame};
+use crate::ports::error::{PortError, Result as PortResult};
+use crate::ports::port::{BackendStats, InputKind, Port};
 
 /// One worker's handle on a DPDK device: its RX queue (if any) and a TX queue.
 pub struct DpdkPort {
