@@ -3,19 +3,19 @@
 //!
 //! The generic loops of [`Engine`] share one burst step ([`Worker::run_burst`]):
 //! - [`Engine::run_until_drained`] replays pcap inputs. All inputs are merged into
-//!   **one global order** ([`PcapReplay`]: timestamp, ties to the lower port), as
+//!   **one global order** ([`PcapReplay`](crate::ports::PcapReplay): timestamp, ties to the lower port), as
 //!   BMv2's `--use-files` does, and processed in bursts of that order until every
 //!   input is exhausted. Then every port is flushed. Frames go as fast as the loop
 //!   runs: timestamps order the merge and are copied to the outputs, but nothing
 //!   waits for them.
 //! - [`Engine::run`] serves live ports until a stop flag is raised. It polls the
-//!   ports round-robin, one burst (default [`BURST`] = 32) per port per pass. When
+//!   ports round-robin, one burst (default [`BURST`](p4clone_pipeline::BURST) = 32) per port per pass. When
 //!   a whole pass finds nothing it spins briefly, then sleeps from 50 µs up to 1 ms
 //!   and flushes outputs about once a second. Replay ports in this loop are read
 //!   like live ones, without the global merge. The loop also returns when no live
 //!   port is left and every replay input is exhausted.
 //!
-//! The DPDK lcore loop ([`dpdk::run`], cargo feature `dpdk`) runs one loop per
+//! The DPDK lcore loop (`dpdk::run`, cargo feature `dpdk`) runs one loop per
 //! worker lcore with its own fast burst step straight from the mbufs
 //! (`ports::dpdk::lane`, accounting as below); several file inputs are merged by
 //! timestamp on one lcore by the replay loop of [`Engine::run_until_drained`]. All
@@ -25,11 +25,12 @@
 //! 1. counts each received frame (`rx`; zero-length ones also in `rx_zero_length`).
 //!    A zero-length frame goes through the pipeline like any other: it cannot be
 //!    parsed, so it is forwarded to the wire peer as a zero-length frame, never
-//!    cloned, as BMv2 does (see `tests/vectors/zero-length`). Only pcap inputs can
-//!    hold such a record: AF_PACKET and DPDK never deliver an empty frame;
-//! 2. runs [`Pipeline::process_burst`];
+//!    cloned, as BMv2 does (see `tests/vectors/zero-length`). Only file inputs can
+//!    hold such a record (pcap, or a DPDK `net_pcap` device reading a file):
+//!    AF_PACKET and NICs never deliver an empty frame;
+//! 2. runs [`Pipeline::process_burst`](p4clone_pipeline::Pipeline::process_burst);
 //! 3. groups the emitted frames by egress port, keeping emission order, and calls
-//!    each port's [`Port::send_burst`] once. Frames of one port therefore leave in
+//!    each port's [`Port::send_burst`](crate::ports::Port::send_burst) once. Frames of one port therefore leave in
 //!    emission order (for one input frame its clones first, then the original; input
 //!    order across frames);
 //! 4. accounts each frame as sent, alloc-failed or driver-failed (see

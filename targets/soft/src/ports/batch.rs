@@ -144,7 +144,7 @@ impl RxBatch {
     ///
     /// # Safety
     /// `ptr..ptr + len` must be readable and unmodified until the batch is cleared or
-    /// dropped (the backend releases it in [`Port::release_rx`]).
+    /// dropped (the backend releases it in [`Port::release_rx`](super::port::Port::release_rx)).
     pub unsafe fn push_external(&mut self, ts_ns: u64, ptr: *const u8, len: usize, token: usize) -> bool {
         if self.room() == 0 {
             return false;
@@ -353,7 +353,7 @@ impl<'a> TxBurst<'a> {
         (0..self.len()).map(move |i| self.get(i))
     }
 
-    /// Marks frame `i` as not sent, and why (see the [module docs](self)).
+    /// Marks frame `i` as not sent, and why (see the [module docs](super)).
     pub fn fail(&mut self, i: usize, why: TxFailure) {
         if i < self.sel.len() {
             self.failed.push((i as u32, why));

@@ -13,7 +13,7 @@ pub enum InputKind {
     /// The port only transmits (e.g. a pcap output for a port with no input file).
     None,
     /// A recording (pcap): [`Port::recv_burst`] returns 0 only once the input is
-    /// exhausted, and frame timestamps order the ports' inputs ([`PcapReplay`]).
+    /// exhausted, and frame timestamps order the ports' inputs ([`PcapReplay`](super::PcapReplay)).
     Replay,
     /// A live interface: 0 means "nothing right now".
     Live,
@@ -29,7 +29,7 @@ pub struct BackendStats {
     pub rx_oversize: u64,
 }
 
-/// A port backend. See the [module docs](self) for the design.
+/// A port backend. See the [module docs](super) for the design.
 pub trait Port: Send {
     /// Human-readable description, e.g. `pcap:in.pcap -> out/port-1.pcap`.
     fn describe(&self) -> String;

@@ -15,7 +15,7 @@ use super::error::{last_error, ret_error, DpdkError, Result};
 use super::options::{DpdkOptions, MAX_RX_BURST};
 use crate::ports::port::InputKind;
 
-/// What the EAL knows of one ethdev ([`Eal::ports`]).
+/// What the EAL knows of one ethdev ([`Eal::ports`](super::Eal::ports)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
     /// Port id.
@@ -404,7 +404,7 @@ impl Device {
     }
 }
 
-/// Counters of the DPDK backend for one device ([`Eal::port_counters`]).
+/// Counters of the DPDK backend for one device ([`Eal::port_counters`](super::Eal::port_counters)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DpdkPortStats {
     /// Frames received.

@@ -299,14 +299,14 @@ impl Eal {
         })
     }
 
-    /// Sets the options used by ports opened through a spec ([`DpdkPort::open`]).
+    /// Sets the options used by ports opened through a spec ([`DpdkPort::open`](super::DpdkPort::open)).
     pub fn set_default_options(&self, opts: DpdkOptions) {
         global().defaults = opts;
     }
 
     /// Stops and closes devices `ports` and frees their pools (a pool with mbufs
     /// still out is kept until [`Eal::shutdown`]). Devices created by
-    /// [`Eal::probe`] are removed. Fails if a [`DpdkPort`] handle is still open.
+    /// [`Eal::probe`] are removed. Fails if a [`DpdkPort`](super::DpdkPort) handle is still open.
     pub fn close_ports(&self, ports: &[u16]) -> Result<()> {
         let mut g = global();
         require_up(&g)?;
@@ -315,7 +315,7 @@ impl Eal {
 
     /// Stops and closes every device, frees every pool and cleans the EAL up
     /// (`rte_eal_cleanup`). DPDK cannot be initialised again in this process.
-    /// Every [`DpdkPort`] handle must be dropped before.
+    /// Every [`DpdkPort`](super::DpdkPort) handle must be dropped before.
     pub fn shutdown() -> Result<()> {
         let mut g = global();
         if !matches!(g.phase, Phase::Up { .. }) {

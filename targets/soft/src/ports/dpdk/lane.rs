@@ -1,6 +1,6 @@
 //! The DPDK fast path: one worker lcore's burst step, straight from the RX mbufs
 //! into the pipeline and from its emit descriptors into TX mbufs, without the
-//! generic [`Port`](crate::ports::Port) layer ([`RxBatch`](crate::ports::RxBatch),
+//! generic [`Port`] layer ([`RxBatch`](crate::ports::RxBatch),
 //! per-port buckets, [`TxBurst`](crate::ports::TxBurst)).
 //!
 //! Per received burst, [`Lane::step`]:
@@ -16,7 +16,7 @@
 //!    afterwards); a **clone** is a copy or a zero-copy chain, built exactly as the
 //!    generic path builds it ([`DpdkPort::build_clone`]). Every mbuf is built before
 //!    any is transmitted, so clones never read a frame the driver already freed;
-//! 4. one `rte_eth_tx_burst` per egress port (with [`DpdkOptions::tx_retries`]),
+//! 4. one `rte_eth_tx_burst` per egress port (with [`DpdkOptions::tx_retries`](super::DpdkOptions::tx_retries)),
 //!    accounting each frame as sent, alloc-failed or driver-failed exactly as the
 //!    engine does (`PortIo`, clones sent per member, the pipeline's
 //!    `alloc_failed` / `driver_failed` diagnostics);
