@@ -34,7 +34,7 @@ use p4clone_soft::ports::{Port, PortSpec, RxBatch};
 use p4clone_soft::server::SoftTarget;
 
 mod common;
-use common::TempDir;
+use common::{records, write_pcap, TempDir};
 
 // ------------------------------------------------------------------------ helpers
 
@@ -64,18 +64,6 @@ fn vdev_name(driver: &str) -> String {
 }
 
 /// A temporary directory removed on drop.
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut w = PcapWriter::create(path).unwrap();
-    for (i, f) in frames.iter().enumerate() {
-        w.write(1_700_000_000_000_000_000 + i as u64 * 1_000, f).unwrap();
-    }
-    w.flush().unwrap();
-}
-
-fn records(path: &Path) -> Vec<Vec<u8>> {
-    read_all(path).unwrap_or_else(|e| panic!("{e}")).into_iter().map(|(_, f)| f).collect()
-}
-
 /// A net_pcap device that only writes `tx` (no RX stream).
 fn pcap_tx_vdev(tx: &Path) -> (String, u16) {
     let name = vdev_name("net_pcap");

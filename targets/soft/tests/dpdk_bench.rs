@@ -32,11 +32,11 @@ use p4clone_pipeline::{Pipeline, Ternary};
 use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::Engine;
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, Eal};
-use p4clone_soft::ports::pcap::PcapWriter;
 use p4clone_soft::ports::Port;
 use p4clone_soft::server::SoftTarget;
 
 mod common;
+use common::write_pcap;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -80,14 +80,6 @@ fn tcp_frame(len: usize, src: u32, dst: u32, sport: u16, dport: u16) -> Vec<u8> 
     f.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
     f.resize(len, 0xee);
     f
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut w = PcapWriter::create(path).unwrap();
-    for (i, f) in frames.iter().enumerate() {
-        w.write(1_700_000_000_000_000_000 + i as u64 * 1_000, f).unwrap();
-    }
-    w.flush().unwrap();
 }
 
 /// The compiler's 10,000-VS fleet on one device: 160,000 classify rules, 4,000

@@ -2,7 +2,7 @@
 //! counters, transmit failure accounting, live polling.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,11 +12,11 @@ use p4clone_pipeline::{
     RewriteAction, RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
 use p4clone_soft::engine::{pcap_ports, Engine};
-use p4clone_soft::ports::pcap::{read_all, PcapWriter};
+use p4clone_soft::ports::pcap::read_all;
 use p4clone_soft::ports::{InputKind, Port, Result as PortResult, RxBatch, TxBurst, TxFailure};
 
 mod common;
-use common::TempDir;
+use common::{write_pcap_at, TempDir};
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];
@@ -121,14 +121,6 @@ fn pipeline(clone_port: u16) -> Arc<Pipeline> {
     Arc::new(p)
 }
 
-fn write_pcap(path: &Path, recs: &[(u64, Vec<u8>)]) {
-    let mut w = PcapWriter::create(path).unwrap();
-    for (ts, f) in recs {
-        w.write(*ts, f).unwrap();
-    }
-    w.flush().unwrap();
-}
-
 const US: u64 = 1_000;
 const T0: u64 = 1_700_000_000_000_000_000;
 
@@ -147,8 +139,8 @@ fn case() -> Case {
     let in2 = vec![(T0 + 2 * US, to_client(11)), (T0 + 3 * US, to_client(12)), (T0 + 4 * US, to_client(13))];
     let p1 = dir.path().join("in-1.pcap");
     let p2 = dir.path().join("in-2.pcap");
-    write_pcap(&p1, &in1);
-    write_pcap(&p2, &in2);
+    write_pcap_at(&p1, &in1);
+    write_pcap_at(&p2, &in2);
     let inputs = BTreeMap::from([(1, p1), (2, p2)]);
     Case { dir, inputs, in1, in2 }
 }
@@ -259,7 +251,7 @@ fn zero_length_frames_are_forwarded_to_the_peer_and_never_cloned() {
     std::fs::create_dir_all(&out).unwrap();
     let in1 = vec![(T0, to_server(1)), (T0 + US, vec![]), (T0 + 2 * US, to_server(2))];
     let p1 = dir.path().join("in-1.pcap");
-    write_pcap(&p1, &in1);
+    write_pcap_at(&p1, &in1);
     let p = pipeline(3);
     let mut engine =
         Engine::new(p.clone(), pcap_ports(&BTreeMap::from([(1, p1)]), &out).unwrap()).with_output_dir(&out);

@@ -4,17 +4,42 @@
 //! Each test file includes this with `mod common;` and uses what it needs.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::sync::Arc;
 
 use p4clone_pipeline::{
     ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
     RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
+use p4clone_soft::ports::pcap::{read_all, PcapWriter};
 pub use tempfile::TempDir;
 
 /// A fresh temporary directory `p4clone-<tag>-XXXXXX`, removed when dropped.
 pub fn tempdir(tag: &str) -> TempDir {
     tempfile::Builder::new().prefix(&format!("p4clone-{tag}-")).tempdir().unwrap()
+}
+
+/// Writes `recs` (timestamp in ns, frame) as a pcap file.
+pub fn write_pcap_at(path: &Path, recs: &[(u64, Vec<u8>)]) {
+    let mut w = PcapWriter::create(path).unwrap();
+    for (ts, f) in recs {
+        w.write(*ts, f).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// Writes `frames` as a pcap file, 1 µs apart from 2023-11-14.
+pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut w = PcapWriter::create(path).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        w.write(1_700_000_000_000_000_000 + i as u64 * 1_000, f).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// The frames of pcap file `path`.
+pub fn records(path: &Path) -> Vec<Vec<u8>> {
+    read_all(path).unwrap_or_else(|e| panic!("{e}")).into_iter().map(|(_, f)| f).collect()
 }
 
 /// Destination MAC of the clones of [`clone_pipeline`].
