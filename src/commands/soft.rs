@@ -497,7 +497,7 @@ pub fn run(args: &Args) -> Outcome {
     result.map_err(|e| JobError::from(e).into())
 }
 
-/// Runs DPDK's packet loop (`ports::dpdk::run`) on this thread, the EAL's main
+/// Runs DPDK's packet loop (`engine::dpdk::run`) on this thread, the EAL's main
 /// lcore, until a signal (or until every file input is read). Returns the report,
 /// the loop's result and the signal that stopped it, if one did.
 #[cfg(feature = "dpdk")]
@@ -508,7 +508,7 @@ fn run_dpdk_loop(
     args: &Args,
     stop: &Arc<AtomicBool>,
 ) -> Result<(RunReport, PortResult<()>, Option<&'static str>), Failure> {
-    use p4clone_soft::ports::dpdk;
+    use p4clone_soft::engine::dpdk;
     if args.out.is_some() {
         eprintln!("p4clone soft: --out is not used: every port is a DPDK device");
     }

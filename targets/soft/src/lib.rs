@@ -4,8 +4,10 @@
 //!
 //! - [`server`]: the P4Runtime gRPC service (arbitration, pipeline config, Write, Read).
 //! - [`translate`]: P4Runtime entities <-> pipeline table operations, through the P4Info.
-//! - [`ports`]: the port trait and its backends (pcap files, AF_PACKET sockets).
-//! - [`engine`]: the packet loop: receive bursts, run the pipeline, transmit.
+//! - [`ports`]: the port trait and its backends (pcap files, AF_PACKET sockets and,
+//!   with the cargo feature `dpdk`, DPDK ethdevs).
+//! - [`engine`]: the packet loops: receive bursts, run the pipeline, transmit (the
+//!   generic loop over any backend and, with `dpdk`, the DPDK lcore loop).
 
 pub mod engine;
 pub mod ports;

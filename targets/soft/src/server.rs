@@ -10,10 +10,13 @@
 //! same validation path.
 //!
 //! Sub-modules, by concern:
-//! - `arbitration`: `StreamChannel`, primary / backup election;
+//! - `inner`: the state every RPC shares (device, pipeline, arbiter, configs);
+//! - `arbitration`: primary / backup election of the `StreamChannel` clients;
+//! - `stream`: the `StreamChannel` RPC;
 //! - `pipeline_config`: `Set/GetForwardingPipelineConfig`, P4Info comparison;
 //! - `write`: the `Write` RPC (one atomic pipeline batch per request);
-//! - `read`: the `Read` RPC (wildcards, streamed in chunks).
+//! - `read`: the `Read` RPC (wildcards, streamed in chunks);
+//! - `diagnostics`: the `CloneDiagnostics` service (clone send failures).
 //!
 //! # Spec decisions (P4Runtime v1.4)
 //! - **Arbitration**: default role only (a role name → UNIMPLEMENTED, a role config
@@ -40,14 +43,15 @@
 
 mod arbitration;
 mod diagnostics;
+mod inner;
 mod pipeline_config;
 mod read;
+mod stream;
 mod write;
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use p4clone_pipeline::Pipeline;
@@ -58,11 +62,12 @@ use p4clone_proto::p4::v1::{
     ReadRequest, ReadResponse, SetForwardingPipelineConfigRequest, SetForwardingPipelineConfigResponse,
     StreamMessageRequest, StreamMessageResponse, WriteRequest, WriteResponse,
 };
-use tonic::codegen::tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::translate::{self, Parse, Program, SideState};
+use crate::translate;
+use arbitration::Arbiter;
 pub use diagnostics::DiagnosticsService;
+use inner::{internal, BoxStream, Inner, State};
 use p4clone_proto::p4clone::soft::v1::clone_diagnostics_server::CloneDiagnosticsServer;
 
 /// The P4Runtime API version this server implements (`Capabilities`).
@@ -71,76 +76,6 @@ pub const P4RUNTIME_API_VERSION: &str = "1.4.1";
 pub const DEFAULT_PORT: u16 = 9559;
 /// Largest gRPC message accepted or sent (big Write batches).
 const MAX_MESSAGE_BYTES: usize = 64 << 20;
-
-/// A forwarding pipeline config as set by a client.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub p4info: P4Info,
-    pub device_config: Vec<u8>,
-    pub cookie: Option<u64>,
-}
-
-/// What the server keeps besides the pipeline.
-#[derive(Debug, Default)]
-pub(crate) struct State {
-    /// The realised config (`VERIFY_AND_COMMIT`, `COMMIT`, `RECONCILE_AND_COMMIT`).
-    pub committed: Option<Config>,
-    /// A config saved by `VERIFY_AND_SAVE`, waiting for `COMMIT`.
-    pub saved: Option<Config>,
-    /// Read-back state the pipeline does not hold.
-    pub side: SideState,
-}
-
-impl State {
-    /// Whether Read / Write may proceed (a config was committed or saved).
-    pub fn has_pipeline(&self) -> bool {
-        self.committed.is_some() || self.saved.is_some()
-    }
-}
-
-pub(crate) struct Inner {
-    pub device_id: u64,
-    pub pipeline: Arc<Pipeline>,
-    pub program: &'static Program,
-    pub arbiter: arbitration::Arbiter,
-    /// Writes and config changes take it exclusively, reads shared.
-    pub state: RwLock<State>,
-    /// Accept non-canonical (zero-padded) bytestrings.
-    pub lenient_bytestrings: AtomicBool,
-    /// Tells open `StreamChannel`s that the server is stopping.
-    pub shutdown: tokio::sync::watch::Sender<bool>,
-}
-
-impl Inner {
-    pub fn parse(&self) -> Parse {
-        Parse { canonical_only: !self.lenient_bytestrings.load(Ordering::Relaxed) }
-    }
-
-    pub fn read_state(&self) -> RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn write_state(&self) -> RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn check_device(&self, device_id: u64) -> Result<(), Status> {
-        if device_id != self.device_id {
-            return Err(Status::not_found(format!(
-                "unknown device id {device_id} (this target is device {})",
-                self.device_id
-            )));
-        }
-        Ok(())
-    }
-
-    fn check_role(role: &str) -> Result<(), Status> {
-        if !role.is_empty() {
-            return Err(Status::not_found(format!("unknown role `{role}` (only the default role exists)")));
-        }
-        Ok(())
-    }
-}
 
 /// The software target: the pipeline plus its P4Runtime state. Clones share both.
 #[derive(Clone)]
@@ -168,7 +103,7 @@ impl SoftTarget {
                 device_id,
                 pipeline,
                 program: translate::program(),
-                arbiter: arbitration::Arbiter::new(device_id),
+                arbiter: Arbiter::new(device_id),
                 state: RwLock::new(State::default()),
                 lenient_bytestrings: AtomicBool::new(false),
                 shutdown: tokio::sync::watch::channel(false).0,
@@ -305,8 +240,6 @@ impl ServerHandle {
     }
 }
 
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
 /// The tonic `P4Runtime` service of a [`SoftTarget`].
 #[derive(Clone)]
 pub struct Service {
@@ -317,10 +250,6 @@ impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service").field("device_id", &self.inner.device_id).finish()
     }
-}
-
-fn internal(e: tokio::task::JoinError) -> Status {
-    Status::internal(format!("request handler failed: {e}"))
 }
 
 #[tonic::async_trait]
@@ -362,7 +291,7 @@ impl P4Runtime for Service {
         &self,
         req: Request<Streaming<StreamMessageRequest>>,
     ) -> Result<Response<Self::StreamChannelStream>, Status> {
-        Ok(Response::new(arbitration::stream_channel(self.inner.clone(), req.into_inner())))
+        Ok(Response::new(stream::stream_channel(self.inner.clone(), req.into_inner())))
     }
 
     async fn capabilities(&self, req: Request<CapabilitiesRequest>) -> Result<Response<CapabilitiesResponse>, Status> {

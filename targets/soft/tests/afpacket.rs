@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use p4clone_pipeline::{
-    ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
-    RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
-};
+use p4clone_pipeline::{Pipeline, Ternary, WireAction, WireEntry};
 use p4clone_soft::engine::{Engine, PortTable, Worker};
 use p4clone_soft::ports::afpacket::AfPacketPort;
 use p4clone_soft::ports::{InputKind, Port, RxBatch};
+
+mod common;
+use common::{CLONE_MAC, SE_MAC};
 
 /// A network namespace, deleted on drop.
 struct Netns {
@@ -134,8 +134,6 @@ fn open(iface: &str) -> Result<Box<dyn Port>, Outcome> {
 }
 
 const TEST_SRC: [u8; 6] = [0x02, 0x70, 0x34, 0xc1, 0, 0];
-const CLONE_MAC: [u8; 6] = [0x02, 0xc1, 0, 0, 0, 0x01];
-const SE_MAC: [u8; 6] = [0x02, 0x5e, 0, 0, 0, 0x03];
 
 /// IPv4/TCP frame from TEST_SRC with `tag` in the source MAC and payload; `vlan`
 /// adds an 802.1Q tag.
@@ -263,43 +261,7 @@ fn veth_frame_over_mtu_is_a_driver_failure() {
 #[test]
 fn veth_engine_forwards_and_clones() {
     in_netns(&[("p4a0", "p4a1"), ("p4b0", "p4b1"), ("p4c0", "p4c1")], || {
-        let p = Pipeline::new();
-        p.write(|b| {
-            b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-            b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-            b.insert_classify_v4(ClassifyEntryV4 {
-                key: ClassifyKeyV4 {
-                    src_addr: Ternary::<u32>::any(),
-                    dst_addr: Ternary::<u32>::exact(0x0a00_0002),
-                    protocol: Ternary::<u8>::exact(6),
-                    l4_src_port: Ternary::<u16>::any(),
-                    l4_dst_port: Ternary::<u16>::exact(80),
-                },
-                priority: 1,
-                action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-                metadata: vec![],
-            })?;
-            b.insert_clone_session(CloneSessionEntry {
-                session_id: 1,
-                session: CloneSession {
-                    replicas: vec![Replica { egress_port: 3, instance: 1 }],
-                    packet_length_bytes: 0,
-                },
-            })?;
-            b.insert_rewrite(RewriteEntry {
-                member: 1,
-                action: RewriteAction::Set(RewriteParams {
-                    dst_mac: CLONE_MAC,
-                    src_mac: SE_MAC,
-                    vlan_id: 0,
-                    truncate_len: 0,
-                    nat_restore: false,
-                }),
-                metadata: vec![],
-            })
-        })
-        .unwrap();
-        let p = Arc::new(p);
+        let p = common::clone_pipeline(Ternary::<u32>::exact(0x0a00_0002), 0);
         let mut ports: BTreeMap<u16, Box<dyn Port>> = BTreeMap::new();
         ports.insert(1, open("p4a1")?);
         ports.insert(2, open("p4b1")?);

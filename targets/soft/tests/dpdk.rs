@@ -4,10 +4,10 @@
 //! `--features dpdk` only (`scripts/test-dpdk.sh`).
 //!
 //! - the shared packet test vectors, byte-exact on `net_pcap` devices, fed in the
-//!   vectors' global order by hand, by the generic engine, and by [`dpdk::run`]
+//!   vectors' global order by hand, by the generic engine, and by [`dpdk_loop::run`]
 //!   (which merges several file inputs by timestamp, as `p4clone soft --dpdk` runs
 //!   them);
-//! - the lcore fast path of [`dpdk::run`] against the pcap backend on the same
+//! - the lcore fast path of [`dpdk_loop::run`] against the pcap backend on the same
 //!   input, with clones copied and chained zero-copy;
 //! - mbuf accounting: pools back to where they were after every run; a tiny TX
 //!   pool gives `alloc_failed`, a full TX ring gives `driver_failed`, nothing leaks;
@@ -25,15 +25,16 @@ use std::time::{Duration, Instant};
 
 use p4clone_compiler::intent::{self, Allocation};
 use p4clone_compiler::{lower, source};
-use p4clone_pipeline::{
-    ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
-    RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
-};
+use p4clone_pipeline::{Pipeline, Ternary, WireAction};
+use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::{pcap_ports, Engine, PortTable, Worker};
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, DpdkPortStats, Eal, PoolUsage};
 use p4clone_soft::ports::pcap::{read_all, PcapWriter};
 use p4clone_soft::ports::{Port, PortSpec, RxBatch};
 use p4clone_soft::server::SoftTarget;
+
+mod common;
+use common::{records, write_pcap, TempDir};
 
 // ------------------------------------------------------------------------ helpers
 
@@ -63,42 +64,6 @@ fn vdev_name(driver: &str) -> String {
 }
 
 /// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "p4clone-dpdk-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut w = PcapWriter::create(path).unwrap();
-    for (i, f) in frames.iter().enumerate() {
-        w.write(1_700_000_000_000_000_000 + i as u64 * 1_000, f).unwrap();
-    }
-    w.flush().unwrap();
-}
-
-fn records(path: &Path) -> Vec<Vec<u8>> {
-    read_all(path).unwrap_or_else(|e| panic!("{e}")).into_iter().map(|(_, f)| f).collect()
-}
-
 /// A net_pcap device that only writes `tx` (no RX stream).
 fn pcap_tx_vdev(tx: &Path) -> (String, u16) {
     let name = vdev_name("net_pcap");
@@ -138,40 +103,7 @@ fn frame(len: usize, dport: u16, seq: u32) -> Vec<u8> {
 
 /// Wire 1 <-> 2; TCP to 10.0.0.2:80 cloned to member 1 (port 3, VLAN 7 pushed).
 fn pipeline() -> Arc<Pipeline> {
-    let p = Pipeline::new();
-    p.write(|b| {
-        b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-        b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::any(),
-                dst_addr: Ternary::<u32>::exact(0x0a00_0002),
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::any(),
-                l4_dst_port: Ternary::<u16>::exact(80),
-            },
-            priority: 1,
-            action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-            metadata: vec![],
-        })?;
-        b.insert_clone_session(CloneSessionEntry {
-            session_id: 1,
-            session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: 1 }], packet_length_bytes: 0 },
-        })?;
-        b.insert_rewrite(RewriteEntry {
-            member: 1,
-            action: RewriteAction::Set(RewriteParams {
-                dst_mac: [2, 0xc1, 0, 0, 0, 1],
-                src_mac: [2, 0x5e, 0, 0, 0, 3],
-                vlan_id: 7,
-                truncate_len: 0,
-                nat_restore: false,
-            }),
-            metadata: vec![],
-        })
-    })
-    .unwrap();
-    Arc::new(p)
+    common::clone_pipeline(Ternary::<u32>::exact(0x0a00_0002), 7)
 }
 
 /// Receives everything `ports[from]` has (in bursts), runs it through the worker.
@@ -236,7 +168,7 @@ enum Mode {
     /// `Engine::run_until_drained` over ports opened from specs: net_pcap file
     /// inputs are replays, merged by their timestamps.
     Engine,
-    /// [`dpdk::run`] (as `p4clone soft --dpdk`): a single file input goes through
+    /// [`dpdk_loop::run`] (as `p4clone soft --dpdk`): a single file input goes through
     /// the lcore fast path, several are merged by their timestamps.
     Loop,
 }
@@ -260,7 +192,7 @@ fn run_case(case: &Path, mode: Mode) -> Vec<String> {
     }
     ports.retain(|&n| n <= p4clone_soft::ports::MAX_PORT);
 
-    let tmp = TempDir::new("vec");
+    let tmp = common::tempdir("dpdk-vec");
     let mut table = BTreeMap::new();
     let mut loop_ports = BTreeMap::new();
     let mut ids = Vec::new();
@@ -291,7 +223,7 @@ fn run_case(case: &Path, mode: Mode) -> Vec<String> {
         table.insert(n, port);
     }
     if mode == Mode::Loop {
-        let report = dpdk::run(&p, &loop_ports, &small(), &AtomicBool::new(false)).unwrap();
+        let report = dpdk_loop::run(&p, &loop_ports, &small(), &AtomicBool::new(false)).unwrap();
         let total: usize = inputs.values().map(|f| read_all(f).unwrap().len()).sum();
         assert_eq!(report.frames_in(), total as u64, "{}", case.display());
         let pools: Vec<PoolUsage> = ids.iter().map(|&id| eal.pool_usage(id).unwrap()).collect();
@@ -415,7 +347,7 @@ fn mixed_input() -> Vec<Vec<u8>> {
 
 /// The pcap backend's output for `input` on port 1: (port 2, port 3).
 fn pcap_reference(input: &[Vec<u8>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let tmp = TempDir::new("ref");
+    let tmp = common::tempdir("dpdk-ref");
     let inp = tmp.path().join("in-1.pcap");
     write_pcap(&inp, input);
     let out = tmp.path().join("out");
@@ -438,15 +370,15 @@ struct LoopRun {
     counters3: DpdkPortStats,
 }
 
-/// Runs `input` through [`dpdk::run`] on net_pcap devices 1 -> 2 (+ clones on 3).
+/// Runs `input` through [`dpdk_loop::run`] on net_pcap devices 1 -> 2 (+ clones on 3).
 fn dpdk_loop(input: &[Vec<u8>], opts: &DpdkOptions) -> LoopRun {
     let eal = eal();
-    let tmp = TempDir::new("loop");
+    let tmp = common::tempdir("dpdk-loop");
     let inp = tmp.path().join("in.pcap");
     write_pcap(&inp, input);
     let (n1, id1) = pcap_vdev(tmp.path(), Some(&inp), &tmp.path().join("o1.pcap"));
     // Output-only devices: one file input, so the fast path runs (several file
-    // inputs would be merged by timestamp, see `dpdk::run`).
+    // inputs would be merged by timestamp, see `dpdk_loop::run`).
     let (_, id2) = pcap_tx_vdev(&tmp.path().join("o2.pcap"));
     let (n3, id3) = pcap_tx_vdev(&tmp.path().join("o3.pcap"));
     let ports = BTreeMap::from([(1u16, n1), (2, id2.to_string()), (3, n3)]);
@@ -465,7 +397,7 @@ fn dpdk_loop(input: &[Vec<u8>], opts: &DpdkOptions) -> LoopRun {
             stop.store(true, Ordering::SeqCst);
         })
     };
-    let report = dpdk::run(&p, &ports, opts, &stop).unwrap();
+    let report = dpdk_loop::run(&p, &ports, opts, &stop).unwrap();
     stopper.join().unwrap();
     for id in [id1, id2, id3] {
         let u = eal.pool_usage(id).unwrap();
@@ -564,7 +496,7 @@ fn full_tx_ring_counts_driver_failed_and_frees_the_mbufs() {
     // Clones go to a net_ring device nobody reads: its ring (1023 slots) fills,
     // then rte_eth_tx_burst takes nothing more.
     let eal = eal();
-    let tmp = TempDir::new("ring");
+    let tmp = common::tempdir("dpdk-ring");
     let input: Vec<Vec<u8>> = (0..2048u32).map(|i| frame(64, 80, i)).collect();
     let inp = tmp.path().join("in.pcap");
     write_pcap(&inp, &input);
@@ -599,7 +531,7 @@ fn full_tx_ring_counts_driver_failed_and_frees_the_mbufs() {
 
 #[test]
 fn net_pcap_file_input_is_a_replay_with_the_file_timestamps() {
-    let tmp = TempDir::new("replay");
+    let tmp = common::tempdir("dpdk-replay");
     let inp = tmp.path().join("in.pcap");
     let frames: Vec<Vec<u8>> = (0..5u32).map(|i| frame(64, 443, i)).collect();
     let ts: Vec<u64> = vec![1_700_000_000_000_001_000, 1_700_000_000_000_001_000, 5_000, 1_700_000_009_999_999_000, 7];
@@ -652,7 +584,7 @@ fn errors_name_what_is_wrong() {
     assert!(e.contains("net_nosuchdriver0"), "{e}");
 
     // One device, two readers.
-    let tmp = TempDir::new("busy");
+    let tmp = common::tempdir("dpdk-busy");
     let (name, id) = pcap_vdev(tmp.path(), None, &tmp.path().join("o.pcap"));
     let a = DpdkPort::open(&name).unwrap();
     let e = DpdkPort::open(&name).unwrap_err().to_string();
@@ -681,11 +613,11 @@ fn sigterm_child() {
         pmd_dir()
     );
     let eal = Eal::init(&args).unwrap_or_else(|e| panic!("{e}"));
-    let stop = dpdk::stop_on_signals();
+    let stop = dpdk_loop::stop_on_signals();
     let ports = BTreeMap::from([(1u16, "net_null0".to_string()), (2, "net_null1".to_string())]);
     let opts = small();
     println!("READY workers={:?}", eal.worker_lcores());
-    let report = dpdk::run(&pipeline(), &ports, &opts, stop).unwrap_or_else(|e| panic!("{e}"));
+    let report = dpdk_loop::run(&pipeline(), &ports, &opts, stop).unwrap_or_else(|e| panic!("{e}"));
     let mut leaked = 0;
     for id in [0u16, 1] {
         let u = eal.pool_usage(id).unwrap();

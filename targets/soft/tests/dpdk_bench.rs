@@ -28,15 +28,15 @@ use std::time::Duration;
 
 use p4clone_compiler::intent::{self, Allocation};
 use p4clone_compiler::{lower, synthetic};
-use p4clone_pipeline::{
-    ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
-    RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
-};
+use p4clone_pipeline::{Pipeline, Ternary};
+use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::Engine;
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, Eal};
-use p4clone_soft::ports::pcap::PcapWriter;
 use p4clone_soft::ports::Port;
 use p4clone_soft::server::SoftTarget;
+
+mod common;
+use common::write_pcap;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -80,14 +80,6 @@ fn tcp_frame(len: usize, src: u32, dst: u32, sport: u16, dport: u16) -> Vec<u8> 
     f.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
     f.resize(len, 0xee);
     f
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut w = PcapWriter::create(path).unwrap();
-    for (i, f) in frames.iter().enumerate() {
-        w.write(1_700_000_000_000_000_000 + i as u64 * 1_000, f).unwrap();
-    }
-    w.flush().unwrap();
 }
 
 /// The compiler's 10,000-VS fleet on one device: 160,000 classify rules, 4,000
@@ -135,40 +127,7 @@ fn fleet_traffic(p: &Pipeline, pct: u64, seed: u64) -> Vec<Vec<u8>> {
 
 /// Wire 1 <-> 2; TCP to port 80 cloned to member 1 on port 3 (VLAN push).
 fn simple_pipeline() -> Arc<Pipeline> {
-    let p = Pipeline::new();
-    p.write(|b| {
-        b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-        b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::any(),
-                dst_addr: Ternary::<u32>::any(),
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::any(),
-                l4_dst_port: Ternary::<u16>::exact(80),
-            },
-            priority: 1,
-            action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-            metadata: vec![],
-        })?;
-        b.insert_clone_session(CloneSessionEntry {
-            session_id: 1,
-            session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: 1 }], packet_length_bytes: 0 },
-        })?;
-        b.insert_rewrite(RewriteEntry {
-            member: 1,
-            action: RewriteAction::Set(RewriteParams {
-                dst_mac: [2, 0xc1, 0, 0, 0, 1],
-                src_mac: [2, 0x5e, 0, 0, 0, 3],
-                vlan_id: 100,
-                truncate_len: 0,
-                nat_restore: false,
-            }),
-            metadata: vec![],
-        })
-    })
-    .unwrap();
-    Arc::new(p)
+    common::clone_pipeline(Ternary::<u32>::any(), 100)
 }
 
 /// One measured run: frames/s received per port, sent per port, and the share
@@ -315,13 +274,13 @@ fn measure(eal: Eal, ids: Vec<u16>, stop: Arc<AtomicBool>, comm: String) -> std:
     })
 }
 
-/// p4clone's lcore loop ([`dpdk::run`]) over `specs`.
+/// p4clone's lcore loop ([`dpdk_loop::run`]) over `specs`.
 fn p4clone_run(eal: Eal, p: &Arc<Pipeline>, specs: &[(u16, String)], opts: &DpdkOptions) -> Rates {
     let devs = probe(eal, specs);
     let stop = Arc::new(AtomicBool::new(false));
     let comm = eal.worker_lcores().first().map_or_else(main_comm, |l| format!("rte-worker-{l}"));
     let m = measure(eal, devs.ids.clone(), stop.clone(), comm);
-    let report = dpdk::run(p, &devs.map, opts, &stop).unwrap_or_else(|e| panic!("{e}"));
+    let report = dpdk_loop::run(p, &devs.map, opts, &stop).unwrap_or_else(|e| panic!("{e}"));
     let rates = m.join().unwrap();
     let failed: u64 = report.members.iter().map(|m| m.alloc_failed + m.driver_failed).sum();
     if failed > 0 {
@@ -482,7 +441,7 @@ fn dpdk_side_by_side() {
         let name = format!("p4clone-{pct}");
         if wanted(&name) {
             let r = p4clone_run(eal, &fleet, &devs(&files[&(pct, 1)], &files[&(pct, 2)]), &opts);
-            rows.push(row(&name, &format!("10,000-VS table, {pct}% cloned, `dpdk::run`"), &r, tp.get(&pct)));
+            rows.push(row(&name, &format!("10,000-VS table, {pct}% cloned, `dpdk_loop::run`"), &r, tp.get(&pct)));
         }
     }
     if wanted("engine-10") {

@@ -2,8 +2,8 @@
 //! counters, transmit failure accounting, live polling.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,32 +12,11 @@ use p4clone_pipeline::{
     RewriteAction, RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
 use p4clone_soft::engine::{pcap_ports, Engine};
-use p4clone_soft::ports::pcap::{read_all, PcapWriter};
+use p4clone_soft::ports::pcap::read_all;
 use p4clone_soft::ports::{InputKind, Port, Result as PortResult, RxBatch, TxBurst, TxFailure};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "p4clone-engine-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{write_pcap_at, TempDir};
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];
@@ -142,14 +121,6 @@ fn pipeline(clone_port: u16) -> Arc<Pipeline> {
     Arc::new(p)
 }
 
-fn write_pcap(path: &Path, recs: &[(u64, Vec<u8>)]) {
-    let mut w = PcapWriter::create(path).unwrap();
-    for (ts, f) in recs {
-        w.write(*ts, f).unwrap();
-    }
-    w.flush().unwrap();
-}
-
 const US: u64 = 1_000;
 const T0: u64 = 1_700_000_000_000_000_000;
 
@@ -163,13 +134,13 @@ struct Case {
 /// Port 1 (client side) and port 2 (server side) inputs with interleaved and equal
 /// timestamps.
 fn case() -> Case {
-    let dir = TempDir::new();
+    let dir = common::tempdir("engine");
     let in1 = vec![(T0 + US, to_server(1)), (T0 + 3 * US, unmatched(2)), (T0 + 5 * US, to_server(3))];
     let in2 = vec![(T0 + 2 * US, to_client(11)), (T0 + 3 * US, to_client(12)), (T0 + 4 * US, to_client(13))];
     let p1 = dir.path().join("in-1.pcap");
     let p2 = dir.path().join("in-2.pcap");
-    write_pcap(&p1, &in1);
-    write_pcap(&p2, &in2);
+    write_pcap_at(&p1, &in1);
+    write_pcap_at(&p2, &in2);
     let inputs = BTreeMap::from([(1, p1), (2, p2)]);
     Case { dir, inputs, in1, in2 }
 }
@@ -275,12 +246,12 @@ fn open_outputs_creates_empty_files() {
 fn zero_length_frames_are_forwarded_to_the_peer_and_never_cloned() {
     // As BMv2 does: a zero-length record on a wire port leaves the peer port as a
     // zero-length frame, with no classification and no round-robin advance.
-    let dir = TempDir::new();
+    let dir = common::tempdir("engine");
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let in1 = vec![(T0, to_server(1)), (T0 + US, vec![]), (T0 + 2 * US, to_server(2))];
     let p1 = dir.path().join("in-1.pcap");
-    write_pcap(&p1, &in1);
+    write_pcap_at(&p1, &in1);
     let p = pipeline(3);
     let mut engine =
         Engine::new(p.clone(), pcap_ports(&BTreeMap::from([(1, p1)]), &out).unwrap()).with_output_dir(&out);

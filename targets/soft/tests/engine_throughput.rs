@@ -4,15 +4,13 @@
 //! (`P4CLONE_FRAMES` sets the frame count, default 1,000,000).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
-use p4clone_pipeline::{
-    ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
-    RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
-};
+use p4clone_pipeline::Ternary;
 use p4clone_soft::engine::{pcap_ports, Engine};
 use p4clone_soft::ports::pcap::PcapWriter;
+
+mod common;
 
 fn frame(src: u32, dport: u16) -> Vec<u8> {
     let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
@@ -30,8 +28,8 @@ fn frame(src: u32, dport: u16) -> Vec<u8> {
 #[ignore = "throughput measurement; run in release"]
 fn replay_throughput() {
     let total: usize = std::env::var("P4CLONE_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let dir = std::env::temp_dir().join(format!("p4clone-engine-throughput-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::tempdir("engine-throughput");
+    let dir = tmp.path();
     let mut inputs = BTreeMap::new();
     let t0 = 1_700_000_000_000_000_000u64;
     for port in [1u16, 2] {
@@ -45,42 +43,10 @@ fn replay_throughput() {
         w.flush().unwrap();
         inputs.insert(port, path);
     }
-    let p = Pipeline::new();
-    p.write(|b| {
-        b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-        b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::any(),
-                dst_addr: Ternary::<u32>::exact(0x0a00_0002),
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::any(),
-                l4_dst_port: Ternary::<u16>::exact(80),
-            },
-            priority: 1,
-            action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-            metadata: vec![],
-        })?;
-        b.insert_clone_session(CloneSessionEntry {
-            session_id: 1,
-            session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: 1 }], packet_length_bytes: 0 },
-        })?;
-        b.insert_rewrite(RewriteEntry {
-            member: 1,
-            action: RewriteAction::Set(RewriteParams {
-                dst_mac: [2, 0xc1, 0, 0, 0, 1],
-                src_mac: [2, 0x5e, 0, 0, 0, 3],
-                vlan_id: 0,
-                truncate_len: 0,
-                nat_restore: false,
-            }),
-            metadata: vec![],
-        })
-    })
-    .unwrap();
+    let p = common::clone_pipeline(Ternary::<u32>::exact(0x0a00_0002), 0);
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let mut engine = Engine::new(Arc::new(p), pcap_ports(&inputs, &out).unwrap()).with_output_dir(&out);
+    let mut engine = Engine::new(p, pcap_ports(&inputs, &out).unwrap()).with_output_dir(&out);
     let start = Instant::now();
     let report = engine.run_until_drained().unwrap();
     let secs = start.elapsed().as_secs_f64();
@@ -92,5 +58,4 @@ fn replay_throughput() {
     );
     assert_eq!(report.frames_in(), total as u64);
     assert_eq!(report.port(3).unwrap().io.tx_clones, (total / 10) as u64);
-    let _ = std::fs::remove_dir_all(&dir);
 }

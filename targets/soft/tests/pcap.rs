@@ -3,36 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use p4clone_soft::ports::pcap::{output_path, read_all, PcapFormat, PcapPort, PcapReader, PcapWriter};
 use p4clone_soft::ports::{InputKind, PcapReplay, Port, PortError, RxBatch};
 
+mod common;
+use common::TempDir;
+
 /// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "p4clone-pcap-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn frame(tag: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| tag.wrapping_add(i as u8)).collect()
 }
@@ -90,7 +68,7 @@ fn read_err(path: &Path) -> String {
 
 #[test]
 fn round_trip_every_format() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let frames: Vec<(u64, Vec<u8>)> = vec![
         (1_700_000_000_123_456_789, frame(1, 60)),
         (1_700_000_000_123_456_789, frame(2, 1514)),
@@ -135,7 +113,7 @@ fn round_trip_every_format() {
 
 #[test]
 fn default_output_format_matches_the_vectors() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let path = dir.path().join("o.pcap");
     let mut w = PcapWriter::create(&path).unwrap();
     w.write(1_000_002_000, &frame(9, 60)).unwrap();
@@ -150,7 +128,7 @@ fn default_output_format_matches_the_vectors() {
 
 #[test]
 fn reads_hand_built_files_in_both_byte_orders() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let a = frame(7, 64);
     let b = frame(8, 100);
     for big in [false, true] {
@@ -169,7 +147,7 @@ fn reads_hand_built_files_in_both_byte_orders() {
 
 #[test]
 fn short_captures_yield_the_captured_bytes() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let data = frame(1, 40);
     let p = write_file(&dir, "snap.pcap", &raw_pcap(false, false, 1, &[(1, 0, 1500, &data)]));
     let mut r = PcapReader::open(&p).unwrap();
@@ -184,7 +162,7 @@ fn short_captures_yield_the_captured_bytes() {
 
 #[test]
 fn pcapng_is_refused_with_a_hint() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     // Section header block start.
     let mut ng = vec![0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
     ng.extend_from_slice(&[0; 16]);
@@ -197,7 +175,7 @@ fn pcapng_is_refused_with_a_hint() {
 
 #[test]
 fn corrupt_and_truncated_files_name_file_and_record() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let a = frame(1, 60);
     let good = raw_pcap(false, false, 1, &[(1, 0, 60, &a), (2, 0, 60, &a), (3, 0, 60, &a)]);
 
@@ -245,7 +223,7 @@ fn corrupt_and_truncated_files_name_file_and_record() {
 
 #[test]
 fn never_panics_on_any_truncation_or_byte_flip() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let recs: Vec<Vec<u8>> = (0..4).map(|i| frame(i, 20 + i as usize * 7)).collect();
     let refs: Vec<(u32, u32, u32, &[u8])> =
         recs.iter().enumerate().map(|(i, r)| (i as u32, 0, r.len() as u32, r.as_slice())).collect();
@@ -274,7 +252,7 @@ fn replay_port(path: &Path) -> Box<dyn Port> {
 
 /// Runs the merge over `inputs` (port -> records) and returns (port, ts, first byte).
 fn merge(inputs: &[(u16, Vec<(u64, u8)>)], burst: usize) -> Vec<(u16, u64, u8)> {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let mut ports: BTreeMap<u16, Box<dyn Port>> = BTreeMap::new();
     for (port, recs) in inputs {
         let path = dir.path().join(format!("in-{port}.pcap"));
@@ -345,7 +323,7 @@ fn merge_of_empty_and_missing_inputs() {
 
 #[test]
 fn merge_reports_a_corrupt_input() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let a = frame(1, 60);
     let good = raw_pcap(false, false, 1, &[(1, 0, 60, &a), (2, 0, 60, &a)]);
     let p1 = write_file(&dir, "in-1.pcap", &good[..good.len() - 5]);
@@ -361,7 +339,7 @@ fn merge_reports_a_corrupt_input() {
 
 #[test]
 fn outputs_are_created_lazily_or_on_request() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let out = output_path(dir.path(), 3);
     assert_eq!(out, dir.path().join("port-3.pcap"));
     let mut p = PcapPort::output_only(out.clone());
@@ -378,7 +356,7 @@ fn outputs_are_created_lazily_or_on_request() {
 
 #[test]
 fn output_may_not_overwrite_the_input() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let input = output_path(dir.path(), 1);
     std::fs::write(&input, raw_pcap(false, false, 1, &[])).unwrap();
     let e = err_text(PcapPort::new(Some(&input), Some(output_path(dir.path(), 1))));
@@ -387,7 +365,7 @@ fn output_may_not_overwrite_the_input() {
 
 #[test]
 fn pcap_port_reads_in_bursts() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("pcap");
     let recs: Vec<Vec<u8>> = (0..5).map(|i| frame(i, 30)).collect();
     let refs: Vec<(u32, u32, u32, &[u8])> = recs.iter().map(|r| (1, 0, 30, r.as_slice())).collect();
     let p = write_file(&dir, "in.pcap", &raw_pcap(false, false, 1, &refs));

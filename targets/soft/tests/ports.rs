@@ -1,34 +1,12 @@
 //! Port specs and the receive batch.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use p4clone_soft::ports::pcap::PcapWriter;
 use p4clone_soft::ports::{open_ports, parse_port_specs, BackendSpec, InputKind, PortError, PortSpec, RxBatch};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "p4clone-ports-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 fn empty_pcap(dir: &TempDir, name: &str) -> PathBuf {
     let p = dir.path().join(name);
@@ -48,7 +26,7 @@ fn spec_err(s: &str) -> String {
 
 #[test]
 fn parses_valid_specs() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("ports");
     let pcap = empty_pcap(&dir, "in:odd=name.pcap");
     let s = PortSpec::parse(&format!("1={}", format_args!("pcap:{}", pcap.display()))).unwrap();
     assert_eq!(s.port, 1);
@@ -100,7 +78,7 @@ fn duplicate_ports_are_refused() {
 
 #[test]
 fn open_pcap_and_dpdk() {
-    let dir = TempDir::new();
+    let dir = common::tempdir("ports");
     let pcap = empty_pcap(&dir, "a.pcap");
     let specs = parse_port_specs(&[format!("4=pcap:{}", pcap.display())]).unwrap();
     let mut ports = open_ports(&specs, dir.path()).unwrap();

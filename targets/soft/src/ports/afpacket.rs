@@ -42,7 +42,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libc::{c_int, c_uint, c_void};
 
-use super::{BackendStats, InputKind, Port, PortError, Result, RxBatch, TxBurst, TxFailure};
+use super::batch::{RxBatch, TxBurst, TxFailure};
+use super::error::{PortError, Result};
+use super::port::{BackendStats, InputKind, Port};
 
 const SOL_PACKET: c_int = 263;
 const PACKET_ADD_MEMBERSHIP: c_int = 1;

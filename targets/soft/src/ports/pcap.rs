@@ -20,7 +20,9 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{InputKind, Port, PortError, Result, RxBatch, TxBurst};
+use super::batch::{RxBatch, TxBurst};
+use super::error::{PortError, Result};
+use super::port::{InputKind, Port};
 
 /// `LINKTYPE_ETHERNET`.
 pub const LINKTYPE_ETHERNET: u32 = 1;
@@ -189,11 +191,6 @@ impl PcapReader {
     /// Snaplen from the file header.
     pub fn snaplen(&self) -> u32 {
         self.snaplen
-    }
-
-    /// Records read so far.
-    pub fn records_read(&self) -> u64 {
-        self.records
     }
 
     /// True once the end of the file was reached.
@@ -455,18 +452,6 @@ impl PcapPort {
             output_path: Some(path),
             output: None,
             exhausted: true,
-            closed: false,
-        }
-    }
-
-    /// A port replaying an already opened reader (e.g. an in-memory stream).
-    pub fn from_reader(input: PcapReader, output: Option<PathBuf>) -> Self {
-        PcapPort {
-            input_path: Some(input.path().to_path_buf()),
-            input: Some(input),
-            output_path: output,
-            output: None,
-            exhausted: false,
             closed: false,
         }
     }

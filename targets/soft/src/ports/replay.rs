@@ -1,5 +1,5 @@
 //! [`PcapReplay`]: the inputs of all replay ports merged into one stream, in
-//! timestamp order, ties to the lower port number (DESIGN §4).
+//! timestamp order, ties to the lower port number (`docs/dataplane.md`).
 //!
 //! BMv2's `--use-files` reader keeps the next record of every input file and always
 //! takes the earliest one; on equal timestamps the file added first wins, and
@@ -11,7 +11,9 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use super::{InputKind, Port, PortError, Result, RxBatch};
+use super::batch::RxBatch;
+use super::error::{PortError, Result};
+use super::port::{InputKind, Port};
 
 struct Source {
     port: u16,

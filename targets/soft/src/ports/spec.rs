@@ -5,8 +5,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::error::{PortError, Result};
 use super::pcap::{output_path, PcapPort};
-use super::{Port, PortError, Result, MAX_PORT};
+use super::port::{Port, MAX_PORT};
 
 /// The backend part of a spec.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,5 +1,5 @@
-//! `StreamChannel`: client arbitration (spec "Client Arbitration and Controller
-//! Replication"), default role only.
+//! Client arbitration of `StreamChannel` (spec "Client Arbitration and Controller
+//! Replication"), default role only; the RPC itself is in `stream`.
 //!
 //! Each stream that sent a valid `MasterArbitrationUpdate` is a live client with an
 //! election id. The primary is the live client with the highest non-zero election
@@ -14,19 +14,14 @@
 //! once, as PI / BMv2 do (spec v1.4 would leave the device without a primary until
 //! some client sends a new update); all clients are notified.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use p4clone_proto::google::rpc::Status as RpcStatus;
 use p4clone_proto::p4::v1::{
-    stream_error::Details, stream_message_request::Update as Req, stream_message_response::Update as Resp,
-    DigestListAckError, MasterArbitrationUpdate, PacketOutError, StreamError, StreamMessageRequest,
-    StreamMessageResponse, StreamOtherError, Uint128,
+    stream_message_response::Update as Resp, MasterArbitrationUpdate, StreamMessageResponse, Uint128,
 };
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
-use tonic::codegen::tokio_stream::wrappers::UnboundedReceiverStream;
-use tonic::{Code, Status, Streaming};
-
-use super::{BoxStream, Inner};
+use tokio::sync::mpsc::UnboundedSender;
+use tonic::{Code, Status};
 
 type Tx = UnboundedSender<Result<StreamMessageResponse, Status>>;
 
@@ -115,7 +110,7 @@ impl Arbiter {
 
     /// Handles a `MasterArbitrationUpdate` of the stream `client` (None until its
     /// first accepted update). An error terminates the stream with that status.
-    fn update(&self, client: &mut Option<u64>, tx: &Tx, m: &MasterArbitrationUpdate) -> Result<(), Status> {
+    pub(super) fn update(&self, client: &mut Option<u64>, tx: &Tx, m: &MasterArbitrationUpdate) -> Result<(), Status> {
         if m.device_id != self.device_id {
             return Err(match client {
                 None => Status::not_found(format!(
@@ -187,7 +182,7 @@ impl Arbiter {
 
     /// Removes a client whose stream ended; if it was the primary, the next one is
     /// promoted and everybody is told.
-    fn remove(&self, id: u64) {
+    pub(super) fn remove(&self, id: u64) {
         let mut st = self.lock();
         let was_primary = st.primary().map(|p| p.id) == Some(id);
         st.live.retain(|c| c.id != id);
@@ -195,79 +190,4 @@ impl Arbiter {
             st.notify_all(self.device_id);
         }
     }
-}
-
-fn stream_error(code: Code, message: &str, details: Details) -> StreamMessageResponse {
-    StreamMessageResponse {
-        update: Some(Resp::Error(StreamError {
-            canonical_code: code as i32,
-            message: message.to_string(),
-            space: String::new(),
-            code: 0,
-            details: Some(details),
-        })),
-    }
-}
-
-/// Serves one `StreamChannel`: reads the client's messages in a task, answers on
-/// the returned stream, and unregisters the client when either side ends.
-pub(crate) fn stream_channel(
-    inner: Arc<Inner>,
-    mut incoming: Streaming<StreamMessageRequest>,
-) -> BoxStream<StreamMessageResponse> {
-    let (tx, rx) = unbounded_channel();
-    let mut shutdown = inner.shutdown.subscribe();
-    tokio::spawn(async move {
-        let mut client: Option<u64> = None;
-        loop {
-            let msg = tokio::select! {
-                m = incoming.message() => m,
-                _ = shutdown.wait_for(|stop| *stop) => {
-                    let _ = tx.send(Err(Status::unavailable("the P4Runtime server is shutting down")));
-                    break;
-                }
-            };
-            let Ok(Some(msg)) = msg else {
-                break;
-            };
-            match msg.update {
-                Some(Req::Arbitration(m)) => {
-                    if let Err(status) = inner.arbiter.update(&mut client, &tx, &m) {
-                        let _ = tx.send(Err(status));
-                        break;
-                    }
-                }
-                Some(Req::Packet(p)) => {
-                    let _ = tx.send(Ok(stream_error(
-                        Code::Unimplemented,
-                        "packet-out is not supported (the program has no controller port)",
-                        Details::PacketOut(PacketOutError { packet_out: Some(p) }),
-                    )));
-                }
-                Some(Req::DigestAck(d)) => {
-                    let _ = tx.send(Ok(stream_error(
-                        Code::Unimplemented,
-                        "digests are not supported (the program has none)",
-                        Details::DigestListAck(DigestListAckError { digest_list_ack: Some(d) }),
-                    )));
-                }
-                Some(Req::Other(o)) => {
-                    let _ = tx.send(Ok(stream_error(
-                        Code::Unimplemented,
-                        "architecture-specific stream messages are not supported",
-                        Details::Other(StreamOtherError { other: Some(o) }),
-                    )));
-                }
-                None => {
-                    let _ = tx.send(Err(Status::invalid_argument("a StreamMessageRequest must have its update set")));
-                    break;
-                }
-            }
-        }
-        if let Some(id) = client {
-            inner.arbiter.remove(id);
-        }
-        // `tx` (and the arbiter's clone) are dropped: the response stream ends.
-    });
-    Box::pin(UnboundedReceiverStream::new(rx))
 }

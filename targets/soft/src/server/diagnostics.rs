@@ -10,7 +10,7 @@ use p4clone_proto::p4clone::soft::v1::clone_diagnostics_server::CloneDiagnostics
 use p4clone_proto::p4clone::soft::v1::{MemberDiagnostics, ReadCloneDiagnosticsRequest, ReadCloneDiagnosticsResponse};
 use tonic::{Request, Response, Status};
 
-use super::Inner;
+use super::inner::Inner;
 
 /// Largest member id (= clone session id).
 const MAX_MEMBER: u32 = 32_767;

@@ -24,7 +24,7 @@ use p4clone_proto::schema::P4Schema;
 use p4clone_proto::Bytes;
 use tonic::Status;
 
-use super::{Config, Inner, State};
+use super::inner::{Config, Inner, State};
 use crate::translate::SideState;
 
 /// The `SetForwardingPipelineConfig` RPC.

@@ -11,7 +11,7 @@ use p4clone_proto::status;
 use tonic::codegen::tokio_stream;
 use tonic::Status;
 
-use super::{BoxStream, Inner};
+use super::inner::{internal, BoxStream, Inner};
 use crate::translate::{Budget, EntityIter};
 
 /// Entities per `ReadResponse`.
@@ -82,7 +82,7 @@ impl Iterator for Chunks {
 pub(crate) async fn read(inner: Arc<Inner>, req: ReadRequest) -> Result<BoxStream<ReadResponse>, Status> {
     inner.check_device(req.device_id)?;
     Inner::check_role(&req.role)?;
-    let (parts, tail) = tokio::task::spawn_blocking(move || gather(&inner, &req)).await.map_err(super::internal)??;
+    let (parts, tail) = tokio::task::spawn_blocking(move || gather(&inner, &req)).await.map_err(internal)??;
     let chunks = Chunks { parts: parts.into_iter().flatten(), tail, sent: false, done: false };
     Ok(Box::pin(tokio_stream::iter(chunks)))
 }

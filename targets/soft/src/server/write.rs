@@ -8,7 +8,7 @@ use p4clone_proto::p4::v1::{write_request::Atomicity, WriteRequest};
 use p4clone_proto::status;
 use tonic::Status;
 
-use super::Inner;
+use super::inner::Inner;
 use crate::translate::Failure;
 
 pub(crate) fn write(inner: &Inner, req: &WriteRequest, check_arbitration: bool) -> Result<(), Status> {

@@ -1,14 +1,14 @@
 //! The DPDK fast path: one worker lcore's burst step, straight from the RX mbufs
 //! into the pipeline and from its emit descriptors into TX mbufs, without the
-//! generic [`Port`](crate::ports::Port) layer ([`RxBatch`](crate::ports::RxBatch),
+//! generic [`Port`] layer ([`RxBatch`](crate::ports::RxBatch),
 //! per-port buckets, [`TxBurst`](crate::ports::TxBurst)).
 //!
 //! Per received burst, [`Lane::step`]:
 //! 1. `rte_eth_rx_burst`; the frames become the pipeline's input as they lie in
 //!    their mbufs (a multi-segment mbuf is copied into one buffer and freed). A
-//!    zero-length frame (only a net_pcap replay can deliver one; a NIC never does)
-//!    goes through the pipeline like any other, which forwards it to the wire
-//!    peer, as BMv2 does;
+//!    zero-length frame (only `net_pcap` delivers them) is counted in
+//!    `rx_zero_length` and goes through the pipeline like any other: it is
+//!    forwarded to the wire peer, never cloned, as the generic engine does;
 //! 2. [`Pipeline::process_burst`];
 //! 3. walks the emits once, in emission order, appending one mbuf per emit to its
 //!    egress port's TX list: an **original** is the received mbuf itself, whose
@@ -16,7 +16,7 @@
 //!    afterwards); a **clone** is a copy or a zero-copy chain, built exactly as the
 //!    generic path builds it ([`DpdkPort::build_clone`]). Every mbuf is built before
 //!    any is transmitted, so clones never read a frame the driver already freed;
-//! 4. one `rte_eth_tx_burst` per egress port (with [`DpdkOptions::tx_retries`]),
+//! 4. one `rte_eth_tx_burst` per egress port (with [`DpdkOptions::tx_retries`](super::DpdkOptions::tx_retries)),
 //!    accounting each frame as sent, alloc-failed or driver-failed exactly as the
 //!    engine does (`PortIo`, clones sent per member, the pipeline's
 //!    `alloc_failed` / `driver_failed` diagnostics);
@@ -29,9 +29,13 @@ use p4clone_dpdk_sys as sys;
 use p4clone_pipeline::table::PORT_COUNT;
 use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame};
 
-use super::{DpdkPort, MAX_RX_BURST};
-use crate::engine::{recycle, IoStats};
-use crate::ports::{BackendStats, Port, PortError, Result as PortResult, TxFailure};
+use super::options::MAX_RX_BURST;
+use super::port::{ensure_lcore, DpdkPort};
+use crate::engine::stats::{IoStats, PortIo};
+use crate::engine::worker::recycle;
+use crate::ports::batch::TxFailure;
+use crate::ports::error::{PortError, Result as PortResult};
+use crate::ports::port::{BackendStats, Port};
 
 /// `by_port` value of a port this lane has no handle for.
 const NO_HANDLE: u16 = u16::MAX;
@@ -66,7 +70,7 @@ struct TxList {
 }
 
 /// One worker's handles on every device plus the reusable state of its burst step.
-pub(super) struct Lane<'a> {
+pub(crate) struct Lane<'a> {
     pipeline: &'a Pipeline,
     /// The handles, with their p4clone port numbers.
     handles: Vec<(u16, DpdkPort)>,
@@ -96,7 +100,7 @@ unsafe impl Send for Lane<'_> {}
 
 impl<'a> Lane<'a> {
     /// A lane over `handles` (port number, handle), bursts of `burst` frames.
-    pub(super) fn new(pipeline: &'a Pipeline, handles: Vec<(u16, DpdkPort)>, burst: usize) -> Self {
+    pub(crate) fn new(pipeline: &'a Pipeline, handles: Vec<(u16, DpdkPort)>, burst: usize) -> Self {
         let burst = burst.clamp(1, MAX_RX_BURST);
         let mut by_port = vec![NO_HANDLE; PORT_COUNT].into_boxed_slice();
         for (i, (n, _)) in handles.iter().enumerate() {
@@ -126,31 +130,25 @@ impl<'a> Lane<'a> {
     }
 
     /// The lane's I/O counters.
-    pub(super) fn stats(&self) -> &IoStats {
+    pub(crate) fn stats(&self) -> &IoStats {
         &self.stats
     }
 
     /// The handle of port `n`, if this lane has one.
-    pub(super) fn port_mut(&mut self, n: u16) -> Option<&mut DpdkPort> {
+    fn port_mut(&mut self, n: u16) -> Option<&mut DpdkPort> {
         let i = *self.by_port.get(usize::from(n))?;
         self.handles.get_mut(usize::from(i)).map(|(_, h)| h)
     }
 
-    /// The backend description of port `n`.
-    pub(super) fn describe(&self, n: u16) -> Option<String> {
-        let i = *self.by_port.get(usize::from(n))?;
-        self.handles.get(usize::from(i)).map(|(_, h)| h.describe())
-    }
-
-    /// The backend counters of port `n` (zero without a handle).
-    pub(super) fn backend_stats(&mut self, n: u16) -> BackendStats {
-        self.port_mut(n).map(|h| h.backend_stats()).unwrap_or_default()
+    /// The description and counters of port `n`'s handle, if this lane has one.
+    pub(crate) fn backend(&mut self, n: u16) -> Option<(String, BackendStats)> {
+        self.port_mut(n).map(|h| (h.describe(), h.backend_stats()))
     }
 
     /// Polls the RX queues until `stop` or `abort` is raised, or until no input is
     /// left (no live queue and every replay input read to its end).
-    pub(super) fn poll(&mut self, stop: &AtomicBool, abort: &AtomicBool) -> PortResult<()> {
-        crate::ports::dpdk::ensure_lcore();
+    pub(crate) fn poll(&mut self, stop: &AtomicBool, abort: &AtomicBool) -> PortResult<()> {
+        ensure_lcore();
         while !stop.load(Ordering::Relaxed) && !abort.load(Ordering::Relaxed) {
             let mut open = false;
             for k in 0..self.rx.len() {
@@ -172,16 +170,10 @@ impl<'a> Lane<'a> {
 
     /// One burst from the RX queue of handle `hi`: receive, process, transmit,
     /// release. Returns the frames received.
-    pub(super) fn step(&mut self, hi: usize) -> PortResult<usize> {
+    fn step(&mut self, hi: usize) -> PortResult<usize> {
         let n = self.receive(hi)?;
         if n == 0 {
             return Ok(0);
-        }
-        if self.inputs.is_empty() {
-            // Only zero-length frames.
-            self.release_unsent();
-            self.handles[hi].1.flush_stats();
-            return Ok(n);
         }
         let port = self.handles[hi].0;
         let linear = std::mem::take(&mut self.linear);
@@ -190,6 +182,8 @@ impl<'a> Lane<'a> {
             let data: &[u8] = if inp.linear {
                 let at = inp.ptr as usize;
                 linear.get(at..at + inp.len as usize).unwrap_or(&[])
+            } else if inp.len == 0 {
+                &[]
             } else {
                 // SAFETY: the bytes of a single-segment mbuf we received and still
                 // own; nothing writes them until it is sent or freed below, after
@@ -350,7 +344,7 @@ impl<'a> Lane<'a> {
             let (port, h) = &mut handles[hi];
             let list = &mut tx[hi];
             let sent = h.tx_all(&mut list.mbufs);
-            let mut io = crate::engine::PortIo::default();
+            let mut io = PortIo::default();
             for m in &list.meta[..sent] {
                 io.tx_frames += 1;
                 io.tx_bytes += u64::from(m.len);
