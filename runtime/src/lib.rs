@@ -9,7 +9,7 @@
 //! | [`write`] | batched `CONTINUE_ON_ERROR` writes with per-update errors |
 //! | [`reconcile`] | read → diff → ordered minimal writes ([`reconcile::Reconciler`], [`reconcile::Plan`]) |
 //! | [`stats`] | mirror counters → per-clone-server statistics; table / JSON / Prometheus renderers |
-//! | [`metrics`] | a tiny `/metrics` HTTP server |
+//! | [`metrics`] | the `/metrics` (Prometheus) and `/healthz` HTTP server (hyper) |
 //! | [`fleet`] | plan / push / stats over many devices concurrently |
 //! | [`describe`] | one-line human forms of entities |
 //!
