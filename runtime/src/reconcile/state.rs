@@ -109,6 +109,7 @@ impl Ids {
             .map(|t| {
                 let n = t.name.trim_start_matches('.');
                 let short = n.rsplit('.').next().unwrap_or(n);
+                // TODO(program): typed table names (`wire`, `clone_classify_*`).
                 let level = if short == "wire" {
                     0
                 } else if short == REWRITE_TABLE {
