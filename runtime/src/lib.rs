@@ -6,7 +6,7 @@
 //! | [`pipeline`] | the device's pipeline and cookie; installing ours (`VERIFY_AND_COMMIT`) |
 //! | [`tables`], [`replication`], [`counters`], [`registers`] | reads and updates per P4Runtime entity kind |
 //! | [`encode`] | Write requests in wire form, encoded from borrowed entities |
-//! | [`write`] | batched `CONTINUE_ON_ERROR` writes with per-update errors |
+//! | [`write`](mod@write) | batched `CONTINUE_ON_ERROR` writes with per-update errors |
 //! | [`reconcile`] | read → diff → ordered minimal writes ([`reconcile::Reconciler`], [`reconcile::Plan`]) |
 //! | [`stats`] | mirror counters → per-clone-server statistics; table / JSON / Prometheus renderers |
 //! | [`metrics`] | the `/metrics` (Prometheus) and `/healthz` HTTP server (hyper) |
