@@ -3,7 +3,9 @@
 //! them, and stats for 4,000 clone servers. Prints the figures and writes
 //! them to `runtime/BENCH.md`.
 //!
-//! `cargo bench -p p4clone-runtime --bench runtime`
+//! `cargo bench -p p4clone-runtime --bench runtime`; `P4CLONE_BENCH_ONLY=push`
+//! stops after the cold push, `P4CLONE_BENCH_ONLY=plan` after the re-sync
+//! figures (plan / diff), without writing `runtime/BENCH.md`.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -251,6 +253,35 @@ async fn main() {
     let diff_full = t.elapsed();
     assert_eq!(full.inserts.len(), table_entries + sessions);
     drop(rec);
+    if std::env::var("P4CLONE_BENCH_ONLY").as_deref() == Ok("plan") {
+        // For comparing reconcile changes: the re-sync figures alone, diffs
+        // repeated (median of 5), no stats, no p4runtime-shell, BENCH.md untouched.
+        let mut diffs = Vec::new();
+        let mut fulls = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let p = p4clone_runtime::reconcile::diff(&intent2.devices[0], "x", &state, schema).unwrap();
+            diffs.push(t.elapsed());
+            assert_eq!(p.write_count(), 0);
+            let t = Instant::now();
+            let p = p4clone_runtime::reconcile::diff(&intent2.devices[0], "x", &empty, schema).unwrap();
+            fulls.push(t.elapsed());
+            assert_eq!(p.inserts.len(), table_entries + sessions);
+        }
+        println!(
+            "no-op re-sync {:.3} s, plan {:.3} s (medians of 3); read {:.0} ms, compile with hints {:.0} ms, \
+             lowering {:.0} ms; diff no-op {:.1} ms, diff vs empty {:.1} ms (medians of 5)",
+            median(noop).as_secs_f64(),
+            median(plan_only).as_secs_f64(),
+            ms(read_state),
+            ms(compile_hinted),
+            ms(lower),
+            ms(median(diffs)),
+            ms(median(fulls))
+        );
+        handle.shutdown().await;
+        return;
+    }
 
     // stats: 4,000 clone servers (members), 6,000 VSs × 4 rows + aggregates
     let t = Instant::now();

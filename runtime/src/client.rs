@@ -42,8 +42,8 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use crate::encode::{EncodedWriteRequest, UpdateList};
 use crate::error::ClientError;
-use crate::write::{EncodedWriteRequest, UpdateList};
 
 /// The gRPC method path of `p4.v1.P4Runtime.Write`.
 const WRITE_PATH: &str = "/p4.v1.P4Runtime/Write";
@@ -463,7 +463,7 @@ impl Client {
     }
 
     /// [`Client::write`] as a future that does not borrow the client, so several
-    /// batches can be in flight at once (see [`crate::write::write_batched`]).
+    /// batches can be in flight at once (as batched writes keep them).
     /// The primary check happens now; a backup gets the error at once.
     pub fn write_detached(
         &self,

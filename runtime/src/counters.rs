@@ -1,6 +1,6 @@
 //! Indexed counters: reads by index or wildcard, and resets.
 //!
-//! PI resets indirect counters one index at a time (DESIGN §8): a reset is a
+//! PI resets indirect counters one index at a time (`docs/targets.md`): a reset is a
 //! `MODIFY` of one `CounterEntry` with an index and zero data, so resetting `n`
 //! cells takes `n` updates (they still travel in batches).
 

@@ -5,10 +5,11 @@
 //! | [`client`] | connection (TLS, mTLS), StreamChannel arbitration (primary/backup), reconnect, RPCs |
 //! | [`pipeline`] | the device's pipeline and cookie; installing ours (`VERIFY_AND_COMMIT`) |
 //! | [`tables`], [`replication`], [`counters`], [`registers`] | reads and updates per P4Runtime entity kind |
-//! | [`write`] | batched `CONTINUE_ON_ERROR` writes with per-update errors |
+//! | [`encode`] | Write requests in wire form, encoded from borrowed entities |
+//! | [`write`](mod@write) | batched `CONTINUE_ON_ERROR` writes with per-update errors |
 //! | [`reconcile`] | read → diff → ordered minimal writes ([`reconcile::Reconciler`], [`reconcile::Plan`]) |
 //! | [`stats`] | mirror counters → per-clone-server statistics; table / JSON / Prometheus renderers |
-//! | [`metrics`] | a tiny `/metrics` HTTP server |
+//! | [`metrics`] | the `/metrics` (Prometheus) and `/healthz` HTTP server (hyper) |
 //! | [`fleet`] | plan / push / stats over many devices concurrently |
 //! | [`describe`] | one-line human forms of entities |
 //!
@@ -20,6 +21,7 @@
 pub mod client;
 pub mod counters;
 pub mod describe;
+pub mod encode;
 pub mod error;
 pub mod fleet;
 pub mod metrics;

@@ -1,8 +1,7 @@
-//! Registers: reads by index or wildcard, and writes (e.g. rewinding the
-//! `rr_cursor` of a member block).
+//! Registers: reads by index or wildcard.
 
 use p4clone_proto::bytestring;
-use p4clone_proto::p4::v1::{entity, p4_data, update, Entity, Index, P4Data, RegisterEntry, Update};
+use p4clone_proto::p4::v1::{entity, p4_data, Entity, Index, RegisterEntry};
 
 use crate::client::Client;
 use crate::error::ClientError;
@@ -15,20 +14,6 @@ pub fn entity_of(register_id: u32, index: Option<i64>) -> Entity {
             index: index.map(|index| Index { index }),
             data: None,
         })),
-    }
-}
-
-/// The `MODIFY` update writing `value` into one cell of a `bit<W>` register.
-pub fn write_update(register_id: u32, index: i64, value: u128) -> Update {
-    Update {
-        r#type: update::Type::Modify as i32,
-        entity: Some(Entity {
-            entity: Some(entity::Entity::RegisterEntry(RegisterEntry {
-                register_id,
-                index: Some(Index { index }),
-                data: Some(P4Data { data: Some(p4_data::Data::Bitstring(bytestring::encode(value).into())) }),
-            })),
-        }),
     }
 }
 

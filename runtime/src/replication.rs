@@ -4,9 +4,6 @@ use p4clone_proto::p4::v1::{
     entity, packet_replication_engine_entry, replica, CloneSessionEntry, Entity, PacketReplicationEngineEntry, Replica,
 };
 
-use crate::client::Client;
-use crate::error::ClientError;
-
 /// A clone session as an entity.
 pub fn entity_of(c: CloneSessionEntry) -> Entity {
     Entity {
@@ -22,7 +19,7 @@ pub fn wildcard() -> Entity {
 }
 
 /// A clone session with one replica `{egress_port, instance}` and
-/// `packet_length_bytes` 0 (what BMv2 accepts, DESIGN §8).
+/// `packet_length_bytes` 0 (what BMv2 accepts, `docs/targets.md`).
 pub fn clone_session(session_id: u32, egress_port: u32, instance: u32) -> CloneSessionEntry {
     #[allow(deprecated)] // the `egress_port` form is what BMv2/PI implements
     let port_kind = Some(replica::PortKind::EgressPort(egress_port));
@@ -42,9 +39,4 @@ pub fn as_clone_session(e: &Entity) -> Option<&CloneSessionEntry> {
         })) => Some(c),
         _ => None,
     }
-}
-
-/// Every clone session on the device.
-pub async fn read_clone_sessions(client: &mut Client) -> Result<Vec<CloneSessionEntry>, ClientError> {
-    Ok(client.read(vec![wildcard()]).await?.iter().filter_map(as_clone_session).cloned().collect())
 }

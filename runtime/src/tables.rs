@@ -37,11 +37,6 @@ fn table_entries(entities: Vec<Entity>) -> Vec<TableEntry> {
         .collect()
 }
 
-/// All entries of one table.
-pub async fn read_table(client: &mut Client, table_id: u32) -> Result<Vec<TableEntry>, ClientError> {
-    Ok(table_entries(client.read(vec![wildcard(table_id)]).await?))
-}
-
 /// All entries of every table of `schema`, in one Read (one wildcard entity per
 /// table, so tables of other programs are never touched).
 pub async fn read_all(client: &mut Client, schema: &P4Schema) -> Result<Vec<TableEntry>, ClientError> {
