@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use p4clone_compiler::config::Target;
 use p4clone_proto::p4::config::v1::P4Info;
 use p4clone_proto::p4::v1::{forwarding_pipeline_config, ForwardingPipelineConfig};
+use p4clone_proto::program::build;
 use prost::Message;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -23,7 +24,7 @@ use crate::client::Client;
 use crate::error::PipelineError;
 
 /// The BMv2 program, relative to the `p4src` directory.
-pub const BMV2_JSON: &str = "build/traffic_clone.json";
+pub const BMV2_JSON: &str = p4clone_proto::program::build::BMV2_JSON;
 
 /// What a device is programmed with.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +72,7 @@ impl PipelineArtifacts {
     /// `p4src/build/traffic_clone.json` (under `p4src_dir`, default
     /// [`default_p4src_dir`]). Tofino is not supported yet.
     pub fn for_target(target: Target, p4src_dir: Option<&Path>) -> Result<PipelineArtifacts, PipelineError> {
-        let schema = p4clone_compiler::lower::program_schema().map_err(|e| PipelineError::P4Info(e.to_string()))?;
+        let schema = p4clone_proto::program::schema().map_err(|e| PipelineError::P4Info(e.to_string()))?;
         let p4info = schema.p4info().clone();
         match target {
             Target::Soft => Ok(Self::new(p4info, Vec::new())),
@@ -81,10 +82,10 @@ impl PipelineArtifacts {
                 let json = std::fs::read(&path).map_err(|e| PipelineError::MissingArtifact {
                     path: path.display().to_string(),
                     hint: format!(
-                        "{e}; it is produced by p4c from p4src/traffic_clone.p4: run \
-                         `scripts/p4c-check.sh --update` (or `p4c --target bmv2 --arch v1model \
-                         --p4runtime-files build/traffic_clone.p4info.txtpb -o build traffic_clone.p4` \
-                         in p4src/), see p4src/README.md"
+                        "{e}; it is produced by p4c from p4src/{}: run `{}` (or `{}` in p4src/), see p4src/README.md",
+                        build::SOURCE,
+                        build::REBUILD_SCRIPT,
+                        build::P4C_COMMAND
                     ),
                 })?;
                 Ok(Self::new(p4info, json))

@@ -2,6 +2,7 @@
 //! and ids the reconciler needs, and the member allocation recorded in
 //! `clone_rewrite` metadata ([`allocation`]).
 
+use p4clone_proto::program;
 use std::collections::{HashMap, HashSet};
 
 use p4clone_compiler::intent::{Allocation, CloneMember, DeviceIntent, BLOCK_WIDTH, MAX_BLOCKS};
@@ -16,14 +17,12 @@ use crate::error::{ClientError, ReconcileError};
 use crate::replication;
 use crate::tables;
 
-// TODO(program): take the table and counter names from the typed names of
-// `p4clone_proto::program` once it exists.
 /// Name of the `clone_rewrite` table.
-pub const REWRITE_TABLE: &str = "clone_rewrite";
+pub const REWRITE_TABLE: &str = program::tables::CLONE_REWRITE.name;
 /// Name of the requested-clones counter.
-pub const REQUESTED_COUNTER: &str = "clones_requested";
+pub const REQUESTED_COUNTER: &str = program::counters::CLONES_REQUESTED.name;
 /// Name of the emitted-clones counter.
-pub const EMITTED_COUNTER: &str = "clones_emitted";
+pub const EMITTED_COUNTER: &str = program::counters::CLONES_EMITTED.name;
 
 /// What the program owns on a device, as read.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -109,12 +108,11 @@ impl Ids {
             .map(|t| {
                 let n = t.name.trim_start_matches('.');
                 let short = n.rsplit('.').next().unwrap_or(n);
-                // TODO(program): typed table names (`wire`, `clone_classify_*`).
-                let level = if short == "wire" {
+                let level = if short == program::tables::WIRE.name {
                     0
                 } else if short == REWRITE_TABLE {
                     2
-                } else if short.starts_with("clone_classify") {
+                } else if [program::tables::CLASSIFY_V4.name, program::tables::CLASSIFY_V6.name].contains(&short) {
                     4
                 } else {
                     3
