@@ -49,7 +49,7 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = StatsOutput::Table)]
     pub output: StatsOutput,
-    /// Serve Prometheus text at http://ADDR/metrics until Ctrl-C (each scrape reads the devices)
+    /// Serve Prometheus text at http://ADDR/metrics (each scrape reads the devices) and a health check at /healthz, until Ctrl-C
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
 }
