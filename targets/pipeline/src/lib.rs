@@ -13,6 +13,7 @@
 //! | [`csum`] | Internet checksum and the RFC 1624 incremental updates used by the NAT restore |
 //! | [`hash`] | BMv2's `crc32` and the symmetric flow hash |
 //! | [`table`] | typed tables, entries, actions, [`TableOp`], [`TableError`]; tuple-space search for the ternary tables |
+//! | [`sizes`] | table, port and id sizes of the program |
 //! | [`state`] | counters (sharded per worker), the `rr_cursor` register, diagnostics |
 //! | [`emit`] | [`RxFrame`] in, [`EmitBatch`] out: originals by reference, clones as header + tail |
 //! | [`pipeline`] | [`Pipeline`]: atomic write batches (left-right), reads, [`Pipeline::process_burst`] |
@@ -56,6 +57,7 @@ pub mod emit;
 pub mod hash;
 mod mem;
 pub mod pipeline;
+pub mod sizes;
 pub mod state;
 mod sync;
 pub mod table;

@@ -50,9 +50,10 @@ use crate::hash;
 use crate::state::{layout, Counter, CounterStore, CounterValue, Diag, PortStats, RrCursor, Shard};
 use crate::state::{PortCounter, COUNTER_SIZE, RR_CURSOR_SIZE};
 use crate::sync::{LeftRight, WriterToken};
-use crate::table::flat::prefetch;
+use crate::mem::prefetch;
 use crate::table::instance::{Resolved, Tables};
-use crate::table::ternary::{FastBuild, Hashes, PackedV4, PackedV6, Slot, PREFETCH_TUPLES};
+use crate::table::fast_hash::FastBuild;
+use crate::table::ternary::{Hashes, PackedV4, PackedV6, Slot, PREFETCH_TUPLES};
 use crate::table::*;
 use crate::wire::{self, EthernetFrame, Ipv4Packet, Ipv6Packet, ParsedFrame, L3, L4};
 

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::mem::HugeBuf;
-use crate::table::{CLASSIFY_V4_SIZE, CLASSIFY_V6_SIZE, PORT_COUNT};
+use crate::sizes::{CLASSIFY_V4_SIZE, CLASSIFY_V6_SIZE, PORT_COUNT};
 
 /// Size of the member-indexed counters and of `rr_cursor`.
 pub const COUNTER_SIZE: usize = 32_768;
@@ -150,7 +150,7 @@ impl Shard {
     #[inline(always)]
     pub(crate) fn prefetch(&self, cell: usize) {
         if let Some(c) = self.cells.get(cell * 2) {
-            crate::table::flat::prefetch(c);
+            crate::mem::prefetch(c);
         }
     }
 

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 use crate::mem::HugeBuf;
 
-use super::ternary::{FastBuild, PackedV4, PackedV6, Slot, TernaryTable};
+use super::fast_hash::FastBuild;
+use super::ternary::{PackedV4, PackedV6, Slot, TernaryTable};
 use super::{
     ClassifyAction, CloneSession, NatActionV4, NatActionV6, NatDir, NatKeyV4, NatKeyV6, Port, RewriteAction,
     WireAction, DROP_PORT, PORT_COUNT,
