@@ -17,6 +17,7 @@ use p4clone_pipeline::{
     ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
     RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
+use p4clone_pipeline::{CLASSIFY_V4, CLONE_REWRITE, WIRE};
 use p4clone_soft::engine::{Engine, PortTable, Worker};
 use p4clone_soft::ports::afpacket::AfPacketPort;
 use p4clone_soft::ports::{InputKind, Port, RxBatch};
@@ -167,7 +168,7 @@ fn is_test_frame(f: &[u8]) -> bool {
 /// port 1 (the frames' ingress) to port 2 (`port`).
 fn inject(port: Box<dyn Port>, frames: &[Vec<u8>]) -> Box<dyn Port> {
     let p = Pipeline::new();
-    p.write(|b| b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }))
+    p.write(|b| b.insert(WIRE, WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }))
         .unwrap();
     let mut table = PortTable::new(BTreeMap::from([(2u16, port)]));
     let mut worker = Worker::new(64);
@@ -242,7 +243,7 @@ fn veth_frame_over_mtu_is_a_driver_failure() {
     in_netns(&[("p4cM", "p4cN")], || {
         let m = open("p4cM")?;
         let p = Pipeline::new();
-        p.write(|b| b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }))
+        p.write(|b| b.insert(WIRE, WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }))
             .unwrap();
         let mut table = PortTable::new(BTreeMap::from([(2u16, m)]));
         let mut worker = Worker::new(8);
@@ -265,20 +266,23 @@ fn veth_engine_forwards_and_clones() {
     in_netns(&[("p4a0", "p4a1"), ("p4b0", "p4b1"), ("p4c0", "p4c1")], || {
         let p = Pipeline::new();
         p.write(|b| {
-            b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-            b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-            b.insert_classify_v4(ClassifyEntryV4 {
-                key: ClassifyKeyV4 {
-                    src_addr: Ternary::<u32>::any(),
-                    dst_addr: Ternary::<u32>::exact(0x0a00_0002),
-                    protocol: Ternary::<u8>::exact(6),
-                    l4_src_port: Ternary::<u16>::any(),
-                    l4_dst_port: Ternary::<u16>::exact(80),
+            b.insert(WIRE, WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
+            b.insert(WIRE, WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
+            b.insert(
+                CLASSIFY_V4,
+                ClassifyEntryV4 {
+                    key: ClassifyKeyV4 {
+                        src_addr: Ternary::<u32>::any(),
+                        dst_addr: Ternary::<u32>::exact(0x0a00_0002),
+                        protocol: Ternary::<u8>::exact(6),
+                        l4_src_port: Ternary::<u16>::any(),
+                        l4_dst_port: Ternary::<u16>::exact(80),
+                    },
+                    priority: 1,
+                    action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
+                    metadata: vec![],
                 },
-                priority: 1,
-                action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-                metadata: vec![],
-            })?;
+            )?;
             b.insert_clone_session(CloneSessionEntry {
                 session_id: 1,
                 session: CloneSession {
@@ -286,17 +290,20 @@ fn veth_engine_forwards_and_clones() {
                     packet_length_bytes: 0,
                 },
             })?;
-            b.insert_rewrite(RewriteEntry {
-                member: 1,
-                action: RewriteAction::Set(RewriteParams {
-                    dst_mac: CLONE_MAC,
-                    src_mac: SE_MAC,
-                    vlan_id: 0,
-                    truncate_len: 0,
-                    nat_restore: false,
-                }),
-                metadata: vec![],
-            })
+            b.insert(
+                CLONE_REWRITE,
+                RewriteEntry {
+                    member: 1,
+                    action: RewriteAction::Set(RewriteParams {
+                        dst_mac: CLONE_MAC,
+                        src_mac: SE_MAC,
+                        vlan_id: 0,
+                        truncate_len: 0,
+                        nat_restore: false,
+                    }),
+                    metadata: vec![],
+                },
+            )
         })
         .unwrap();
         let p = Arc::new(p);

@@ -32,6 +32,7 @@ use p4clone_pipeline::{
     ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
     RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
+use p4clone_pipeline::{WorkerState, CLASSIFY_V4, CLONE_REWRITE, WIRE};
 use p4clone_soft::engine::Engine;
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, Eal};
 use p4clone_soft::ports::pcap::PcapWriter;
@@ -114,7 +115,7 @@ fn fleet_pipeline() -> Arc<Pipeline> {
 
 /// 4,096 64-byte frames, `pct` % of them hitting a random rule of `p`.
 fn fleet_traffic(p: &Pipeline, pct: u64, seed: u64) -> Vec<Vec<u8>> {
-    let rules = p.classify_v4_entries();
+    let rules = p.entries(CLASSIFY_V4);
     let mut rng = Rng(seed | 1);
     (0..4096)
         .map(|_| {
@@ -137,35 +138,41 @@ fn fleet_traffic(p: &Pipeline, pct: u64, seed: u64) -> Vec<Vec<u8>> {
 fn simple_pipeline() -> Arc<Pipeline> {
     let p = Pipeline::new();
     p.write(|b| {
-        b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-        b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::any(),
-                dst_addr: Ternary::<u32>::any(),
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::any(),
-                l4_dst_port: Ternary::<u16>::exact(80),
+        b.insert(WIRE, WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
+        b.insert(WIRE, WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
+        b.insert(
+            CLASSIFY_V4,
+            ClassifyEntryV4 {
+                key: ClassifyKeyV4 {
+                    src_addr: Ternary::<u32>::any(),
+                    dst_addr: Ternary::<u32>::any(),
+                    protocol: Ternary::<u8>::exact(6),
+                    l4_src_port: Ternary::<u16>::any(),
+                    l4_dst_port: Ternary::<u16>::exact(80),
+                },
+                priority: 1,
+                action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
+                metadata: vec![],
             },
-            priority: 1,
-            action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-            metadata: vec![],
-        })?;
+        )?;
         b.insert_clone_session(CloneSessionEntry {
             session_id: 1,
             session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: 1 }], packet_length_bytes: 0 },
         })?;
-        b.insert_rewrite(RewriteEntry {
-            member: 1,
-            action: RewriteAction::Set(RewriteParams {
-                dst_mac: [2, 0xc1, 0, 0, 0, 1],
-                src_mac: [2, 0x5e, 0, 0, 0, 3],
-                vlan_id: 100,
-                truncate_len: 0,
-                nat_restore: false,
-            }),
-            metadata: vec![],
-        })
+        b.insert(
+            CLONE_REWRITE,
+            RewriteEntry {
+                member: 1,
+                action: RewriteAction::Set(RewriteParams {
+                    dst_mac: [2, 0xc1, 0, 0, 0, 1],
+                    src_mac: [2, 0x5e, 0, 0, 0, 3],
+                    vlan_id: 100,
+                    truncate_len: 0,
+                    nat_restore: false,
+                }),
+                metadata: vec![],
+            },
+        )
     })
     .unwrap();
     Arc::new(p)
@@ -371,7 +378,7 @@ fn pipeline_only(p: &Pipeline, a: &[Vec<u8>], b: &[Vec<u8>]) -> f64 {
     let (t0, mut frames) = (thread_cpu_now(), 0u64);
     while thread_cpu_now() - t0 < secs() as f64 {
         for burst in &bursts {
-            p.process_burst(burst, &mut out);
+            p.process_burst(burst, &mut WorkerState::new(), &mut out);
             frames += burst.len() as u64;
         }
     }

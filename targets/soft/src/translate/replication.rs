@@ -63,7 +63,7 @@ pub(crate) fn plan_write(
     let id = session_id(cs.session_id)?;
     if ty == UpdateType::Delete {
         return Ok(Planned {
-            ops: vec![TableOp::DeleteCloneSession { session_id: id }],
+            ops: vec![TableOp::delete_clone_session(id)],
             fill: None,
             side: vec![SideEffect::SessionRemoved(id)],
         });
@@ -106,8 +106,11 @@ pub(crate) fn plan_write(
         session_id: id,
         session: CloneSession { replicas, packet_length_bytes: cs.packet_length_bytes as u32 },
     };
-    let op =
-        if ty == UpdateType::Insert { TableOp::InsertCloneSession(entry) } else { TableOp::ModifyCloneSession(entry) };
+    let op = if ty == UpdateType::Insert {
+        TableOp::insert_clone_session(entry)
+    } else {
+        TableOp::modify_clone_session(entry)
+    };
     Ok(Planned { ops: vec![op], fill: None, side: vec![SideEffect::SessionPortForm(id, any_bytes)] })
 }
 
@@ -169,6 +172,6 @@ pub(crate) fn read(
 /// Deletes every clone session.
 pub(crate) fn reset_ops(p: &Pipeline, ops: &mut Vec<TableOp>) {
     for s in p.clone_sessions() {
-        ops.push(TableOp::DeleteCloneSession { session_id: s.session_id });
+        ops.push(TableOp::delete_clone_session(s.session_id));
     }
 }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use p4clone_dpdk_sys as sys;
 use p4clone_pipeline::table::PORT_COUNT;
-use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame};
+use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame, WorkerState};
 
 use super::{DpdkPort, MAX_RX_BURST};
 use crate::engine::{recycle, IoStats};
@@ -80,6 +80,7 @@ pub(super) struct Lane<'a> {
     inputs: Vec<Input>,
     frames: Vec<RxFrame<'static>>,
     linear: Vec<u8>,
+    worker: WorkerState,
     out: EmitBatch,
     tx: Vec<TxList>,
     touched: Vec<usize>,
@@ -116,6 +117,7 @@ impl<'a> Lane<'a> {
             inputs: Vec::with_capacity(burst),
             frames: Vec::with_capacity(burst),
             linear: Vec::new(),
+            worker: WorkerState::new(),
             out: EmitBatch::with_capacity(burst),
             touched: Vec::new(),
             release: Vec::with_capacity(burst),
@@ -196,7 +198,7 @@ impl<'a> Lane<'a> {
             };
             frames.push(RxFrame { port, data });
         }
-        self.pipeline.process_burst(&frames, &mut self.out);
+        self.pipeline.process_burst(&frames, &mut self.worker, &mut self.out);
         self.stats.bursts += 1;
         self.build_tx(&frames);
         self.frames = recycle(frames);
