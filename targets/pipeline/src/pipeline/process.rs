@@ -225,7 +225,7 @@ struct Egress<'a> {
 
 impl Egress<'_> {
     /// Pass 4 for one frame: count, clone, egress, emit.
-    #[inline]
+    #[inline(always)]
     fn finish_frame(&mut self, idx: u32, f: &RxFrame<'_>, st: &Stage) {
         if !st.valid_port {
             return;
@@ -247,7 +247,7 @@ impl Egress<'_> {
     }
 
     /// `clones_requested.count(member)` and the I2E clone to session `member`.
-    #[inline]
+    #[inline(always)]
     fn clone_member(&mut self, idx: u32, data: &[u8], p: &ParsedFrame, member: u16) {
         let len = data.len() as u64;
         if usize::from(member) < COUNTER_SIZE {
