@@ -2,7 +2,7 @@
 //! supported: the program never multicasts).
 //!
 //! Session ids are 1..=32767 (0 is the read wildcard; BMv2 refuses 32768 with
-//! INVALID_ARGUMENT, DESIGN §8). A replica's port is the deprecated `egress_port`
+//! INVALID_ARGUMENT, `docs/targets.md`). A replica's port is the deprecated `egress_port`
 //! or the v1.4 `port` bytestring; a session is read back in the form it was
 //! written. `packet_length_bytes` is honoured (the clone is cut to at most that
 //! many bytes); BMv2 refuses non-zero values, the software target does not.
