@@ -9,7 +9,9 @@ use crate::state::{
 };
 use crate::table::instance::{InTables, Tables, TablesChange};
 use crate::table::store::{WriteCtx, WriterState};
-use crate::table::{check_port, CloneSessionEntry, EntryOp, Op, Port, SessionOp, TableError, TableId, TableOp};
+use crate::table::{
+    check_port, ApplyOp, CloneSessionEntry, EntryOp, Op, Port, SessionOp, TableError, TableId, TableOp,
+};
 
 /// Ends a write batch: publish and replay, also when the batch closure panics.
 struct Commit<'p> {
@@ -52,17 +54,7 @@ impl WriteBatch<'_> {
 
     /// Applies one [`TableOp`].
     pub fn apply(&mut self, op: TableOp) -> Result<(), TableError> {
-        match op {
-            TableOp::Wire(op) => self.table(crate::table::WIRE, op),
-            TableOp::ClassifyV4(op) => self.table(crate::table::CLASSIFY_V4, op),
-            TableOp::ClassifyV6(op) => self.table(crate::table::CLASSIFY_V6, op),
-            TableOp::CloneRewrite(op) => self.table(crate::table::CLONE_REWRITE, op),
-            TableOp::NatV4(dir, op) => self.table(crate::table::NatTable { family: crate::table::V4, dir }, op),
-            TableOp::NatV6(dir, op) => self.table(crate::table::NatTable { family: crate::table::V6, dir }, op),
-            TableOp::CloneSession(op) => self.clone_session(op),
-            TableOp::WriteCounter { counter, index, value } => self.write_counter(counter, index, value),
-            TableOp::WriteRrCursor { index, value } => self.write_rr_cursor(index, value),
-        }
+        op.apply_to(self)
     }
 
     /// Applies one write to table `t`.
@@ -136,6 +128,21 @@ impl WriteBatch<'_> {
         let i = check_index("rr_cursor index", index, RR_CURSOR_SIZE)?;
         self.rr.set(i, value);
         Ok(())
+    }
+}
+
+impl ApplyOp for WriteBatch<'_> {
+    fn table<T: InTables>(&mut self, t: T, op: EntryOp<T>) -> Result<(), TableError> {
+        WriteBatch::table(self, t, op)
+    }
+    fn clone_session(&mut self, op: SessionOp) -> Result<(), TableError> {
+        WriteBatch::clone_session(self, op)
+    }
+    fn write_counter(&mut self, c: Counter, index: u32, v: CounterValue) -> Result<(), TableError> {
+        WriteBatch::write_counter(self, c, index, v)
+    }
+    fn write_rr_cursor(&mut self, index: u32, value: u16) -> Result<(), TableError> {
+        WriteBatch::write_rr_cursor(self, index, value)
     }
 }
 

@@ -1,12 +1,13 @@
 //! The one map from table ids to table types ([`with_table!`]), and the write
 //! operations of a batch ([`TableOp`]).
 
-use super::classify::ClassifyTable;
-use super::contract::{EntryOp, EntryValues, Op, Schema, Table, TableId, ValuesOp};
+use super::classify::{ClassifyTable, CLASSIFY_V4, CLASSIFY_V6};
+use super::contract::{EntryOp, EntryValues, Op, Schema, Table, TableError, TableId, ValuesOp};
 use super::family::{NatDir, V4, V6};
-use super::members::{CloneSessionEntry, RewriteTable, SessionOp};
+use super::instance::InTables;
+use super::members::{CloneSessionEntry, RewriteTable, SessionOp, CLONE_REWRITE};
 use super::nat::NatTable;
-use super::wire::WireTable;
+use super::wire::{WireTable, WIRE};
 use crate::state::{Counter, CounterValue};
 
 /// Runs `$body` with `$t` bound to the typed [`Table`] of a [`TableId`], or
@@ -120,7 +121,35 @@ pub enum TableOp {
     },
 }
 
+/// What a [`TableOp`] is applied to (the pipeline's write batch): one method per
+/// kind of write.
+pub(crate) trait ApplyOp {
+    /// A write to table `t`.
+    fn table<T: InTables>(&mut self, t: T, op: EntryOp<T>) -> Result<(), TableError>;
+    /// A write to the clone sessions.
+    fn clone_session(&mut self, op: SessionOp) -> Result<(), TableError>;
+    /// A counter cell write.
+    fn write_counter(&mut self, c: Counter, index: u32, v: CounterValue) -> Result<(), TableError>;
+    /// An `rr_cursor` cell write.
+    fn write_rr_cursor(&mut self, index: u32, value: u16) -> Result<(), TableError>;
+}
+
 impl TableOp {
+    /// Hands the operation, typed, to `a`.
+    pub(crate) fn apply_to(self, a: &mut impl ApplyOp) -> Result<(), TableError> {
+        match self {
+            TableOp::Wire(op) => a.table(WIRE, op),
+            TableOp::ClassifyV4(op) => a.table(CLASSIFY_V4, op),
+            TableOp::ClassifyV6(op) => a.table(CLASSIFY_V6, op),
+            TableOp::CloneRewrite(op) => a.table(CLONE_REWRITE, op),
+            TableOp::NatV4(dir, op) => a.table(NatTable { family: V4, dir }, op),
+            TableOp::NatV6(dir, op) => a.table(NatTable { family: V6, dir }, op),
+            TableOp::CloneSession(op) => a.clone_session(op),
+            TableOp::WriteCounter { counter, index, value } => a.write_counter(counter, index, value),
+            TableOp::WriteRrCursor { index, value } => a.write_rr_cursor(index, value),
+        }
+    }
+
     /// A typed write to table `t`.
     pub fn new<T: Table>(t: T, op: EntryOp<T>) -> Self
     where

@@ -10,10 +10,11 @@
 //! → NOT_FOUND, `TableFull` → RESOURCE_EXHAUSTED, `OutOfRange`/`NonCanonicalTernary`
 //! → INVALID_ARGUMENT).
 //!
-//! Adding a table means: its P4 and P4Info, one definition file here (a type
-//! implementing [`Table`], its store and write rules), a field for its store in
-//! `instance::Tables` and an arm in `with_table!` / [`TableOp`], and its packet
-//! logic in [`crate::pipeline`].
+//! Adding a table means: its P4 and P4Info; one definition file here (a type
+//! implementing [`Table`]: entry types, contract, store and write rules); its id
+//! ([`TableId`]), its store's place in `instance::Tables`, and its arms in
+//! `dispatch` (table id → type, [`TableOp`]); and its packet logic in
+//! `pipeline/process.rs`. The P4Runtime server needs no change.
 //!
 //! Entry identity follows P4Runtime. For the exact tables it is the key. For the
 //! ternary `clone_classify_*` tables it is the (masked key, priority) pair: one key
@@ -60,7 +61,7 @@ pub use contract::{
     MODE_FLOW_HASH, MODE_ROUND_ROBIN,
 };
 pub use dispatch::TableOp;
-pub(crate) use dispatch::{record_values, with_table};
+pub(crate) use dispatch::{record_values, with_table, ApplyOp};
 pub use family::{Family, NatDir, V4, V6};
 pub use members::{
     CloneSession, CloneSessionEntry, Replica, RewriteAction, RewriteEntry, RewriteParams, RewriteTable, SessionOp,
