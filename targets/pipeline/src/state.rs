@@ -3,7 +3,7 @@
 //! (`clone_no_session`, `clone_rewrite_miss`, `alloc_failed`, `driver_failed`,
 //! per-port rx/tx/drop).
 //!
-//! **Counters** are sharded per worker. Each [`crate::EmitBatch`] leases a shard on
+//! **Counters** are sharded per worker. Each `WorkerState` leases a shard on
 //! its first burst, and only that worker writes it, with a relaxed load plus store:
 //! no `lock` prefix, no contention. A read sums a `base` and every shard, wrapping.
 //! A write (P4Runtime MODIFY, e.g. a reset) sets `base = value - Σ shards`, so

@@ -167,7 +167,7 @@ pub enum Op<K, E, A> {
 
 /// A typed write to table `T`.
 pub type EntryOp<T> = Op<<T as Table>::Key, <T as Table>::Entry, <T as Table>::Action>;
-/// A write as contract values (see [`TableOp::from_values`]).
+/// A write as contract values (see `TableOp::from_values`).
 pub type ValuesOp = Op<MatchValues, EntryValues, ActionValues>;
 
 /// One table of the program: its key, action and entry types and its contract.

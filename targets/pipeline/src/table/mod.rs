@@ -5,7 +5,7 @@
 //! its P4Info contract ([`Schema`]: names, widths, actions) and converts its keys and
 //! actions to and from contract-ordered integers ([`MatchValues`], [`ActionValues`]),
 //! so the P4Runtime server needs no per-table code: it translates entities into
-//! [`TableOp::from_values`] and reads with [`crate::Pipeline::records`], and maps
+//! [`TableOp::from_values`] and reads with `Pipeline::entries_as_values`, and maps
 //! [`TableError`] back to status codes (`AlreadyExists` → ALREADY_EXISTS, `NotFound`
 //! → NOT_FOUND, `TableFull` → RESOURCE_EXHAUSTED, `OutOfRange`/`NonCanonicalTernary`
 //! → INVALID_ARGUMENT).
