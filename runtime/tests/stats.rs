@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{push, Device, Model};
-use p4clone_pipeline::{Diag, EmitBatch, RxFrame, BURST};
+use p4clone_pipeline::{Diag, EmitBatch, RxFrame, WorkerState, BURST};
 use p4clone_runtime::fleet::{self, DeviceTarget, StatsCollector};
 use p4clone_runtime::{metrics, stats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,7 +49,7 @@ async fn stats_after_traffic_match_the_pipeline_counters() {
     let frames: Vec<RxFrame> =
         a.iter().map(|d| RxFrame { port: 2, data: d }).chain(b.iter().map(|d| RxFrame { port: 1, data: d })).collect();
     let mut out = EmitBatch::with_capacity(BURST);
-    pipeline.process_burst(&frames, &mut out);
+    pipeline.process_burst(&frames, &mut WorkerState::new(), &mut out);
     assert_eq!(out.len(), 26, "13 originals + 13 clones");
 
     // The ports failed to send some of the clones of vs-a's first clone server on
@@ -170,7 +170,7 @@ async fn failures_are_unknown_where_the_device_does_not_count_them() {
     let frames: Vec<Vec<u8>> = (0..4).map(|i| tcp_frame([10, 20, 0, 5], [10, 20, 1, 10], 40000 + i, 8080)).collect();
     let rx: Vec<RxFrame> = frames.iter().map(|d| RxFrame { port: 2, data: d }).collect();
     let mut out = EmitBatch::with_capacity(BURST);
-    pipeline.process_burst(&rx, &mut out);
+    pipeline.process_burst(&rx, &mut WorkerState::new(), &mut out);
     for m in 1..=32_767 {
         pipeline.add_diag(Diag::DriverFailed, m, 1);
     }

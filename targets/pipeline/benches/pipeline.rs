@@ -24,11 +24,12 @@ fn bench<M: Measurement>(c: &mut Criterion<M>) {
     for pct in [0u64, 10, 100] {
         let frames = frames(POOL, pct, 0xC0FFEE + pct);
         let rx = rx(&frames);
+        let mut worker = WorkerState::new();
         let mut out = EmitBatch::with_capacity(BURST);
         let mut at = 0usize;
         g.bench_function(format!("{pct}pct_matching"), |b| {
             b.iter(|| {
-                p.process_burst(&rx[at..at + BURST], &mut out);
+                p.process_burst(&rx[at..at + BURST], &mut worker, &mut out);
                 at = (at + BURST) % POOL;
                 out.len()
             })
@@ -38,13 +39,14 @@ fn bench<M: Measurement>(c: &mut Criterion<M>) {
     // would (the DPDK zero-copy path does not).
     let frames = frames(POOL, 100, 7);
     let rx = rx(&frames);
+    let mut worker = WorkerState::new();
     let mut out = EmitBatch::with_capacity(BURST);
     let mut buf = Vec::with_capacity(BURST * 2 * 128);
     let mut at = 0usize;
     g.bench_function("100pct_matching+materialize", |b| {
         b.iter(|| {
             let burst = &rx[at..at + BURST];
-            p.process_burst(burst, &mut out);
+            p.process_burst(burst, &mut worker, &mut out);
             buf.clear();
             for e in out.iter() {
                 out.materialize(e, burst, &mut buf);

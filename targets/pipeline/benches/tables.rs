@@ -31,13 +31,16 @@ fn extra_ops() -> (Vec<TableOp>, Vec<TableOp>) {
                 l4_src_port: sp.map_or(Ternary::<u16>::any(), Ternary::<u16>::exact),
                 l4_dst_port: dp.map_or(Ternary::<u16>::any(), Ternary::<u16>::exact),
             };
-            ins.push(TableOp::InsertClassifyV4(ClassifyEntry {
-                key,
-                priority: PRIORITY,
-                action: ClassifyAction::Hit { first_member: 1, member_count: 4, mode: 0 },
-                metadata: b"0123456789abcdef".to_vec(),
-            }));
-            del.push(TableOp::DeleteClassifyV4 { key, priority: PRIORITY });
+            ins.push(TableOp::insert(
+                CLASSIFY_V4,
+                ClassifyEntry {
+                    key,
+                    priority: PRIORITY,
+                    action: ClassifyAction::Hit { first_member: 1, member_count: 4, mode: 0 },
+                    metadata: b"0123456789abcdef".to_vec(),
+                },
+            ));
+            del.push(TableOp::delete(CLASSIFY_V4, (key, PRIORITY)));
         }
     }
     (ins, del)
@@ -63,10 +66,11 @@ fn rate((wall, cpu): (f64, f64)) -> String {
 fn per_frame(p: &Pipeline, pct: u64, dur: Duration) -> (f64, f64) {
     let frames = frames(8192, pct, 0xBEEF + pct);
     let rx = rx(&frames);
+    let mut worker = WorkerState::new();
     let mut out = EmitBatch::with_capacity(BURST);
     // Warm up.
     for c in rx.chunks(BURST) {
-        p.process_burst(c, &mut out);
+        p.process_burst(c, &mut worker, &mut out);
     }
     let mut windows = Vec::new();
     let t0 = Instant::now();
@@ -76,7 +80,7 @@ fn per_frame(p: &Pipeline, pct: u64, dur: Duration) -> (f64, f64) {
         while thread_cpu_ns() - start < 100_000_000 {
             for _ in 0..4 {
                 for c in rx.chunks(BURST) {
-                    p.process_burst(c, &mut out);
+                    p.process_burst(c, &mut worker, &mut out);
                     black_box(out.len());
                 }
             }
@@ -149,10 +153,11 @@ fn main() {
         std::thread::spawn(move || {
             let frames = frames(8192, 10, 99);
             let rx = rx(&frames);
+            let mut worker = WorkerState::new();
             let mut out = EmitBatch::with_capacity(BURST);
             while !stop.load(Ordering::Relaxed) {
                 for c in rx.chunks(BURST) {
-                    p.process_burst(c, &mut out);
+                    p.process_burst(c, &mut worker, &mut out);
                 }
                 done.fetch_add(rx.len() as u64, Ordering::Relaxed);
             }

@@ -24,9 +24,7 @@
 
 use std::io;
 
-use crate::pipeline::{Stage, BURST};
-use crate::state::ShardLease;
-use crate::table::Port;
+use crate::sizes::Port;
 
 /// A frame arriving on a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,13 +103,11 @@ impl Emit {
 
 /// The output of [`crate::Pipeline::process_burst`], in emission order: for each
 /// input frame its clones (replica order), then its original; input order across
-/// frames. Reuse one per worker: it also holds the worker's counter shard.
+/// frames. Reuse one per worker, so that its vectors keep their capacity.
 #[derive(Default)]
 pub struct EmitBatch {
     pub(crate) emits: Vec<Emit>,
     pub(crate) arena: Vec<u8>,
-    pub(crate) lease: Option<ShardLease>,
-    pub(crate) stages: Vec<Stage>,
 }
 
 impl std::fmt::Debug for EmitBatch {
@@ -128,12 +124,7 @@ impl EmitBatch {
 
     /// An empty batch sized for bursts of `burst` frames.
     pub fn with_capacity(burst: usize) -> Self {
-        EmitBatch {
-            emits: Vec::with_capacity(burst * 2),
-            arena: Vec::with_capacity(burst * 128),
-            lease: None,
-            stages: Vec::with_capacity(BURST),
-        }
+        EmitBatch { emits: Vec::with_capacity(burst * 2), arena: Vec::with_capacity(burst * 128) }
     }
 
     pub(crate) fn clear(&mut self) {

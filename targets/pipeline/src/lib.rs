@@ -12,10 +12,11 @@
 //! | [`wire`] | zero-copy header views (Ethernet, 802.1Q, IPv4, IPv6, TCP, UDP) and the contract's parser, [`wire::parse`] |
 //! | [`csum`] | Internet checksum and the RFC 1624 incremental updates used by the NAT restore |
 //! | [`hash`] | BMv2's `crc32` and the symmetric flow hash |
-//! | [`table`] | typed tables, entries, actions, [`TableOp`], [`TableError`]; tuple-space search for the ternary tables |
+//! | [`table`] | the tables as data: one [`Table`] definition per table (entries, actions, P4Info contract, storage), [`TableOp`], [`TableError`]; tuple-space search for the ternary tables |
+//! | [`sizes`] | table, port and id sizes of the program |
 //! | [`state`] | counters (sharded per worker), the `rr_cursor` register, diagnostics |
 //! | [`emit`] | [`RxFrame`] in, [`EmitBatch`] out: originals by reference, clones as header + tail |
-//! | [`pipeline`] | [`Pipeline`]: atomic write batches (left-right), reads, [`Pipeline::process_burst`] |
+//! | [`pipeline`] | [`Pipeline`]: atomic write batches (left-right), reads, [`Pipeline::process_burst`] with a [`WorkerState`] |
 //! | `sync` (private) | the left-right primitive: two copies, lock-free readers |
 //! | `mem` (private) | cache-line/2 MiB-aligned arrays backed by transparent huge pages |
 //!
@@ -24,16 +25,17 @@
 //! use p4clone_pipeline::*;
 //! let p = Pipeline::new();
 //! let results = p.apply([
-//!     TableOp::InsertWire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }),
-//!     TableOp::DeleteWire { ingress_port: 9 },
+//!     TableOp::new(WIRE, Op::Insert(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })),
+//!     TableOp::new(WIRE, Op::Delete(9)),
 //! ]);
 //! assert!(results[0].is_ok());
 //! assert_eq!(results[1], Err(TableError::NotFound { table: TableId::Wire }));
 //!
 //! let frame = [0u8; 60];
 //! let frames = [RxFrame { port: 1, data: &frame }];
+//! let mut worker = WorkerState::new();
 //! let mut out = EmitBatch::with_capacity(BURST);
-//! p.process_burst(&frames, &mut out);
+//! p.process_burst(&frames, &mut worker, &mut out);
 //! assert_eq!(out.len(), 1);
 //! assert_eq!(out.to_vec(&out.emits()[0], &frames), frame);
 //! ```
@@ -56,19 +58,23 @@ pub mod emit;
 pub mod hash;
 mod mem;
 pub mod pipeline;
+pub mod sizes;
 pub mod state;
 mod sync;
 pub mod table;
 pub mod wire;
 
 pub use emit::{CloneFrame, Emit, EmitBatch, EmitKind, RxFrame};
-pub use pipeline::{Pipeline, TableSizes, WriteBatch, BURST};
+pub use pipeline::{Pipeline, TableSizes, WorkerState, WriteBatch, BURST};
 pub use state::{Counter, CounterValue, Diag, PortCounter, PortStats, COUNTER_SIZE, RR_CURSOR_SIZE};
 pub use table::{
-    ClassifyAction, ClassifyEntry, ClassifyEntryV4, ClassifyEntryV6, ClassifyKeyV4, ClassifyKeyV6, ClassifyRecord,
-    CloneSession, CloneSessionEntry, NatAction, NatActionV4, NatActionV6, NatDir, NatEntry, NatEntryV4, NatEntryV6,
-    NatKeyV4, NatKeyV6, Port, Replica, RewriteAction, RewriteEntry, RewriteParams, TableError, TableId, TableOp,
-    Ternary, WireAction, WireEntry, DROP_PORT, MODE_FLOW_HASH, MODE_ROUND_ROBIN,
+    ActionValues, ClassifyAction, ClassifyEntry, ClassifyEntryV4, ClassifyEntryV6, ClassifyKey, ClassifyKeyV4,
+    ClassifyKeyV6, ClassifyRecord, ClassifyTable, CloneSession, CloneSessionEntry, EntryOp, EntryValues, Family,
+    MatchValues, NatAction, NatActionV4, NatActionV6, NatDir, NatEntry, NatEntryV4, NatEntryV6, NatKey, NatKeyV4,
+    NatKeyV6, NatTable, Op, Port, Replica, RewriteAction, RewriteEntry, RewriteParams, RewriteTable, Schema, SessionOp,
+    Table, TableError, TableId, TableOp, Ternary, ValuesOp, WireAction, WireEntry, WireTable, CLASSIFY_V4, CLASSIFY_V6,
+    CLONE_REWRITE, DROP_PORT, MODE_FLOW_HASH, MODE_ROUND_ROBIN, NAT_DST_V4, NAT_DST_V6, NAT_SRC_V4, NAT_SRC_V6, V4, V6,
+    WIRE,
 };
 
 /// Compile-time check that the pipeline can be shared between workers.

@@ -3,7 +3,7 @@
 //! (`clone_no_session`, `clone_rewrite_miss`, `alloc_failed`, `driver_failed`,
 //! per-port rx/tx/drop).
 //!
-//! **Counters** are sharded per worker. Each [`crate::EmitBatch`] leases a shard on
+//! **Counters** are sharded per worker. Each `WorkerState` leases a shard on
 //! its first burst, and only that worker writes it, with a relaxed load plus store:
 //! no `lock` prefix, no contention. A read sums a `base` and every shard, wrapping.
 //! A write (P4Runtime MODIFY, e.g. a reset) sets `base = value - Σ shards`, so
@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::mem::HugeBuf;
-use crate::table::{CLASSIFY_V4_SIZE, CLASSIFY_V6_SIZE, PORT_COUNT};
+use crate::sizes::{CLASSIFY_V4_SIZE, CLASSIFY_V6_SIZE, PORT_COUNT};
 
 /// Size of the member-indexed counters and of `rr_cursor`.
 pub const COUNTER_SIZE: usize = 32_768;
@@ -150,7 +150,7 @@ impl Shard {
     #[inline(always)]
     pub(crate) fn prefetch(&self, cell: usize) {
         if let Some(c) = self.cells.get(cell * 2) {
-            crate::table::flat::prefetch(c);
+            crate::mem::prefetch(c);
         }
     }
 

@@ -150,21 +150,6 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         rd16(self.buffer.as_ref(), 12)
     }
 }
-impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
-    /// Sets the destination MAC.
-    pub fn set_dst(&mut self, mac: [u8; 6]) {
-        self.buffer.as_mut()[0..6].copy_from_slice(&mac);
-    }
-    /// Sets the source MAC.
-    pub fn set_src(&mut self, mac: [u8; 6]) {
-        self.buffer.as_mut()[6..12].copy_from_slice(&mac);
-    }
-    /// Sets the EtherType.
-    pub fn set_ethertype(&mut self, v: u16) {
-        wr16(self.buffer.as_mut(), 12, v);
-    }
-}
-
 /// One 802.1Q tag: TCI (pcp 3, dei 1, vid 12) and the inner EtherType.
 #[derive(Debug, Clone)]
 pub struct VlanTag<T> {
@@ -194,22 +179,6 @@ impl<T: AsRef<[u8]>> VlanTag<T> {
         rd16(self.buffer.as_ref(), 2)
     }
 }
-impl<T: AsRef<[u8]> + AsMut<[u8]>> VlanTag<T> {
-    /// Sets the TCI.
-    pub fn set_tci(&mut self, tci: u16) {
-        wr16(self.buffer.as_mut(), 0, tci);
-    }
-    /// Sets the VLAN id, keeping pcp and dei.
-    pub fn set_vid(&mut self, vid: u16) {
-        let tci = (self.tci() & 0xF000) | (vid & 0x0FFF);
-        self.set_tci(tci);
-    }
-    /// Sets the inner EtherType.
-    pub fn set_ethertype(&mut self, v: u16) {
-        wr16(self.buffer.as_mut(), 2, v);
-    }
-}
-
 /// An IPv4 header (the fixed 20 bytes; options are reachable with [`Ipv4Packet::options`]).
 #[derive(Debug, Clone)]
 pub struct Ipv4Packet<T> {
@@ -762,11 +731,12 @@ mod tests {
         ip.set_dst(u128::MAX - 5);
         assert_eq!(ip.src(), 0x2001_0db8 << 96 | 1);
         assert_eq!(ip.dst(), u128::MAX - 5);
-        let mut t = [0u8; 4];
-        let mut tag = VlanTag::new_checked(&mut t[..]).unwrap();
-        tag.set_tci(0xF123);
-        tag.set_vid(0x456);
-        assert_eq!(tag.tci(), 0xF456);
+        let mut t = [0u8; 20];
+        let mut tcp = TcpHeader::new_checked(&mut t[..]).unwrap();
+        tcp.set_src_port(40000);
+        tcp.set_dst_port(80);
+        tcp.set_checksum(0xBEEF);
+        assert_eq!((tcp.src_port(), tcp.dst_port(), tcp.checksum()), (40000, 80, 0xBEEF));
         assert!(Ipv4Packet::new_checked(&[0u8; 19][..]).is_err());
         assert!(UdpHeader::new_checked(&[0u8; 7][..]).is_err());
     }

@@ -24,7 +24,7 @@ fn a_batch_moving_an_entry_is_seen_whole() {
     // Invariant kept by every batch: exactly one of KEY_A / KEY_B is classified,
     // and its member is 1 or 2 (the batch also swaps the member, and the rewrite
     // entries of both are rewritten to the same VLAN in the same batch).
-    p.write(|b| b.insert_classify_v4(rule(KEY_A, 1))).unwrap();
+    p.write(|b| b.insert(CLASSIFY_V4, rule(KEY_A, 1))).unwrap();
     let fa = tcp4(SE, 1000, KEY_A, 80, b"a");
     let fb = tcp4(SE, 1000, KEY_B, 80, b"b");
     let stop = Arc::new(AtomicBool::new(false));
@@ -38,7 +38,7 @@ fn a_batch_moving_an_entry_is_seen_whole() {
                     (0..BURST).map(|i| RxFrame { port: 2, data: if i % 2 == 0 { &fa } else { &fb } }).collect();
                 let mut out = EmitBatch::with_capacity(BURST);
                 while !stop.load(Ordering::Relaxed) {
-                    p.process_burst(&frames, &mut out);
+                    p.process_burst(&frames, &mut WorkerState::new(), &mut out);
                     let clones: Vec<&CloneFrame> = out
                         .iter()
                         .filter_map(|e| match &e.kind {
@@ -69,18 +69,16 @@ fn a_batch_moving_an_entry_is_seen_whole() {
         let m = if batches.is_multiple_of(2) { 2 } else { 1 };
         let vid = (batches % 4000) as u16 + 1;
         let r = p.apply([
-            TableOp::DeleteClassifyV4 { key: v4_exact(SE, from, 6, None, Some(80)), priority: 10 },
-            TableOp::InsertClassifyV4(rule(to, m)),
-            TableOp::ModifyRewrite(RewriteEntry {
-                member: 1,
-                action: RewriteAction::Set(params(vid, 0, false)),
-                metadata: vec![],
-            }),
-            TableOp::ModifyRewrite(RewriteEntry {
-                member: 2,
-                action: RewriteAction::Set(params(vid, 0, false)),
-                metadata: vec![],
-            }),
+            TableOp::delete(CLASSIFY_V4, (v4_exact(SE, from, 6, None, Some(80)), 10)),
+            TableOp::insert(CLASSIFY_V4, rule(to, m)),
+            TableOp::modify(
+                CLONE_REWRITE,
+                RewriteEntry { member: 1, action: RewriteAction::Set(params(vid, 0, false)), metadata: vec![] },
+            ),
+            TableOp::modify(
+                CLONE_REWRITE,
+                RewriteEntry { member: 2, action: RewriteAction::Set(params(vid, 0, false)), metadata: vec![] },
+            ),
         ]);
         assert!(r.iter().all(Result::is_ok), "{r:?}");
         on_a = !on_a;
@@ -110,10 +108,10 @@ fn both_copies_stay_identical_after_many_batches() {
         let dst = 0x0B00_0000 + (i % 7);
         let m = (i % 4) as u16 + 1;
         let key = v4_exact(SE, dst, 6, None, Some(80));
-        let _ = p.apply([TableOp::DeleteClassifyV4 { key, priority: 10 }, TableOp::InsertClassifyV4(rule(dst, m))]);
+        let _ = p.apply([TableOp::delete(CLASSIFY_V4, (key, 10)), TableOp::insert(CLASSIFY_V4, rule(dst, m))]);
         for d in 0..7u32 {
             let f = tcp4(SE, 1, 0x0B00_0000 + d, 80, b"");
-            let want = p.classify_v4_entry(&v4_exact(SE, 0x0B00_0000 + d, 6, None, Some(80)), 10).map(|r| {
+            let want = p.entry(CLASSIFY_V4, &(v4_exact(SE, 0x0B00_0000 + d, 6, None, Some(80)), 10)).map(|r| {
                 match r.entry.action {
                     ClassifyAction::Hit { first_member, .. } => first_member,
                     ClassifyAction::Miss => 0,

@@ -123,7 +123,7 @@ fn flow_hash_ipv6_symmetric() {
             ClassifyKeyV6 {
                 src_addr: Ternary::<u128>::exact(se),
                 dst_addr: Ternary::<u128>::exact(srv),
-                next_header: Ternary::<u8>::exact(17),
+                protocol: Ternary::<u8>::exact(17),
                 l4_dst_port: Ternary::<u16>::exact(53),
                 ..Default::default()
             },
@@ -133,7 +133,7 @@ fn flow_hash_ipv6_symmetric() {
             ClassifyKeyV6 {
                 src_addr: Ternary::<u128>::exact(srv),
                 dst_addr: Ternary::<u128>::exact(se),
-                next_header: Ternary::<u8>::exact(17),
+                protocol: Ternary::<u8>::exact(17),
                 l4_src_port: Ternary::<u16>::exact(53),
                 ..Default::default()
             },
@@ -159,7 +159,7 @@ fn flow_hash_ipv6_symmetric() {
 }
 
 fn p4_insert_v6(pl: &Pipeline, key: ClassifyKeyV6, action: ClassifyAction) {
-    pl.write(|b| b.insert_classify_v6(ClassifyEntry { key, priority: 1, action, metadata: vec![] })).unwrap();
+    pl.write(|b| b.insert(CLASSIFY_V6, ClassifyEntry { key, priority: 1, action, metadata: vec![] })).unwrap();
 }
 
 #[test]
@@ -274,8 +274,8 @@ fn nat_setup(p: RewriteParams) -> Pipeline {
     let pl = setup(11, 1, MODE_ROUND_ROBIN, p);
     pl.apply([
         // SE address:port as seen on the backend -> client address:port.
-        TableOp::InsertNatV4(
-            NatDir::Src,
+        TableOp::insert(
+            NatTable { family: V4, dir: NatDir::Src },
             NatEntryV4 {
                 key: NatKeyV4 { addr: SE, port: 40000, protocol: 6 },
                 action: NatAction::Set {
@@ -285,16 +285,16 @@ fn nat_setup(p: RewriteParams) -> Pipeline {
                 metadata: b"nat1".to_vec(),
             },
         ),
-        TableOp::InsertNatV4(
-            NatDir::Dst,
+        TableOp::insert(
+            NatTable { family: V4, dir: NatDir::Dst },
             NatEntryV4 {
                 key: NatKeyV4 { addr: SE, port: 40000, protocol: 6 },
                 action: NatAction::Set { client_addr: 0xC633_6407, client_port: 51515 },
                 metadata: vec![],
             },
         ),
-        TableOp::InsertNatV4(
-            NatDir::Src,
+        TableOp::insert(
+            NatTable { family: V4, dir: NatDir::Src },
             NatEntryV4 {
                 key: NatKeyV4 { addr: SE, port: 40001, protocol: 17 },
                 action: NatAction::Set { client_addr: 0xC633_6408, client_port: 6000 },
@@ -341,21 +341,25 @@ fn nat_restore_ipv4_tcp_both_directions() {
     let c = &run(&pl, 2, &f)[0].1;
     assert_eq!(c[12..], f[12..]);
     // Metadata read back.
-    let e = pl.nat_v4_entry(NatDir::Src, &NatKeyV4 { addr: SE, port: 40000, protocol: 6 }).unwrap();
+    let e =
+        pl.entry(NatTable { family: V4, dir: NatDir::Src }, &NatKeyV4 { addr: SE, port: 40000, protocol: 6 }).unwrap();
     assert_eq!(e.metadata, b"nat1");
-    assert_eq!(pl.nat_v4_entries(NatDir::Src).len(), 2);
+    assert_eq!(pl.entries(NatTable { family: V4, dir: NatDir::Src }).len(), 2);
 }
 
 #[test]
 fn nat_restore_ipv4_udp_and_zero_checksum() {
     let pl = nat_setup(params(0, 0, true));
     pl.write(|b| {
-        b.insert_classify_v4(ClassifyEntry {
-            key: v4_exact(SE, SRV, 17, None, Some(53)),
-            priority: 100,
-            action: hit(11, 1, 0),
-            metadata: vec![],
-        })
+        b.insert(
+            CLASSIFY_V4,
+            ClassifyEntry {
+                key: v4_exact(SE, SRV, 17, None, Some(53)),
+                priority: 100,
+                action: hit(11, 1, 0),
+                metadata: vec![],
+            },
+        )
     })
     .unwrap();
     let f = udp4(SE, 40001, SRV, 53, b"dns query", true);
@@ -397,7 +401,7 @@ fn nat_restore_ipv6_tcp() {
         ClassifyKeyV6 {
             src_addr: Ternary::<u128>::exact(se),
             dst_addr: Ternary::<u128>::exact(srv),
-            next_header: Ternary::<u8>::exact(6),
+            protocol: Ternary::<u8>::exact(6),
             l4_dst_port: Ternary::<u16>::exact(443),
             ..Default::default()
         },
@@ -405,10 +409,10 @@ fn nat_restore_ipv6_tcp() {
     );
     member(&pl, 5, MON, params(0, 0, true));
     pl.write(|b| {
-        b.insert_nat_v6(
-            NatDir::Src,
+        b.insert(
+            NatTable { family: V6, dir: NatDir::Src },
             NatEntryV6 {
-                key: NatKeyV6 { addr: se, port: 33333, next_header: 6 },
+                key: NatKeyV6 { addr: se, port: 33333, protocol: 6 },
                 action: NatAction::Set { client_addr: client, client_port: 44444 },
                 metadata: vec![],
             },
@@ -424,7 +428,7 @@ fn nat_restore_ipv6_tcp() {
     // The clone's head holds L2+L3+L4, the tail is the payload.
     let rx = [RxFrame { port: 2, data: &f }];
     let mut batch = EmitBatch::new();
-    pl.process_burst(&rx, &mut batch);
+    pl.process_burst(&rx, &mut WorkerState::new(), &mut batch);
     let EmitKind::Clone(cf) = batch.emits()[0].kind else { panic!("clone first") };
     assert_eq!(cf.head_len, 14 + 40 + 20);
     assert_eq!(cf.tail_offset, 14 + 40 + 20);
@@ -437,14 +441,17 @@ fn nat_restore_ipv6_tcp() {
 fn nat_miss_entries_and_defaults_follow_v1model() {
     // Default action nat_set_v4 on a miss assigns metadata but the rewrite needs a hit.
     let pl = setup(11, 1, MODE_ROUND_ROBIN, params(0, 0, true));
-    pl.write(|b| b.set_nat_v4_default(NatDir::Src, NatAction::Set { client_addr: 1, client_port: 1 })).unwrap();
+    pl.write(|b| {
+        b.set_default(NatTable { family: V4, dir: NatDir::Src }, NatAction::Set { client_addr: 1, client_port: 1 })
+    })
+    .unwrap();
     let f = tcp4(SE, 40000, SRV, 80, b"x");
     assert_eq!(run(&pl, 2, &f)[0].1[12..], f[12..]);
     // An explicit nat_miss entry is a hit that rewrites with the (zeroed) metadata.
     pl.write(|b| {
-        b.set_nat_v4_default(NatDir::Src, NatAction::Miss)?;
-        b.insert_nat_v4(
-            NatDir::Src,
+        b.set_default(NatTable { family: V4, dir: NatDir::Src }, NatAction::Miss)?;
+        b.insert(
+            NatTable { family: V4, dir: NatDir::Src },
             NatEntryV4 {
                 key: NatKeyV4 { addr: SE, port: 40000, protocol: 6 },
                 action: NatAction::Miss,
@@ -488,16 +495,16 @@ fn wire_miss_drops_and_is_never_classified() {
     // Ports beyond 9 bits are dropped uncounted.
     assert!(run(&pl, 600, &f).is_empty());
     // A wire entry with wire_drop is a hit: the frame is dropped but still cloned.
-    pl.write(|b| b.insert_wire(WireEntry { ingress_port: 7, action: WireAction::Drop, metadata: vec![] })).unwrap();
+    pl.write(|b| b.insert(WIRE, WireEntry { ingress_port: 7, action: WireAction::Drop, metadata: vec![] })).unwrap();
     let out = run(&pl, 7, &f);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].2, Some(11));
     // Default wire_forward: forwarded, but a miss, so not classified.
-    pl.write(|b| b.set_wire_default(WireAction::Forward(9))).unwrap();
+    pl.write(|b| b.set_default(WIRE, WireAction::Forward(9))).unwrap();
     assert_eq!(run(&pl, 8, &f), vec![(9, f.clone(), None)]);
     // wire_forward(511) drops.
     pl.write(|b| {
-        b.modify_wire(WireEntry { ingress_port: 7, action: WireAction::Forward(DROP_PORT), metadata: vec![] })
+        b.modify(WIRE, WireEntry { ingress_port: 7, action: WireAction::Forward(DROP_PORT), metadata: vec![] })
     })
     .unwrap();
     assert_eq!(run(&pl, 7, &f).len(), 1);
@@ -531,13 +538,14 @@ fn clone_no_session_and_rewrite_miss() {
     assert_eq!(get(Counter::CloneNoSession, 12), CounterValue { packets: 1, bytes: len });
     assert_eq!(get(Counter::CloneNoSession, 11).packets, 0);
     // Default clone_rewrite_set lets clones through unmodified and uncounted.
-    pl.write(|b| b.set_rewrite_default(RewriteAction::Set(params(100, 20, true)))).unwrap();
+    pl.write(|b| b.set_default(CLONE_REWRITE, RewriteAction::Set(params(100, 20, true)))).unwrap();
     pl.set_rr_cursor(11, 0).unwrap();
     let out = run(&pl, 2, &f);
     assert_eq!(out[0], (MON, f.clone(), Some(11)));
     assert_eq!(get(Counter::ClonesEmitted, 11).packets, 0);
     // An explicit clone_rewrite_miss entry is a hit: counted as emitted, then dropped.
-    pl.write(|b| b.insert_rewrite(RewriteEntry { member: 11, action: RewriteAction::Miss, metadata: vec![] })).unwrap();
+    pl.write(|b| b.insert(CLONE_REWRITE, RewriteEntry { member: 11, action: RewriteAction::Miss, metadata: vec![] }))
+        .unwrap();
     pl.set_rr_cursor(11, 0).unwrap();
     let out = run(&pl, 2, &f);
     assert_eq!(out.len(), 1);
@@ -553,24 +561,24 @@ fn counters_direct_and_indirect_read_write() {
         run(&pl, 2, &f);
     }
     run(&pl, 1, &r);
-    let fwd = pl.classify_v4_entry(&v4_exact(SE, SRV, 6, None, Some(80)), 100).unwrap();
+    let fwd = pl.entry(CLASSIFY_V4, &(v4_exact(SE, SRV, 6, None, Some(80)), 100)).unwrap();
     assert_eq!(fwd.counter, CounterValue { packets: 3, bytes: 3 * f.len() as u64 });
-    let all = pl.classify_v4_entries();
+    let all = pl.entries(CLASSIFY_V4);
     assert_eq!(all.len(), 2);
     assert_eq!(all[1].counter, CounterValue { packets: 1, bytes: r.len() as u64 });
     let req = pl.counter(Counter::ClonesRequested, 11).unwrap();
     assert_eq!(req, CounterValue { packets: 4, bytes: 3 * f.len() as u64 + r.len() as u64 });
     // MODIFY = set; a reset then counts from zero.
     pl.set_counter(Counter::ClonesRequested, 11, CounterValue::default()).unwrap();
-    let res = pl.apply([TableOp::WriteClassifyV4Counter {
-        key: v4_exact(SE, SRV, 6, None, Some(80)),
-        priority: 100,
-        value: CounterValue { packets: 1000, bytes: 0 },
-    }]);
+    let res = pl.apply([TableOp::set_direct_counter(
+        CLASSIFY_V4,
+        (v4_exact(SE, SRV, 6, None, Some(80)), 100),
+        CounterValue { packets: 1000, bytes: 0 },
+    )]);
     assert_eq!(res, vec![Ok(())]);
     run(&pl, 2, &f);
     assert_eq!(pl.counter(Counter::ClonesRequested, 11).unwrap().packets, 1);
-    let fwd = pl.classify_v4_entry(&v4_exact(SE, SRV, 6, None, Some(80)), 100).unwrap();
+    let fwd = pl.entry(CLASSIFY_V4, &(v4_exact(SE, SRV, 6, None, Some(80)), 100)).unwrap();
     assert_eq!(fwd.counter.packets, 1001);
     assert!(pl.counter(Counter::ClonesEmitted, 32768).is_err());
     // Port stats and diagnostics.
@@ -605,9 +613,9 @@ fn counters_direct_and_indirect_read_write() {
     pl.set_port_counter(2, PortCounter::Rx, CounterValue::default()).unwrap();
     assert_eq!(pl.port_stats(2).rx.packets, 0);
     // A re-inserted entry starts with a zero counter.
-    pl.write(|b| b.delete_classify_v4(&v4_exact(SE, SRV, 6, None, Some(80)), 100)).unwrap();
+    pl.write(|b| b.delete(CLASSIFY_V4, (v4_exact(SE, SRV, 6, None, Some(80)), 100))).unwrap();
     classify_v4(&pl, v4_exact(SE, SRV, 6, None, Some(80)), 100, hit(11, 1, 0));
-    let fwd = pl.classify_v4_entry(&v4_exact(SE, SRV, 6, None, Some(80)), 100).unwrap();
+    let fwd = pl.entry(CLASSIFY_V4, &(v4_exact(SE, SRV, 6, None, Some(80)), 100)).unwrap();
     assert_eq!(fwd.counter, CounterValue::default());
 }
 
@@ -634,7 +642,7 @@ fn multiple_replicas_in_order() {
 }
 
 fn member_rewrite(pl: &Pipeline, m: u16, p: RewriteParams) {
-    pl.write(|b| b.insert_rewrite(RewriteEntry { member: m, action: RewriteAction::Set(p), metadata: vec![] }))
+    pl.write(|b| b.insert(CLONE_REWRITE, RewriteEntry { member: m, action: RewriteAction::Set(p), metadata: vec![] }))
         .unwrap();
 }
 
@@ -665,13 +673,13 @@ fn member_count_zero_and_classify_miss() {
         assert_eq!(run(&pl, 2, &f).len(), 1);
     }
     // Both hit their entries (direct counters count them).
-    let e = pl.classify_v4_entry(&v4_exact(SE, SRV, 6, None, Some(82)), 100).unwrap();
+    let e = pl.entry(CLASSIFY_V4, &(v4_exact(SE, SRV, 6, None, Some(82)), 100)).unwrap();
     assert_eq!(e.counter.packets, 1);
     // A default classify_hit clones everything TCP/UDP that misses.
-    pl.write(|b| b.set_classify_v4_default(hit(11, 1, 0))).unwrap();
+    pl.write(|b| b.set_default(CLASSIFY_V4, hit(11, 1, 0))).unwrap();
     let f = tcp4(1, 1, 2, 2, b"");
     assert_eq!(clone_members(&run(&pl, 2, &f)), [11]);
-    assert_eq!(pl.classify_v4_default(), hit(11, 1, 0));
+    assert_eq!(pl.default_action(CLASSIFY_V4), hit(11, 1, 0));
 }
 
 #[test]
@@ -680,7 +688,7 @@ fn zero_copy_parts_of_a_plain_clone() {
     let f = tcp4(SE, 40000, SRV, 80, &[1; 100]);
     let rx = [RxFrame { port: 2, data: &f }];
     let mut out = EmitBatch::with_capacity(BURST);
-    pl.process_burst(&rx, &mut out);
+    pl.process_burst(&rx, &mut WorkerState::new(), &mut out);
     let e = out.emits()[0];
     let EmitKind::Clone(c) = e.kind else { panic!() };
     assert_eq!((c.head_len, c.tail_offset, c.len as usize), (18, 14, f.len() + 4));
@@ -694,6 +702,6 @@ fn zero_copy_parts_of_a_plain_clone() {
     assert!(e.is_clone());
     assert!(!out.emits()[1].is_clone());
     // Reuse of the batch: the previous burst's output is gone.
-    pl.process_burst(&[], &mut out);
+    pl.process_burst(&[], &mut WorkerState::new(), &mut out);
     assert!(out.is_empty());
 }

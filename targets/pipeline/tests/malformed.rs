@@ -15,12 +15,10 @@ fn catch_all() -> Pipeline {
     wire(&p, 1, 2);
     classify_v4(&p, ClassifyKeyV4::default(), 1, hit(1, 1, 0));
     p.write(|b| {
-        b.insert_classify_v6(ClassifyEntry {
-            key: ClassifyKeyV6::default(),
-            priority: 1,
-            action: hit(1, 1, 0),
-            metadata: vec![],
-        })
+        b.insert(
+            CLASSIFY_V6,
+            ClassifyEntry { key: ClassifyKeyV6::default(), priority: 1, action: hit(1, 1, 0), metadata: vec![] },
+        )
     })
     .unwrap();
     member(&p, 1, 3, params(0, 0, false));

@@ -134,19 +134,19 @@ proptest! {
                                             frames in proptest::collection::vec((0u16..4, frame()), 1..40)) {
         let p = Pipeline::new();
         wire(&p, 1, 2);
-        let _ = p.write(|b| b.insert_wire(WireEntry { ingress_port: 3, action: WireAction::Drop, metadata: vec![] }));
+        let _ = p.write(|b| b.insert(WIRE, WireEntry { ingress_port: 3, action: WireAction::Drop, metadata: vec![] }));
         let mut installed: Vec<(ClassifyKeyV4, i32)> = Vec::new();
         for o in ops {
             let _ = p.write(|b| match o {
                 Op::Insert(k, pr, m) => {
-                    let r = b.insert_classify_v4(ClassifyEntry { key: k, priority: pr, action: hit(m, m % 3, (m % 2) as u8), metadata: vec![1] });
+                    let r = b.insert(CLASSIFY_V4, ClassifyEntry { key: k, priority: pr, action: hit(m, m % 3, (m % 2) as u8), metadata: vec![1] });
                     if r.is_ok() { installed.push((k, pr)); }
                     r
                 }
                 Op::Delete(i) => {
                     if installed.is_empty() { return Ok(()); }
                     let (k, pr) = installed.remove(i % installed.len());
-                    b.delete_classify_v4(&k, pr)
+                    b.delete(CLASSIFY_V4, (k, pr))
                 }
                 Op::Session(s, port, inst, plb) => {
                     let e = CloneSessionEntry { session_id: s, session: CloneSession { replicas: vec![Replica { egress_port: port, instance: inst }, Replica { egress_port: 511, instance: inst }], packet_length_bytes: plb } };
@@ -154,17 +154,17 @@ proptest! {
                 }
                 Op::Rewrite(m, prm, miss) => {
                     let e = RewriteEntry { member: m, action: if miss { RewriteAction::Miss } else { RewriteAction::Set(prm) }, metadata: vec![] };
-                    b.insert_rewrite(e.clone()).or_else(|_| b.modify_rewrite(e))
+                    b.insert(CLONE_REWRITE, e.clone()).or_else(|_| b.modify(CLONE_REWRITE, e))
                 }
                 Op::Nat(d, a, port, ca, cp) => {
                     let e = NatEntry { key: NatKeyV4 { addr: a, port, protocol: 6 }, action: NatAction::Set { client_addr: ca, client_port: cp }, metadata: vec![] };
-                    b.insert_nat_v4(d, e.clone()).or_else(|_| b.modify_nat_v4(d, e))
+                    b.insert(NatTable { family: V4, dir: d }, e.clone()).or_else(|_| b.modify(NatTable { family: V4, dir: d }, e))
                 }
             });
         }
         let rx: Vec<RxFrame<'_>> = frames.iter().map(|(port, f)| RxFrame { port: *port, data: f }).collect();
         let mut out = EmitBatch::new();
-        p.process_burst(&rx, &mut out);
+        p.process_burst(&rx, &mut WorkerState::new(), &mut out);
         let mut last_input = 0u32;
         for e in out.iter() {
             prop_assert!(e.input >= last_input, "input order");
@@ -185,7 +185,7 @@ proptest! {
             prop_assert!(kinds.windows(2).all(|w| w[0] >= w[1]));
         }
         prop_assert_eq!(p.table_sizes().classify_v4, installed.len());
-        prop_assert_eq!(p.classify_v4_entries().len(), installed.len());
+        prop_assert_eq!(p.entries(CLASSIFY_V4).len(), installed.len());
     }
 
     #[test]
@@ -195,14 +195,14 @@ proptest! {
         let p = Pipeline::new();
         wire(&p, 1, 2);
         let ops = (1..60u16).flat_map(|m| [
-            TableOp::InsertCloneSession(CloneSessionEntry { session_id: m, session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: m }], packet_length_bytes: 0 } }),
-            TableOp::InsertRewrite(RewriteEntry { member: m, action: RewriteAction::Set(params(0, 0, false)), metadata: vec![] }),
+            TableOp::insert_clone_session(CloneSessionEntry { session_id: m, session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: m }], packet_length_bytes: 0 } }),
+            TableOp::insert(CLONE_REWRITE, RewriteEntry { member: m, action: RewriteAction::Set(params(0, 0, false)), metadata: vec![] }),
         ]);
         prop_assert!(p.apply(ops).iter().all(Result::is_ok));
         let mut model: Vec<(ClassifyKeyV4, i32, u16)> = Vec::new();
         // Insert in a few batches to exercise replay.
         for chunk in entries.chunks(7) {
-            let r = p.apply(chunk.iter().map(|(k, pr, m)| TableOp::InsertClassifyV4(ClassifyEntry { key: *k, priority: *pr, action: hit(*m, 1, 0), metadata: vec![] })));
+            let r = p.apply(chunk.iter().map(|(k, pr, m)| TableOp::insert(CLASSIFY_V4, ClassifyEntry { key: *k, priority: *pr, action: hit(*m, 1, 0), metadata: vec![] })));
             for ((k, pr, m), r) in chunk.iter().zip(r) {
                 let dup = model.iter().any(|(mk, mp, _)| {
                     // Identity: masked key (keys are canonical) and priority.
@@ -215,7 +215,7 @@ proptest! {
         for d in deletes {
             if model.is_empty() { break; }
             let (k, pr, _) = model.remove(d.index(model.len()));
-            prop_assert_eq!(p.write(|b| b.delete_classify_v4(&k, pr)), Ok(()));
+            prop_assert_eq!(p.write(|b| b.delete(CLASSIFY_V4, (k, pr))), Ok(()));
         }
         for (s, d, proto, sp, dp) in pkts {
             let f = if proto == 6 { tcp4(s, sp, d, dp, b"") } else { udp4(s, sp, d, dp, b"", true) };

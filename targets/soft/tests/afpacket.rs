@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use p4clone_pipeline::{Pipeline, Ternary, WireAction, WireEntry};
+use p4clone_pipeline::{Pipeline, Ternary, WireAction, WireEntry, WIRE};
 use p4clone_soft::engine::{Engine, PortTable, Worker};
 use p4clone_soft::ports::afpacket::AfPacketPort;
 use p4clone_soft::ports::{InputKind, Port, RxBatch};
@@ -165,7 +165,7 @@ fn is_test_frame(f: &[u8]) -> bool {
 /// port 1 (the frames' ingress) to port 2 (`port`).
 fn inject(port: Box<dyn Port>, frames: &[Vec<u8>]) -> Box<dyn Port> {
     let p = Pipeline::new();
-    p.write(|b| b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }))
+    p.write(|b| b.insert(WIRE, WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }))
         .unwrap();
     let mut table = PortTable::new(BTreeMap::from([(2u16, port)]));
     let mut worker = Worker::new(64);
@@ -240,7 +240,7 @@ fn veth_frame_over_mtu_is_a_driver_failure() {
     in_netns(&[("p4cM", "p4cN")], || {
         let m = open("p4cM")?;
         let p = Pipeline::new();
-        p.write(|b| b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }))
+        p.write(|b| b.insert(WIRE, WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] }))
             .unwrap();
         let mut table = PortTable::new(BTreeMap::from([(2u16, m)]));
         let mut worker = Worker::new(8);

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use p4clone_pipeline::{EmitBatch, RxFrame};
+use p4clone_pipeline::{WorkerState, CLONE_REWRITE};
 use p4clone_proto::bytestring::encode;
 use p4clone_proto::p4::config::v1::P4Info;
 use p4clone_proto::p4::v1::p4_runtime_client::P4RuntimeClient;
@@ -1033,7 +1034,7 @@ async fn counters_count_packets_and_reset_via_modify() {
     let frames = [RxFrame { port: 1, data: &frame }];
     let mut out = EmitBatch::with_capacity(32);
     for _ in 0..3 {
-        pipeline.process_burst(&frames, &mut out);
+        pipeline.process_burst(&frames, &mut WorkerState::new(), &mut out);
         assert_eq!(out.len(), 2, "clone + original");
     }
     let n = frame.len() as i64;
@@ -1067,7 +1068,7 @@ async fn counters_count_packets_and_reset_via_modify() {
     let Some(E::DirectCounterEntry(dc)) = &d[0].entity else { panic!() };
     assert_eq!(dc.data, Some(p4::CounterData::default()));
     // Counting goes on from zero.
-    pipeline.process_burst(&frames, &mut out);
+    pipeline.process_burst(&frames, &mut WorkerState::new(), &mut out);
     let c = r.read(r.counter("clones_requested", Some(member as i64), None)).await;
     assert_eq!(counter_data(&c[0]), (member as i64, 1, n));
     // A counter value can be set, not only reset.
@@ -1146,7 +1147,7 @@ async fn default_actions_can_be_modified_read_and_reset() {
     r.write(vec![upd(Ty::Modify, E::TableEntry(set.clone()))]).await.unwrap();
     assert_eq!(r.read_tables(default_key.clone()).await, [set.clone()]);
     assert_eq!(
-        r.target.pipeline().rewrite_default(),
+        r.target.pipeline().default_action(CLONE_REWRITE),
         p4clone_pipeline::RewriteAction::Set(p4clone_pipeline::RewriteParams {
             dst_mac: [2, 0, 0, 0, 0, 1],
             src_mac: [2, 0, 0, 0, 0, 2],

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use p4clone_compiler::intent::{self, Allocation};
 use p4clone_compiler::{lower, source};
-use p4clone_pipeline::{Pipeline, Ternary, WireAction};
+use p4clone_pipeline::{Pipeline, Ternary, WireAction, WIRE};
 use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::{pcap_ports, Engine, PortTable, Worker};
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, DpdkPortStats, Eal, PoolUsage};
@@ -181,7 +181,7 @@ fn run_case(case: &Path, mode: Mode) -> Vec<String> {
     let inputs = file_ports(case, "in-");
     let expected = file_ports(case, "expected-");
     let mut ports: BTreeSet<u16> = inputs.keys().chain(expected.keys()).copied().collect();
-    for w in p.wire_entries() {
+    for w in p.entries(WIRE) {
         ports.insert(w.ingress_port);
         if let WireAction::Forward(o) = w.action {
             ports.insert(o);

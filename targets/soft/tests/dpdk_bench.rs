@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use p4clone_compiler::intent::{self, Allocation};
 use p4clone_compiler::{lower, synthetic};
-use p4clone_pipeline::{Pipeline, Ternary};
+use p4clone_pipeline::{Pipeline, Ternary, CLASSIFY_V4};
 use p4clone_soft::engine::dpdk as dpdk_loop;
 use p4clone_soft::engine::Engine;
 use p4clone_soft::ports::dpdk::{self, CloneCopy, DpdkOptions, DpdkPort, Eal};
@@ -106,7 +106,7 @@ fn fleet_pipeline() -> Arc<Pipeline> {
 
 /// 4,096 64-byte frames, `pct` % of them hitting a random rule of `p`.
 fn fleet_traffic(p: &Pipeline, pct: u64, seed: u64) -> Vec<Vec<u8>> {
-    let rules = p.classify_v4_entries();
+    let rules = p.entries(CLASSIFY_V4);
     let mut rng = Rng(seed | 1);
     (0..4096)
         .map(|_| {
@@ -325,12 +325,13 @@ fn burst_of(port: u16, c: &[Vec<u8>]) -> Vec<p4clone_pipeline::RxFrame<'_>> {
 
 fn pipeline_only(p: &Pipeline, a: &[Vec<u8>], b: &[Vec<u8>]) -> f64 {
     let mut out = p4clone_pipeline::EmitBatch::with_capacity(32);
+    let mut worker = p4clone_pipeline::WorkerState::new();
     let bursts: Vec<Vec<p4clone_pipeline::RxFrame<'_>>> =
         a.chunks(32).zip(b.chunks(32)).flat_map(|(x, y)| [burst_of(1, x), burst_of(2, y)]).collect();
     let (t0, mut frames) = (thread_cpu_now(), 0u64);
     while thread_cpu_now() - t0 < secs() as f64 {
         for burst in &bursts {
-            p.process_burst(burst, &mut out);
+            p.process_burst(burst, &mut worker, &mut out);
             frames += burst.len() as u64;
         }
     }

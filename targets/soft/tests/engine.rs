@@ -11,6 +11,7 @@ use p4clone_pipeline::{
     ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Diag, Pipeline, Replica,
     RewriteAction, RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
+use p4clone_pipeline::{CLASSIFY_V4, CLONE_REWRITE, WIRE};
 use p4clone_soft::engine::{pcap_ports, Engine};
 use p4clone_soft::ports::pcap::read_all;
 use p4clone_soft::ports::{InputKind, Port, Result as PortResult, RxBatch, TxBurst, TxFailure};
@@ -71,33 +72,39 @@ fn v4(a: [u8; 4]) -> u32 {
 fn pipeline(clone_port: u16) -> Arc<Pipeline> {
     let p = Pipeline::new();
     p.write(|b| {
-        b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-        b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
+        b.insert(WIRE, WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
+        b.insert(WIRE, WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
         let hit = ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN };
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::exact(v4(CLIENT)),
-                dst_addr: Ternary::<u32>::exact(v4(SERVER)),
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::any(),
-                l4_dst_port: Ternary::<u16>::exact(80),
+        b.insert(
+            CLASSIFY_V4,
+            ClassifyEntryV4 {
+                key: ClassifyKeyV4 {
+                    src_addr: Ternary::<u32>::exact(v4(CLIENT)),
+                    dst_addr: Ternary::<u32>::exact(v4(SERVER)),
+                    protocol: Ternary::<u8>::exact(6),
+                    l4_src_port: Ternary::<u16>::any(),
+                    l4_dst_port: Ternary::<u16>::exact(80),
+                },
+                priority: 10,
+                action: hit,
+                metadata: vec![],
             },
-            priority: 10,
-            action: hit,
-            metadata: vec![],
-        })?;
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::exact(v4(SERVER)),
-                dst_addr: Ternary::<u32>::exact(v4(CLIENT)),
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::exact(80),
-                l4_dst_port: Ternary::<u16>::any(),
+        )?;
+        b.insert(
+            CLASSIFY_V4,
+            ClassifyEntryV4 {
+                key: ClassifyKeyV4 {
+                    src_addr: Ternary::<u32>::exact(v4(SERVER)),
+                    dst_addr: Ternary::<u32>::exact(v4(CLIENT)),
+                    protocol: Ternary::<u8>::exact(6),
+                    l4_src_port: Ternary::<u16>::exact(80),
+                    l4_dst_port: Ternary::<u16>::any(),
+                },
+                priority: 10,
+                action: hit,
+                metadata: vec![],
             },
-            priority: 10,
-            action: hit,
-            metadata: vec![],
-        })?;
+        )?;
         b.insert_clone_session(CloneSessionEntry {
             session_id: 1,
             session: CloneSession {
@@ -105,17 +112,20 @@ fn pipeline(clone_port: u16) -> Arc<Pipeline> {
                 packet_length_bytes: 0,
             },
         })?;
-        b.insert_rewrite(RewriteEntry {
-            member: 1,
-            action: RewriteAction::Set(RewriteParams {
-                dst_mac: CLONE_MAC,
-                src_mac: SE_MAC,
-                vlan_id: 0,
-                truncate_len: 0,
-                nat_restore: false,
-            }),
-            metadata: vec![],
-        })
+        b.insert(
+            CLONE_REWRITE,
+            RewriteEntry {
+                member: 1,
+                action: RewriteAction::Set(RewriteParams {
+                    dst_mac: CLONE_MAC,
+                    src_mac: SE_MAC,
+                    vlan_id: 0,
+                    truncate_len: 0,
+                    nat_restore: false,
+                }),
+                metadata: vec![],
+            },
+        )
     })
     .unwrap();
     Arc::new(p)

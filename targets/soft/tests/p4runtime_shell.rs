@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use p4clone_pipeline::WorkerState;
 use p4clone_pipeline::{EmitBatch, RxFrame};
 use p4clone_soft::server::SoftTarget;
 
@@ -134,7 +135,7 @@ async fn p4runtime_shell_programs_and_reads_the_soft_target() {
     let frames = [RxFrame { port: 1, data: &frame }];
     let mut batch = EmitBatch::with_capacity(32);
     for _ in 0..3 {
-        target.pipeline().process_burst(&frames, &mut batch);
+        target.pipeline().process_burst(&frames, &mut WorkerState::new(), &mut batch);
         assert_eq!(batch.len(), 2, "clone and original");
     }
 

@@ -54,18 +54,24 @@ pub fn classify_ops() -> Vec<TableOp> {
         for m in 0..MEMBERS {
             let (se, srv, port) = (se_addr(vs), server_addr(vs, m), server_port(m));
             let digest = format!("{:016x}", (u64::from(vs) << 8) | u64::from(m)).into_bytes();
-            ops.push(TableOp::InsertClassifyV4(ClassifyEntry {
-                key: exact_key(se, srv, None, Some(port)),
-                priority: PRIORITY,
-                action,
-                metadata: digest.clone(),
-            }));
-            ops.push(TableOp::InsertClassifyV4(ClassifyEntry {
-                key: exact_key(srv, se, Some(port), None),
-                priority: PRIORITY,
-                action,
-                metadata: digest,
-            }));
+            ops.push(TableOp::insert(
+                CLASSIFY_V4,
+                ClassifyEntry {
+                    key: exact_key(se, srv, None, Some(port)),
+                    priority: PRIORITY,
+                    action,
+                    metadata: digest.clone(),
+                },
+            ));
+            ops.push(TableOp::insert(
+                CLASSIFY_V4,
+                ClassifyEntry {
+                    key: exact_key(srv, se, Some(port), None),
+                    priority: PRIORITY,
+                    action,
+                    metadata: digest,
+                },
+            ));
         }
     }
     ops
@@ -74,38 +80,39 @@ pub fn classify_ops() -> Vec<TableOp> {
 /// Wires, clone sessions and rewrite entries for every member of every profile.
 pub fn base_ops() -> Vec<TableOp> {
     let mut ops = vec![
-        TableOp::InsertWire(WireEntry {
-            ingress_port: 1,
-            action: WireAction::Forward(2),
-            metadata: b"wire:1-2".to_vec(),
-        }),
-        TableOp::InsertWire(WireEntry {
-            ingress_port: 2,
-            action: WireAction::Forward(1),
-            metadata: b"wire:1-2".to_vec(),
-        }),
+        TableOp::insert(
+            WIRE,
+            WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: b"wire:1-2".to_vec() },
+        ),
+        TableOp::insert(
+            WIRE,
+            WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: b"wire:1-2".to_vec() },
+        ),
     ];
     for profile in 0..PROFILES {
         for s in 0..SERVERS {
             let member = first_member(profile) + s;
-            ops.push(TableOp::InsertCloneSession(CloneSessionEntry {
+            ops.push(TableOp::insert_clone_session(CloneSessionEntry {
                 session_id: member,
                 session: CloneSession {
                     replicas: vec![Replica { egress_port: 3, instance: member }],
                     packet_length_bytes: 0,
                 },
             }));
-            ops.push(TableOp::InsertRewrite(RewriteEntry {
-                member,
-                action: RewriteAction::Set(RewriteParams {
-                    dst_mac: [2, 0xCC, 0, 0, (member >> 8) as u8, member as u8],
-                    src_mac: [2, 0xEE, 0, 0, 0, 3],
-                    vlan_id: 100,
-                    truncate_len: if profile.is_multiple_of(5) { 128 } else { 0 },
-                    nat_restore: false,
-                }),
-                metadata: b"0123456789abcdef".to_vec(),
-            }));
+            ops.push(TableOp::insert(
+                CLONE_REWRITE,
+                RewriteEntry {
+                    member,
+                    action: RewriteAction::Set(RewriteParams {
+                        dst_mac: [2, 0xCC, 0, 0, (member >> 8) as u8, member as u8],
+                        src_mac: [2, 0xEE, 0, 0, 0, 3],
+                        vlan_id: 100,
+                        truncate_len: if profile.is_multiple_of(5) { 128 } else { 0 },
+                        nat_restore: false,
+                    }),
+                    metadata: b"0123456789abcdef".to_vec(),
+                },
+            ));
         }
     }
     ops

@@ -14,8 +14,8 @@
 
 use std::hash::{BuildHasher, Hash};
 
-use super::ternary::FastBuild;
-use crate::mem::HugeBuf;
+use super::fast_hash::FastBuild;
+use crate::mem::{prefetch, HugeBuf};
 
 const EMPTY: u8 = 0xFF;
 const DELETED: u8 = 0x80;
@@ -48,19 +48,6 @@ fn match_empty_or_deleted(g: u64) -> u64 {
 #[inline(always)]
 fn byte_index(m: u64) -> usize {
     (m.trailing_zeros() / 8) as usize
-}
-
-/// Hints the CPU to load the cache line at `p`. No effect on other architectures.
-#[inline(always)]
-pub(crate) fn prefetch<T>(p: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch never faults and has no architectural effect; `p` is a valid reference anyway.
-    #[allow(unused_unsafe)]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((p as *const T).cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// A hash map from `K` to `V` (both small `Copy` types) with prefetch hooks.

@@ -17,87 +17,13 @@
 //! wildcarded, dport wildcarded), so a lookup costs one or two hash probes.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::Hash;
 
+use super::fast_hash::FastBuild;
 use super::flat::FlatMap;
-use crate::table::ClassifyAction;
-
-const K0: u64 = 0x9E37_79B9_7F4A_7C15;
-const K1: u64 = 0xD6E8_FEB8_6659_FD93;
-
-#[inline(always)]
-fn folded_mul(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-/// A fast, seeded hasher for fixed-size keys (folded 64×64→128 multiply, as in foldhash).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..c.len()].copy_from_slice(c);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-    #[inline]
-    fn write_u16(&mut self, i: u16) {
-        self.write_u64(u64::from(i));
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.0 = folded_mul(self.0 ^ i, K0);
-    }
-    #[inline]
-    fn write_u128(&mut self, i: u128) {
-        self.0 = folded_mul(self.0 ^ (i as u64), ((i >> 64) as u64) ^ K1);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Builds [`FastHasher`]s from a per-pipeline random seed.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct FastBuild {
-    seed: u64,
-}
-
-impl FastBuild {
-    /// A builder with a random seed (from std's `RandomState`).
-    pub(crate) fn random() -> Self {
-        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64);
-        Self { seed: seed | 1 }
-    }
-}
-
-impl BuildHasher for FastBuild {
-    type Hasher = FastHasher;
-    #[inline]
-    fn build_hasher(&self) -> FastHasher {
-        FastHasher(self.seed)
-    }
-}
 
 /// A packed ternary key (value or mask).
-pub(crate) trait PackedKey: Copy + Eq + Hash + Default + std::fmt::Debug {
+pub trait PackedKey: Copy + Eq + Hash + Default + std::fmt::Debug + Send + Sync + 'static {
     /// `self & mask`.
     fn and(&self, mask: &Self) -> Self;
 }
@@ -105,7 +31,7 @@ pub(crate) trait PackedKey: Copy + Eq + Hash + Default + std::fmt::Debug {
 /// `clone_classify_v4` key packed into 128 bits:
 /// `src(32) dst(32) sport(16) dport(16) proto(8) 0(24)`, most significant first.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
-pub(crate) struct PackedV4(pub u128);
+pub struct PackedV4(pub u128);
 
 impl PackedV4 {
     #[inline(always)]
@@ -144,7 +70,7 @@ impl PackedKey for PackedV4 {
 
 /// `clone_classify_v6` key: addresses, then `sport(16) dport(16) next_header(8)` in `rest`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
-pub(crate) struct PackedV6 {
+pub struct PackedV6 {
     pub src: u128,
     pub dst: u128,
     pub rest: u64,
@@ -176,23 +102,17 @@ impl PackedKey for PackedV6 {
 /// What a lookup needs of one entry (16 bytes; with a v4 key a slot is 32 bytes,
 /// two per cache line). The insertion sequence number, needed only to break ties,
 /// lives in a side array indexed by handle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Slot {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Slot<A> {
     /// Priority.
     pub prio: i32,
     /// Direct-counter index, stable for the entry's life.
     pub handle: u32,
     /// Action.
-    pub action: ClassifyAction,
+    pub action: A,
 }
 
-impl Default for Slot {
-    fn default() -> Self {
-        Slot { prio: 0, handle: 0, action: ClassifyAction::Miss }
-    }
-}
-
-struct Tuple<K: PackedKey> {
+struct Tuple<K: PackedKey, A: Copy> {
     mask: K,
     /// Creation order (deterministic across the two copies); orders tuples of equal `max_prio`.
     created: u64,
@@ -204,12 +124,12 @@ struct Tuple<K: PackedKey> {
     dirty: bool,
     len: usize,
     /// Masked key → best entry for that key.
-    map: FlatMap<K, Slot>,
+    map: FlatMap<K, Slot<A>>,
     /// Masked key → the other entries with that key (other priorities), best first.
-    overflow: HashMap<K, Vec<Slot>, FastBuild>,
+    overflow: HashMap<K, Vec<Slot<A>>, FastBuild>,
 }
 
-impl<K: PackedKey> Tuple<K> {
+impl<K: PackedKey, A: Copy + Default> Tuple<K, A> {
     fn new(mask: K, created: u64, build: FastBuild) -> Self {
         Tuple {
             mask,
@@ -223,7 +143,7 @@ impl<K: PackedKey> Tuple<K> {
         }
     }
 
-    fn note_insert(&mut self, s: &Slot) {
+    fn note_insert(&mut self, s: &Slot<A>) {
         if self.len == 0 || s.prio > self.max_prio {
             self.max_prio = s.prio;
             self.max_count = 1;
@@ -233,7 +153,7 @@ impl<K: PackedKey> Tuple<K> {
         self.len += 1;
     }
 
-    fn note_remove(&mut self, s: &Slot) {
+    fn note_remove(&mut self, s: &Slot<A>) {
         self.len -= 1;
         if s.prio == self.max_prio {
             self.max_count -= 1;
@@ -269,8 +189,8 @@ pub(crate) const PREFETCH_TUPLES: usize = 2;
 pub(crate) type Hashes = [u64; PREFETCH_TUPLES];
 
 /// One ternary table (one copy of it).
-pub(crate) struct TernaryTable<K: PackedKey> {
-    tuples: Vec<Tuple<K>>,
+pub struct TernaryTable<K: PackedKey, A: Copy> {
+    tuples: Vec<Tuple<K, A>>,
     /// Insertion sequence number by handle (tie rule: lower wins).
     seqs: Vec<u64>,
     len: usize,
@@ -279,7 +199,7 @@ pub(crate) struct TernaryTable<K: PackedKey> {
     needs_sort: bool,
 }
 
-impl<K: PackedKey> TernaryTable<K> {
+impl<K: PackedKey, A: Copy + Default> TernaryTable<K, A> {
     /// An empty table hashing with `build`.
     pub(crate) fn new(build: FastBuild) -> Self {
         TernaryTable { tuples: Vec::new(), seqs: Vec::new(), len: 0, created: 0, build, needs_sort: false }
@@ -303,7 +223,7 @@ impl<K: PackedKey> TernaryTable<K> {
 
     /// `a` wins over `b`: higher priority, or equal priority and inserted earlier.
     #[inline(always)]
-    fn beats(&self, a: &Slot, b: &Slot) -> bool {
+    fn beats(&self, a: &Slot<A>, b: &Slot<A>) -> bool {
         a.prio > b.prio || (a.prio == b.prio && self.seq(a.handle) < self.seq(b.handle))
     }
 
@@ -335,15 +255,15 @@ impl<K: PackedKey> TernaryTable<K> {
 
     /// The winning entry for a packet key, if any.
     #[cfg(test)]
-    pub(crate) fn lookup(&self, key: &K) -> Option<&Slot> {
+    pub(crate) fn lookup(&self, key: &K) -> Option<&Slot<A>> {
         self.lookup_hashed(key, &self.hash_and_prefetch(key), u8::MAX)
     }
 
     /// Lookup stage 3: the winning entry for a packet key, given the stage-1 hashes
     /// and the stage-2 `maybe` bits (tuples whose bit is clear are skipped).
     #[inline]
-    pub(crate) fn lookup_hashed(&self, key: &K, hashes: &Hashes, maybe: u8) -> Option<&Slot> {
-        let mut best: Option<&Slot> = None;
+    pub(crate) fn lookup_hashed(&self, key: &K, hashes: &Hashes, maybe: u8) -> Option<&Slot<A>> {
+        let mut best: Option<&Slot<A>> = None;
         for (i, t) in self.tuples.iter().enumerate() {
             if let Some(b) = best {
                 // Tuples are sorted by max priority: none after this one can win.
@@ -369,16 +289,16 @@ impl<K: PackedKey> TernaryTable<K> {
         best
     }
 
-    fn tuple(&self, mask: &K) -> Option<&Tuple<K>> {
+    fn tuple(&self, mask: &K) -> Option<&Tuple<K, A>> {
         self.tuples.iter().find(|t| t.mask == *mask)
     }
 
-    fn tuple_mut(&mut self, mask: &K) -> Option<&mut Tuple<K>> {
+    fn tuple_mut(&mut self, mask: &K) -> Option<&mut Tuple<K, A>> {
         self.tuples.iter_mut().find(|t| t.mask == *mask)
     }
 
     /// The entry with this identity (masked key, priority).
-    pub(crate) fn find(&self, mask: &K, key: &K, prio: i32) -> Option<&Slot> {
+    pub(crate) fn find(&self, mask: &K, key: &K, prio: i32) -> Option<&Slot<A>> {
         let t = self.tuple(mask)?;
         let s = t.map.get(key)?;
         if s.prio == prio {
@@ -389,7 +309,7 @@ impl<K: PackedKey> TernaryTable<K> {
 
     /// Inserts an entry whose identity is not installed (checked by the caller), with
     /// insertion sequence number `seq`.
-    pub(crate) fn insert(&mut self, mask: &K, key: &K, slot: Slot, seq: u64) {
+    pub(crate) fn insert(&mut self, mask: &K, key: &K, slot: Slot<A>, seq: u64) {
         let h = slot.handle as usize;
         if self.seqs.len() <= h {
             self.seqs.resize(h + 1, u64::MAX);
@@ -401,7 +321,7 @@ impl<K: PackedKey> TernaryTable<K> {
             self.tuples.push(t);
         }
         let seqs = &self.seqs;
-        let beats = |a: &Slot, b: &Slot| {
+        let beats = |a: &Slot<A>, b: &Slot<A>| {
             a.prio > b.prio || (a.prio == b.prio && seqs[a.handle as usize] < seqs[b.handle as usize])
         };
         let t = self.tuples.iter_mut().find(|t| t.mask == *mask).expect("tuple just ensured");
@@ -420,7 +340,7 @@ impl<K: PackedKey> TernaryTable<K> {
     }
 
     /// Replaces the action of an installed entry. Returns false if it is not installed.
-    pub(crate) fn modify(&mut self, mask: &K, key: &K, prio: i32, action: ClassifyAction) -> bool {
+    pub(crate) fn modify(&mut self, mask: &K, key: &K, prio: i32, action: A) -> bool {
         let Some(t) = self.tuple_mut(mask) else {
             return false;
         };
@@ -438,7 +358,7 @@ impl<K: PackedKey> TernaryTable<K> {
     }
 
     /// Removes an entry; returns it, or `None` if it is not installed.
-    pub(crate) fn remove(&mut self, mask: &K, key: &K, prio: i32) -> Option<Slot> {
+    pub(crate) fn remove(&mut self, mask: &K, key: &K, prio: i32) -> Option<Slot<A>> {
         let t = self.tuple_mut(mask)?;
         let cur = t.map.get_mut(key)?;
         let removed = if cur.prio == prio {
@@ -489,7 +409,7 @@ impl<K: PackedKey> TernaryTable<K> {
     }
 
     /// Calls `f(mask, masked key, slot)` for every entry.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&K, &K, &Slot)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&K, &K, &Slot<A>)) {
         for t in &self.tuples {
             for (k, s) in t.map.iter() {
                 f(&t.mask, k, s);
@@ -507,19 +427,17 @@ impl<K: PackedKey> TernaryTable<K> {
 mod tests {
     use super::*;
 
-    fn act(m: u16) -> ClassifyAction {
-        ClassifyAction::Hit { first_member: m, member_count: 1, mode: 0 }
+    /// A test action: the member id.
+    fn act(m: u16) -> u16 {
+        m
     }
 
-    fn slot(prio: i32, seq: u64, m: u16) -> Slot {
+    fn slot(prio: i32, seq: u64, m: u16) -> Slot<u16> {
         Slot { prio, handle: seq as u32, action: act(m) }
     }
 
-    fn member(s: Option<&Slot>) -> Option<u16> {
-        match s?.action {
-            ClassifyAction::Hit { first_member, .. } => Some(first_member),
-            ClassifyAction::Miss => None,
-        }
+    fn member(s: Option<&Slot<u16>>) -> Option<u16> {
+        Some(s?.action)
     }
 
     const ALL: PackedV4 = PackedV4(u128::MAX);

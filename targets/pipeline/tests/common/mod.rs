@@ -188,8 +188,8 @@ pub fn v6_checksums_ok(f: &[u8]) -> bool {
 
 pub fn wire(p: &Pipeline, a: Port, b: Port) {
     let r = p.apply([
-        TableOp::InsertWire(WireEntry { ingress_port: a, action: WireAction::Forward(b), metadata: vec![] }),
-        TableOp::InsertWire(WireEntry { ingress_port: b, action: WireAction::Forward(a), metadata: vec![] }),
+        TableOp::insert(WIRE, WireEntry { ingress_port: a, action: WireAction::Forward(b), metadata: vec![] }),
+        TableOp::insert(WIRE, WireEntry { ingress_port: b, action: WireAction::Forward(a), metadata: vec![] }),
     ]);
     assert!(r.iter().all(|r| r.is_ok()), "{r:?}");
 }
@@ -209,7 +209,7 @@ pub fn hit(first_member: u16, member_count: u16, mode: u8) -> ClassifyAction {
 }
 
 pub fn classify_v4(p: &Pipeline, key: ClassifyKeyV4, priority: i32, action: ClassifyAction) {
-    p.write(|b| b.insert_classify_v4(ClassifyEntry { key, priority, action, metadata: vec![] })).unwrap();
+    p.write(|b| b.insert(CLASSIFY_V4, ClassifyEntry { key, priority, action, metadata: vec![] })).unwrap();
 }
 
 /// Session `member` → one replica on `port` with instance `member`, and a rewrite entry.
@@ -222,7 +222,7 @@ pub fn member(p: &Pipeline, member: u16, port: Port, params: RewriteParams) {
                 packet_length_bytes: 0,
             },
         })?;
-        b.insert_rewrite(RewriteEntry { member, action: RewriteAction::Set(params), metadata: vec![] })
+        b.insert(CLONE_REWRITE, RewriteEntry { member, action: RewriteAction::Set(params), metadata: vec![] })
     })
     .unwrap();
 }
@@ -241,7 +241,7 @@ pub fn run(p: &Pipeline, port: Port, frame: &[u8]) -> Out {
 pub fn run_burst(p: &Pipeline, frames: &[(Port, &[u8])]) -> Out {
     let rx: Vec<RxFrame<'_>> = frames.iter().map(|(port, data)| RxFrame { port: *port, data }).collect();
     let mut out = EmitBatch::new();
-    p.process_burst(&rx, &mut out);
+    p.process_burst(&rx, &mut WorkerState::new(), &mut out);
     out.iter()
         .map(|e| {
             let m = match e.kind {

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use p4clone_pipeline::table::PORT_COUNT;
-use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame};
+use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame, WorkerState};
 
 use super::stats::IoStats;
 use super::table::PortTable;
@@ -21,6 +21,7 @@ pub(crate) fn recycle<'b>(mut v: Vec<RxFrame<'_>>) -> Vec<RxFrame<'b>> {
 /// One worker's reusable state for the burst step: pipeline output, frame list,
 /// per-port buckets, counters.
 pub struct Worker {
+    state: WorkerState,
     out: EmitBatch,
     frames: Vec<RxFrame<'static>>,
     map: Vec<u32>,
@@ -40,6 +41,7 @@ impl Worker {
     /// A worker sized for bursts of `burst` frames.
     pub fn new(burst: usize) -> Self {
         Worker {
+            state: WorkerState::new(),
             out: EmitBatch::with_capacity(burst),
             frames: Vec::with_capacity(burst),
             map: Vec::with_capacity(burst),
@@ -58,7 +60,7 @@ impl Worker {
     /// Processes the frames of `rx` (port numbers stamped) through `pipeline` and
     /// transmits the result through `ports`. See the [engine docs](super).
     pub fn run_burst(&mut self, pipeline: &Pipeline, rx: &RxBatch, ports: &mut PortTable) -> Result<()> {
-        let Worker { out, frames: frames_store, map, buckets, touched, failed, stats } = self;
+        let Worker { state, out, frames: frames_store, map, buckets, touched, failed, stats } = self;
         let mut frames: Vec<RxFrame<'_>> = recycle(std::mem::take(frames_store));
         map.clear();
         for i in 0..rx.len() {
@@ -73,7 +75,7 @@ impl Worker {
             map.push(i as u32);
         }
         stats.bursts += 1;
-        pipeline.process_burst(&frames, out);
+        pipeline.process_burst(&frames, state, out);
 
         for (k, e) in out.emits().iter().enumerate() {
             if let Some(b) = buckets.get_mut(usize::from(e.port)) {

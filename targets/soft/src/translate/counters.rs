@@ -9,7 +9,7 @@ use p4clone_pipeline::{Counter, Pipeline, TableOp, COUNTER_SIZE};
 use p4clone_proto::p4::v1::{self as p4, entity::Entity as E, update::Type as UpdateType};
 use p4clone_proto::schema::{CounterInfo, P4Schema};
 
-use super::tables::{self, Kind, TableDef};
+use super::tables::{self, TableDef};
 use super::{check_index, entity, Budget, EntityIter, Failure, Fill, Parse, Planned, Program};
 
 /// An indexed counter bound to the pipeline's.
@@ -102,10 +102,10 @@ pub(crate) fn plan_direct_write(
     match &dce.data {
         Some(data) => {
             let value = tables::counter_value(data)?;
-            Ok(Planned::ops(tables::counter_op(&key, value).into_iter().collect()))
+            Ok(Planned::ops(tables::counter_op(def, &key, value).into_iter().collect()))
         }
         None => {
-            if tables::lookup(pipeline, &key).is_none() {
+            if tables::lookup(def, pipeline, &key).is_none() {
                 return Err(Failure::not_found(format!("table {}: entry not found", def.info.name)));
             }
             Ok(Planned::default())
@@ -178,7 +178,7 @@ pub(crate) fn read_direct(
         return Ok(Box::new(parts.into_iter().flatten()));
     }
     let def: &'static TableDef = direct_def(prog, &te)?;
-    debug_assert!(matches!(def.kind, Kind::ClassifyV4 | Kind::ClassifyV6));
+    debug_assert!(def.direct_counter.is_some());
     let recs = if te.r#match.is_empty() {
         budget.spend(tables::len(def, p))?;
         tables::all_records(def, p)

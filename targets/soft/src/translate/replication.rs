@@ -2,7 +2,7 @@
 //! supported: the program never multicasts).
 //!
 //! Session ids are 1..=32767 (0 is the read wildcard; BMv2 refuses 32768 with
-//! INVALID_ARGUMENT, DESIGN §8). A replica's port is the deprecated `egress_port`
+//! INVALID_ARGUMENT, `docs/targets.md`). A replica's port is the deprecated `egress_port`
 //! or the v1.4 `port` bytestring; a session is read back in the form it was
 //! written. `packet_length_bytes` is honoured (the clone is cut to at most that
 //! many bytes); BMv2 refuses non-zero values, the software target does not.
@@ -63,7 +63,7 @@ pub(crate) fn plan_write(
     let id = session_id(cs.session_id)?;
     if ty == UpdateType::Delete {
         return Ok(Planned {
-            ops: vec![TableOp::DeleteCloneSession { session_id: id }],
+            ops: vec![TableOp::delete_clone_session(id)],
             fill: None,
             side: vec![SideEffect::SessionRemoved(id)],
         });
@@ -106,8 +106,11 @@ pub(crate) fn plan_write(
         session_id: id,
         session: CloneSession { replicas, packet_length_bytes: cs.packet_length_bytes as u32 },
     };
-    let op =
-        if ty == UpdateType::Insert { TableOp::InsertCloneSession(entry) } else { TableOp::ModifyCloneSession(entry) };
+    let op = if ty == UpdateType::Insert {
+        TableOp::insert_clone_session(entry)
+    } else {
+        TableOp::modify_clone_session(entry)
+    };
     Ok(Planned { ops: vec![op], fill: None, side: vec![SideEffect::SessionPortForm(id, any_bytes)] })
 }
 
@@ -169,6 +172,6 @@ pub(crate) fn read(
 /// Deletes every clone session.
 pub(crate) fn reset_ops(p: &Pipeline, ops: &mut Vec<TableOp>) {
     for s in p.clone_sessions() {
-        ops.push(TableOp::DeleteCloneSession { session_id: s.session_id });
+        ops.push(TableOp::delete_clone_session(s.session_id));
     }
 }

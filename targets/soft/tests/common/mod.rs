@@ -11,6 +11,7 @@ use p4clone_pipeline::{
     ClassifyAction, ClassifyEntryV4, ClassifyKeyV4, CloneSession, CloneSessionEntry, Pipeline, Replica, RewriteAction,
     RewriteEntry, RewriteParams, Ternary, WireAction, WireEntry, MODE_ROUND_ROBIN,
 };
+use p4clone_pipeline::{CLASSIFY_V4, CLONE_REWRITE, WIRE};
 use p4clone_soft::ports::pcap::{read_all, PcapWriter};
 pub use tempfile::TempDir;
 
@@ -53,35 +54,41 @@ pub const SE_MAC: [u8; 6] = [0x02, 0x5e, 0, 0, 0, 0x03];
 pub fn clone_pipeline(dst: Ternary<u32>, vlan_id: u16) -> Arc<Pipeline> {
     let p = Pipeline::new();
     p.write(|b| {
-        b.insert_wire(WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
-        b.insert_wire(WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
-        b.insert_classify_v4(ClassifyEntryV4 {
-            key: ClassifyKeyV4 {
-                src_addr: Ternary::<u32>::any(),
-                dst_addr: dst,
-                protocol: Ternary::<u8>::exact(6),
-                l4_src_port: Ternary::<u16>::any(),
-                l4_dst_port: Ternary::<u16>::exact(80),
+        b.insert(WIRE, WireEntry { ingress_port: 1, action: WireAction::Forward(2), metadata: vec![] })?;
+        b.insert(WIRE, WireEntry { ingress_port: 2, action: WireAction::Forward(1), metadata: vec![] })?;
+        b.insert(
+            CLASSIFY_V4,
+            ClassifyEntryV4 {
+                key: ClassifyKeyV4 {
+                    src_addr: Ternary::<u32>::any(),
+                    dst_addr: dst,
+                    protocol: Ternary::<u8>::exact(6),
+                    l4_src_port: Ternary::<u16>::any(),
+                    l4_dst_port: Ternary::<u16>::exact(80),
+                },
+                priority: 1,
+                action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
+                metadata: vec![],
             },
-            priority: 1,
-            action: ClassifyAction::Hit { first_member: 1, member_count: 1, mode: MODE_ROUND_ROBIN },
-            metadata: vec![],
-        })?;
+        )?;
         b.insert_clone_session(CloneSessionEntry {
             session_id: 1,
             session: CloneSession { replicas: vec![Replica { egress_port: 3, instance: 1 }], packet_length_bytes: 0 },
         })?;
-        b.insert_rewrite(RewriteEntry {
-            member: 1,
-            action: RewriteAction::Set(RewriteParams {
-                dst_mac: CLONE_MAC,
-                src_mac: SE_MAC,
-                vlan_id,
-                truncate_len: 0,
-                nat_restore: false,
-            }),
-            metadata: vec![],
-        })
+        b.insert(
+            CLONE_REWRITE,
+            RewriteEntry {
+                member: 1,
+                action: RewriteAction::Set(RewriteParams {
+                    dst_mac: CLONE_MAC,
+                    src_mac: SE_MAC,
+                    vlan_id,
+                    truncate_len: 0,
+                    nat_restore: false,
+                }),
+                metadata: vec![],
+            },
+        )
     })
     .unwrap();
     Arc::new(p)

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use p4clone_dpdk_sys as sys;
 use p4clone_pipeline::table::PORT_COUNT;
-use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame};
+use p4clone_pipeline::{Diag, EmitBatch, EmitKind, Pipeline, RxFrame, WorkerState};
 
 use super::options::MAX_RX_BURST;
 use super::port::{ensure_lcore, DpdkPort};
@@ -86,6 +86,7 @@ pub(crate) struct Lane<'a> {
     inputs: Vec<Input>,
     frames: Vec<RxFrame<'static>>,
     linear: Vec<u8>,
+    worker: WorkerState,
     out: EmitBatch,
     tx: Vec<TxList>,
     touched: Vec<usize>,
@@ -122,6 +123,7 @@ impl<'a> Lane<'a> {
             inputs: Vec::with_capacity(burst),
             frames: Vec::with_capacity(burst),
             linear: Vec::new(),
+            worker: WorkerState::new(),
             out: EmitBatch::with_capacity(burst),
             touched: Vec::new(),
             release: Vec::with_capacity(burst),
@@ -192,7 +194,7 @@ impl<'a> Lane<'a> {
             };
             frames.push(RxFrame { port, data });
         }
-        self.pipeline.process_burst(&frames, &mut self.out);
+        self.pipeline.process_burst(&frames, &mut self.worker, &mut self.out);
         self.stats.bursts += 1;
         self.build_tx(&frames);
         self.frames = recycle(frames);

@@ -1,0 +1,33 @@
+//! A deterministic probe of the packet path's cost, for instruction counts:
+//! 1,000 bursts of 32 64-byte TCP frames, `PCT`% of them matching, on the
+//! 10,000-VS table (160,000 classify entries).
+//!
+//! ```text
+//! cargo bench -p p4clone-pipeline --bench burst_cost --no-run
+//! valgrind --tool=callgrind --toggle-collect='*process_burst*' target/release/deps/burst_cost-<hash> PCT
+//! ```
+//! Instructions per frame = callgrind's `Ir` / 32,000.
+
+mod common;
+
+use common::*;
+use p4clone_pipeline::*;
+
+const POOL: usize = 8192;
+const BURSTS: usize = 1000;
+
+fn main() {
+    let pct: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
+    let p = loaded();
+    let frames = frames(POOL, pct, 0xC0FFEE + pct);
+    let rx = rx(&frames);
+    let mut worker = WorkerState::new();
+    let mut out = EmitBatch::with_capacity(BURST);
+    let mut emitted = 0;
+    for i in 0..BURSTS {
+        let at = (i * BURST) % POOL;
+        p.process_burst(&rx[at..at + BURST], &mut worker, &mut out);
+        emitted += out.len();
+    }
+    println!("{pct}% matching: {} frames in, {emitted} emitted", BURSTS * BURST);
+}
