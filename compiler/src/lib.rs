@@ -16,7 +16,9 @@
 pub mod config;
 pub mod diag;
 pub mod intent;
+pub mod limits;
 pub mod lower;
+pub mod model;
 pub mod net;
 pub mod source;
 pub mod synthetic;
