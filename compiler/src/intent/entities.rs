@@ -187,7 +187,7 @@ pub struct NatEntry {
 /// Block allocation hints: (device, profile, SE) → block index.
 ///
 /// Pass the allocation of what is already on a device (or of the previous compile,
-/// [`Intent::allocation`]) to [`compile`] so existing member ids never move.
+/// [`Intent::allocation`]) to [`crate::intent::compile`] so existing member ids never move.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Allocation {
     /// device → profile → SE → block index.
@@ -222,7 +222,7 @@ impl Allocation {
 }
 
 impl Intent {
-    /// The block allocation of this intent, to pass as hints to a later [`compile`].
+    /// The block allocation of this intent, to pass as hints to a later [`crate::intent::compile`].
     pub fn allocation(&self) -> Allocation {
         let mut a = Allocation::default();
         for d in &self.devices {

@@ -11,12 +11,11 @@
 //! [`crate::validate`] passed, but never panics on a config that did not: what it
 //! cannot compile comes back as [`Diagnostic`]s naming the object path.
 //!
-//! One file per section: [`inputs`] (the SEs and profiles in compact form),
-//! [`placement`] (cloned VSs on devices), [`clone_sessions`] (blocks and members:
-//! clone sessions and `clone_rewrite`), [`classify`] (classify rules), [`nat`] (NAT
-//! entries); [`blocks`] allocates member ids, [`digest`] computes digests,
-//! [`entities`] holds the data model and [`summary`] the counts `p4clone check`
-//! prints.
+//! One file per section: `inputs` (the SEs and profiles in compact form),
+//! `placement` (cloned VSs on devices), `clone_sessions` (blocks and members:
+//! clone sessions and `clone_rewrite`), `classify` (classify rules), `nat` (NAT
+//! entries); `blocks` allocates member ids, `digest` computes digests, `entities`
+//! holds the data model and `summary` the counts `p4clone check` prints.
 //!
 //! # Member ids (clone session ids)
 //!

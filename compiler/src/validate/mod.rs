@@ -22,10 +22,10 @@
 //! its value rule; the rules that need the parsed value skip it, so one mistake
 //! does not cascade.
 //!
-//! Layout: [`validator`] holds the graph and the look-ups the rules share; the
-//! rules are grouped by subject, one file each ([`names`], [`values`],
-//! [`addressing`], [`profiles`], [`ports`], [`services`], [`nat`]); this file runs
-//! them in order and sorts the result ([`document_order`]).
+//! Layout: `validator.rs` holds the graph and the look-ups the rules share; the
+//! rules are grouped by subject, one file each (`names`, `values`, `addressing`,
+//! `profiles`, `ports`, `services`, `nat`); this file runs them in order and sorts
+//! the result (`document_order`).
 //!
 //! The cost is linear in the size of the config: names are resolved through hash
 //! maps, node indices are computed rather than looked up, and what the

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::de;
 
-/// Why [`from_str`] gave no value: the text is to be parsed by `serde_norway`.
+/// Why [`super::from_str`] gave no value: the text is to be parsed by `serde_norway`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declined {
     /// Which kind of reason it is.
