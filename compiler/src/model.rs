@@ -379,6 +379,21 @@ impl<'c> Model<'c> {
     pub fn se_index(&self, g: usize, s: usize) -> usize {
         self.groups[g].ses.start + s
     }
+
+    /// The flattened index of interface `k` of SE `s` of group `g`.
+    pub fn interface_index(&self, g: usize, s: usize, k: usize) -> usize {
+        self.ses[self.se_index(g, s)].interfaces.start + k
+    }
+
+    /// The flattened index of member `k` of pool `p`.
+    pub fn pool_server_index(&self, p: usize, k: usize) -> usize {
+        self.pools[p].servers.start + k
+    }
+
+    /// The flattened index of clone server `c` of profile `t`.
+    pub fn clone_server_index(&self, t: usize, c: usize) -> usize {
+        self.profiles[t].clone_servers.start + c
+    }
 }
 
 /// Parses an IP address with a message in the style of [`crate::net`].

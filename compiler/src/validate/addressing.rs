@@ -47,7 +47,7 @@ impl Validator<'_, '_> {
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
             for c in 0..prof.clone_servers.len() {
                 let o = Obj::CloneServer(t, c);
-                let Ok(stated) = self.model.clone_servers[self.ix.cs(t, c)].subnet else { continue };
+                let Ok(stated) = self.model.clone_servers[self.model.clone_server_index(t, c)].subnet else { continue };
                 let Some(net) = self.follow(o, Rel::Network) else { continue };
                 let Some(actual) = self.subnet(net) else { continue };
                 if stated != actual {
@@ -65,7 +65,7 @@ impl Validator<'_, '_> {
         let cfg = self.cfg;
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
             for c in 0..prof.clone_servers.len() {
-                let x = self.ix.cs(t, c);
+                let x = self.model.clone_server_index(t, c);
                 let cs = &self.model.clone_servers[x];
                 let (Ok(ip), Ok(subnet)) = (&cs.ip, &cs.subnet) else { continue };
                 let (ip, subnet) = (*ip, *subnet);

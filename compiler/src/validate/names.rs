@@ -51,7 +51,7 @@ impl Validator<'_, '_> {
                 self.reference(o, Rel::Device, Kind::Device, &se.device, device, || o.field("device"));
                 for (k, itf) in se.interfaces.iter().enumerate() {
                     let o = Obj::Interface(g, s, k);
-                    let network = model.interfaces[self.ix.itf(g, s, k)].network.map(Obj::Network);
+                    let network = model.interfaces[self.model.interface_index(g, s, k)].network.map(Obj::Network);
                     self.reference(o, Rel::Network, Kind::Network, &itf.network, network, || o.field("network"));
                 }
             }
@@ -79,7 +79,7 @@ impl Validator<'_, '_> {
             self.reference(o, Rel::Tenant, Kind::Tenant, &prof.tenant, to, || o.field("tenant"));
             for (c, cs) in prof.clone_servers.iter().enumerate() {
                 let o = Obj::CloneServer(t, c);
-                let network = model.clone_servers[self.ix.cs(t, c)].network.map(Obj::Network);
+                let network = model.clone_servers[self.model.clone_server_index(t, c)].network.map(Obj::Network);
                 self.reference(o, Rel::Network, Kind::Network, &cs.network, network, || o.field("network"));
             }
         }

@@ -95,17 +95,11 @@ pub(super) struct NodeIx {
     group_first_se: Vec<usize>,
     /// Per SE (all groups, flattened): its node; its interfaces follow it.
     ses: Vec<usize>,
-    /// Per SE (flattened): the index of its first interface among all interfaces.
-    se_first_itf: Vec<usize>,
     /// Per pool: its node (pool servers are not nodes).
     pools: Vec<usize>,
-    /// Per pool: the index of its first server among all pool servers.
-    pool_first_srv: Vec<usize>,
     vss: usize,
     /// Per profile: its node; its clone servers follow it.
     profiles: Vec<usize>,
-    /// Per profile: the index of its first clone server among all clone servers.
-    profile_first_cs: Vec<usize>,
     nat: usize,
 }
 
@@ -132,21 +126,6 @@ impl NodeIx {
     pub(super) fn se(&self, g: usize, s: usize) -> usize {
         self.group_first_se[g] + s
     }
-
-    /// Index of an interface among all interfaces.
-    pub(super) fn itf(&self, g: usize, s: usize, k: usize) -> usize {
-        self.se_first_itf[self.se(g, s)] + k
-    }
-
-    /// Index of a pool server among all pool servers.
-    pub(super) fn srv(&self, p: usize, k: usize) -> usize {
-        self.pool_first_srv[p] + k
-    }
-
-    /// Index of a clone server among all clone servers.
-    pub(super) fn cs(&self, t: usize, c: usize) -> usize {
-        self.profile_first_cs[t] + c
-    }
 }
 
 /// What the connectivity rules need to know about the SEs, derived from the graph
@@ -157,7 +136,7 @@ pub(super) struct Topology {
     pub(super) group_ses: Vec<Vec<Obj>>,
     /// Per SE (flattened): the network of each interface, in interface order, when
     /// every interface has a known network with a valid subnet (`None` otherwise:
-    /// see [`Validator::se_networks_known`]).
+    /// see [`Validator::se_networks`]).
     pub(super) se_nets: Vec<Option<Vec<Obj>>>,
 }
 
@@ -308,9 +287,7 @@ impl<'m, 'a> Validator<'m, 'a> {
             + cs_count * 2;
         self.graph = DiGraph::with_capacity(nodes, edges);
         self.ix.pools.reserve(cfg.pools.len());
-        self.ix.pool_first_srv.reserve(cfg.pools.len());
         self.ix.profiles.reserve(cfg.traffic_clone_profiles.len());
-        self.ix.profile_first_cs.reserve(cfg.traffic_clone_profiles.len());
 
         self.ix.tenants = self.graph.node_count();
         for i in 0..cfg.tenants.len() {
@@ -328,7 +305,6 @@ impl<'m, 'a> Validator<'m, 'a> {
         for i in 0..cfg.devices.len() {
             self.add_node(Obj::Device(i));
         }
-        let mut itf_seen = 0;
         for (g, group) in cfg.se_groups.iter().enumerate() {
             let gn = self.add_node(Obj::SeGroup(g));
             self.ix.groups.push(gn);
@@ -336,8 +312,6 @@ impl<'m, 'a> Validator<'m, 'a> {
             for (s, se) in group.service_engines.iter().enumerate() {
                 let sn = self.add_node(Obj::Se(g, s));
                 self.ix.ses.push(sn);
-                self.ix.se_first_itf.push(itf_seen);
-                itf_seen += se.interfaces.len();
                 self.add_edge(Obj::SeGroup(g), Obj::Se(g, s), Rel::Has);
                 for k in 0..se.interfaces.len() {
                     self.add_node(Obj::Interface(g, s, k));
@@ -346,23 +320,17 @@ impl<'m, 'a> Validator<'m, 'a> {
                 self.interface_names(g, s);
             }
         }
-        let mut srv_seen = 0;
-        for (p, pool) in cfg.pools.iter().enumerate() {
+        for p in 0..cfg.pools.len() {
             let pn = self.add_node(Obj::Pool(p));
             self.ix.pools.push(pn);
-            self.ix.pool_first_srv.push(srv_seen);
-            srv_seen += pool.servers.len();
         }
         self.ix.vss = self.graph.node_count();
         for v in 0..cfg.virtual_services.len() {
             self.add_node(Obj::Vs(v));
         }
-        let mut cs_seen = 0;
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
             let tn = self.add_node(Obj::Profile(t));
             self.ix.profiles.push(tn);
-            self.ix.profile_first_cs.push(cs_seen);
-            cs_seen += prof.clone_servers.len();
             for c in 0..prof.clone_servers.len() {
                 self.add_node(Obj::CloneServer(t, c));
                 self.add_edge(Obj::Profile(t), Obj::CloneServer(t, c), Rel::Has);
@@ -505,13 +473,13 @@ impl<'m, 'a> Validator<'m, 'a> {
 
     pub(super) fn if_addr(&self, i: Obj) -> Option<IfAddr> {
         match i {
-            Obj::Interface(g, s, k) => self.model.if_addr(self.ix.itf(g, s, k)),
+            Obj::Interface(g, s, k) => self.model.if_addr(self.model.interface_index(g, s, k)),
             _ => None,
         }
     }
 
     pub(super) fn srv_ip(&self, p: usize, k: usize) -> Option<IpAddr> {
-        self.model.pool_server_ip(self.ix.srv(p, k))
+        self.model.pool_server_ip(self.model.pool_server_index(p, k))
     }
 
     pub(super) fn se_name(&self, se: Obj) -> &'a str {

@@ -13,7 +13,7 @@ impl Validator<'_, '_> {
         for (g, group) in cfg.se_groups.iter().enumerate() {
             for (s, se) in group.service_engines.iter().enumerate() {
                 for k in 0..se.interfaces.len() {
-                    if let Err(e) = &model.interfaces[self.ix.itf(g, s, k)].mac {
+                    if let Err(e) = &model.interfaces[self.model.interface_index(g, s, k)].mac {
                         self.error(Obj::Interface(g, s, k).field("mac"), e.as_str());
                     }
                 }
@@ -21,7 +21,7 @@ impl Validator<'_, '_> {
         }
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
             for c in 0..prof.clone_servers.len() {
-                if let Err(e) = &model.clone_servers[self.ix.cs(t, c)].mac {
+                if let Err(e) = &model.clone_servers[self.model.clone_server_index(t, c)].mac {
                     self.error(Obj::CloneServer(t, c).field("mac"), e.as_str());
                 }
             }
@@ -58,7 +58,7 @@ impl Validator<'_, '_> {
         for (g, group) in cfg.se_groups.iter().enumerate() {
             for (s, se) in group.service_engines.iter().enumerate() {
                 for k in 0..se.interfaces.len() {
-                    if let Err(e) = &model.interfaces[self.ix.itf(g, s, k)].addr {
+                    if let Err(e) = &model.interfaces[self.model.interface_index(g, s, k)].addr {
                         self.error(Obj::Interface(g, s, k).field("ip"), e.as_str());
                     }
                 }
@@ -71,7 +71,7 @@ impl Validator<'_, '_> {
         let (cfg, model) = (self.cfg, self.model);
         for (p, pool) in cfg.pools.iter().enumerate() {
             for (k, srv) in pool.servers.iter().enumerate() {
-                if let Err(e) = &model.pool_servers[self.ix.srv(p, k)] {
+                if let Err(e) = &model.pool_servers[self.model.pool_server_index(p, k)] {
                     self.error(Obj::PoolServer(p, k).field("ip"), e.as_str());
                 }
                 if srv.port == 0 {
@@ -97,7 +97,7 @@ impl Validator<'_, '_> {
         let (cfg, model) = (self.cfg, self.model);
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
             for c in 0..prof.clone_servers.len() {
-                let cs = &model.clone_servers[self.ix.cs(t, c)];
+                let cs = &model.clone_servers[self.model.clone_server_index(t, c)];
                 if let Err(e) = &cs.subnet {
                     self.error(Obj::CloneServer(t, c).field("subnet"), e.as_str());
                 }
