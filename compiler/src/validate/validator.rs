@@ -259,8 +259,8 @@ impl<'m, 'a> Validator<'m, 'a> {
         }
     }
 
-    /// Adds every object as a node with its containment edges, and registers the
-    /// first object of each kind and name as the target of references.
+    /// Adds every object as a node with its containment edges, and records
+    /// duplicate interface names (other names were resolved by the model).
     pub(super) fn add_objects(&mut self) {
         let cfg = self.cfg;
         let se_count: usize = cfg.se_groups.iter().map(|g| g.service_engines.len()).sum();
