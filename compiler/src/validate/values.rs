@@ -3,7 +3,7 @@
 //! parse is reported here, once, with its parser's message (see [`crate::model`]).
 
 use super::validator::{Obj, Validator};
-use crate::limits::{vlan_in_range, MAX_DEVICE_PORT, MAX_VLAN};
+use crate::limits::{vlan_in_range, MAX_DEVICE_PORT, MAX_VLAN, MIN_VLAN};
 use crate::net::{parse_host_port, FastHashMap};
 
 impl Validator<'_, '_> {
@@ -45,7 +45,7 @@ impl Validator<'_, '_> {
                 if !vlan_in_range(vlan) {
                     self.error(
                         Obj::Network(i).field("vlan"),
-                        format!("VLAN {vlan} is outside 1..{MAX_VLAN}; leave `vlan` out for untagged"),
+                        format!("VLAN {vlan} is outside {MIN_VLAN}..{MAX_VLAN}; leave `vlan` out for untagged"),
                     );
                 }
             }
@@ -145,7 +145,10 @@ impl Validator<'_, '_> {
     /// Interface and wire ports are at most 510.
     pub(super) fn rule_port_range(&mut self) {
         let cfg = self.cfg;
-        let why = "device ports are 0..510 (9-bit port numbers; 511 is the drop port)";
+        let why = format!(
+            "device ports are 0..{MAX_DEVICE_PORT} (9-bit port numbers; {} is the drop port)",
+            MAX_DEVICE_PORT + 1
+        );
         for (g, group) in cfg.se_groups.iter().enumerate() {
             for (s, se) in group.service_engines.iter().enumerate() {
                 for (k, itf) in se.interfaces.iter().enumerate() {
