@@ -6,6 +6,7 @@ use std::path::Path;
 use p4clone_compiler::config::Config;
 use p4clone_compiler::diag::{Diagnostic, Severity};
 use p4clone_compiler::intent::{self, Allocation, DeviceIntent, Intent};
+use p4clone_compiler::model::Model;
 use p4clone_compiler::source::{self, SourceMap};
 
 use crate::failure::{Failure, EXIT_INPUT};
@@ -39,21 +40,25 @@ fn reject(path: &Path, diags: &[Diagnostic]) -> Failure {
 /// types, validation, compilation) is reported on stderr and fails with exit 2.
 pub fn load_and_compile(path: &Path) -> Result<Compiled, Failure> {
     let loaded = source::load_file(path).map_err(|e| Failure::Input(e.to_string()))?;
-    let diags = loaded.check();
-    if diags.iter().any(|d| d.severity == Severity::Error) {
-        return Err(reject(path, &diags));
-    }
-    let warnings = diags.len();
-    for d in &diags {
-        eprintln!("{d}");
-    }
-    let intent = compile_intent(&loaded.config, &loaded.source_map).map_err(|diags| reject(path, &diags))?;
+    let (intent, warnings) = {
+        // Resolved once: validation and intent read the same model.
+        let checked = loaded.check_resolved();
+        let diags = &checked.diagnostics;
+        if diags.iter().any(|d| d.severity == Severity::Error) {
+            return Err(reject(path, diags));
+        }
+        for d in diags {
+            eprintln!("{d}");
+        }
+        let intent = compile_intent(&checked.model, &loaded.source_map).map_err(|diags| reject(path, &diags))?;
+        (intent, diags.len())
+    };
     Ok(Compiled { config: loaded.config, intent, warnings })
 }
 
-/// [`intent::compile`] with no hints, diagnostics located in the source.
-fn compile_intent(cfg: &Config, map: &SourceMap) -> Result<Intent, Vec<Diagnostic>> {
-    intent::compile(cfg, &Allocation::default()).map_err(|mut diags| {
+/// [`intent::compile_model`] with no hints, diagnostics located in the source.
+fn compile_intent(model: &Model<'_>, map: &SourceMap) -> Result<Intent, Vec<Diagnostic>> {
+    intent::compile_model(model, &Allocation::default()).map_err(|mut diags| {
         map.annotate(&mut diags);
         diags
     })

@@ -33,7 +33,7 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use mimalloc::MiMalloc;
 use p4clone_compiler::config::Config;
-use p4clone_compiler::intent::{compile, Allocation, Intent};
+use p4clone_compiler::intent::{compile, compile_model, Allocation, Intent};
 use p4clone_compiler::lower::{lower_device, program_schema};
 use p4clone_compiler::source::{fast_yaml, load_string, Format, Loaded, SourceMap};
 use p4clone_compiler::{synthetic, validate};
@@ -141,13 +141,14 @@ fn load(text: String, loader: Loader) -> Loaded {
     }
 }
 
-/// parse + validate (with locations) + intent, as `p4clone check` does; returns the
+/// parse + validate (with locations) + intent, as `p4clone check` does (the config
+/// resolved once, `Loaded::check_resolved` then `intent::compile_model`); returns the
 /// number of classify rules (everything is dropped here).
 fn check(text: String, loader: Loader) -> usize {
     let loaded = load(text, loader);
-    let diags = loaded.check();
-    assert!(!validate::has_errors(&diags));
-    let intent = compile(&loaded.config, &Allocation::default()).expect("compiles");
+    let checked = loaded.check_resolved();
+    assert!(!validate::has_errors(&checked.diagnostics));
+    let intent = compile_model(&checked.model, &Allocation::default()).expect("compiles");
     intent.devices.iter().map(|d| d.rules.len()).sum()
 }
 
@@ -156,9 +157,9 @@ fn check(text: String, loader: Loader) -> usize {
 /// reading it; returns the number of updates (everything else is dropped here).
 fn pipeline(text: String, loader: Loader) -> usize {
     let loaded = load(text, loader);
-    let diags = loaded.check();
-    assert!(!validate::has_errors(&diags));
-    let intent = compile(&loaded.config, &Allocation::default()).expect("compiles");
+    let checked = loaded.check_resolved();
+    assert!(!validate::has_errors(&checked.diagnostics));
+    let intent = compile_model(&checked.model, &Allocation::default()).expect("compiles");
     lower_all(&intent)
 }
 

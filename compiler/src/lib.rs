@@ -7,16 +7,23 @@
 //!   subset configs use, falling back to `serde_norway` for everything else.
 //! - [`net`]: MAC, prefix, interface-address and endpoint value types.
 //! - [`diag`]: diagnostics (errors and warnings naming an object path).
-//! - [`validate`]: the reference graph (petgraph) and every validation rule.
+//! - [`limits`]: every numeric limit (ports, VLANs, truncation, clone servers,
+//!   clone session ids), in one place.
+//! - [`model`]: the config resolved once: names turned into indices, addresses,
+//!   prefixes, MACs and endpoints parsed; read by validation and intent alike.
+//! - [`validate`]: the reference graph (petgraph) and every validation rule;
+//!   [`validate::check`] returns the resolved model with the diagnostics.
 //! - [`intent`]: target-neutral per-device intent (wires, clone members, classify
-//!   rules, NAT bindings) with stable member ids.
+//!   rules, NAT bindings) with stable member ids, compiled from the model.
 //! - [`lower`]: intent to ordered P4Runtime `Update`s through the P4Info schema.
 //! - [`synthetic`]: a generator of large valid configs for benchmarks and tests.
 
 pub mod config;
 pub mod diag;
 pub mod intent;
+pub mod limits;
 pub mod lower;
+pub mod model;
 pub mod net;
 pub mod source;
 pub mod synthetic;

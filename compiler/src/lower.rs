@@ -41,24 +41,21 @@
 //! gives them for a controller that wants to reset them.
 
 use std::net::IpAddr;
-use std::sync::LazyLock;
 
 use p4clone_proto::p4::v1::{
     action, entity, field_match, packet_replication_engine_entry, replica, table_action, update, write_request, Action,
     CloneSessionEntry, Entity, FieldMatch, PacketReplicationEngineEntry, Replica, TableAction, TableEntry, Update,
     WriteRequest,
 };
+use p4clone_proto::program::{actions, tables};
 use p4clone_proto::schema::{MatchKind, P4Schema};
 use p4clone_proto::{bytestring, Bytes};
 
 use crate::config::Distribution;
 use crate::intent::{ClassifyRule, CloneMember, DeviceIntent, Digest, Family, NatEntry, WirePair};
 
-/// The program's P4Info, embedded at build time.
-pub const P4INFO_TEXT: &str = include_str!("../../p4src/traffic_clone.p4info.txtpb");
-
-static PROGRAM: LazyLock<Result<P4Schema, String>> =
-    LazyLock::new(|| P4Schema::from_text(P4INFO_TEXT).map_err(|e| e.to_string()));
+/// The program's P4Info text (`p4clone_proto::program`, where it is embedded).
+pub use p4clone_proto::program::P4INFO_TEXT;
 
 /// What can go wrong while lowering.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,7 +90,7 @@ pub enum LowerError {
 
 /// The embedded program's [`P4Schema`], parsed once.
 pub fn program_schema() -> Result<&'static P4Schema, LowerError> {
-    PROGRAM.as_ref().map_err(|e| LowerError::Schema(format!("embedded traffic_clone.p4info.txtpb: {e}")))
+    p4clone_proto::program::schema().map_err(|e| LowerError::Schema(e.to_string()))
 }
 
 // ---------------------------------------------------------------------------------
@@ -198,12 +195,12 @@ fn act(schema: &P4Schema, name: &'static str, params: &[&str]) -> Result<Act, Lo
 impl Ids {
     fn resolve(schema: &P4Schema) -> Result<Ids, LowerError> {
         use MatchKind::{Exact, Ternary};
-        let wire_forward = act(schema, "wire_forward", &["port"])?;
-        let wire = tbl(schema, "wire", &[("ingress_port", Exact)], &[&wire_forward])?;
-        let classify_hit = act(schema, "classify_hit", &["first_member", "member_count", "mode"])?;
+        let wire_forward = act(schema, actions::WIRE_FORWARD.name, &["port"])?;
+        let wire = tbl(schema, tables::WIRE.name, &[("ingress_port", Exact)], &[&wire_forward])?;
+        let classify_hit = act(schema, actions::CLASSIFY_HIT.name, &["first_member", "member_count", "mode"])?;
         let v4 = tbl(
             schema,
-            "clone_classify_v4",
+            tables::CLASSIFY_V4.name,
             &[
                 ("src_addr", Ternary),
                 ("dst_addr", Ternary),
@@ -215,7 +212,7 @@ impl Ids {
         )?;
         let v6 = tbl(
             schema,
-            "clone_classify_v6",
+            tables::CLASSIFY_V6.name,
             &[
                 ("src_addr", Ternary),
                 ("dst_addr", Ternary),
@@ -225,18 +222,21 @@ impl Ids {
             ],
             &[&classify_hit],
         )?;
-        let rewrite_set =
-            act(schema, "clone_rewrite_set", &["dst_mac", "src_mac", "vlan_id", "truncate_len", "nat_restore"])?;
-        let rewrite = tbl(schema, "clone_rewrite", &[("member", Exact)], &[&rewrite_set])?;
-        let set4 = act(schema, "nat_set_v4", &["client_addr", "client_port"])?;
-        let set6 = act(schema, "nat_set_v6", &["client_addr", "client_port"])?;
+        let rewrite_set = act(
+            schema,
+            actions::CLONE_REWRITE_SET.name,
+            &["dst_mac", "src_mac", "vlan_id", "truncate_len", "nat_restore"],
+        )?;
+        let rewrite = tbl(schema, tables::CLONE_REWRITE.name, &[("member", Exact)], &[&rewrite_set])?;
+        let set4 = act(schema, actions::NAT_SET_V4.name, &["client_addr", "client_port"])?;
+        let set6 = act(schema, actions::NAT_SET_V6.name, &["client_addr", "client_port"])?;
         let f4 = [("addr", Exact), ("port", Exact), ("protocol", Exact)];
         let f6 = [("addr", Exact), ("port", Exact), ("next_header", Exact)];
         let nat = [
-            tbl(schema, "nat_src_v4", &f4, &[&set4])?,
-            tbl(schema, "nat_dst_v4", &f4, &[&set4])?,
-            tbl(schema, "nat_src_v6", &f6, &[&set6])?,
-            tbl(schema, "nat_dst_v6", &f6, &[&set6])?,
+            tbl(schema, tables::NAT_SRC_V4.name, &f4, &[&set4])?,
+            tbl(schema, tables::NAT_DST_V4.name, &f4, &[&set4])?,
+            tbl(schema, tables::NAT_SRC_V6.name, &f6, &[&set6])?,
+            tbl(schema, tables::NAT_DST_V6.name, &f6, &[&set6])?,
         ];
         let port_bits = wire.fields[0].bits;
         Ok(Ids {
@@ -726,14 +726,14 @@ pub fn write_request(device_id: u64, updates: Vec<Update>) -> WriteRequest {
 /// controller wants to reset them. Not part of [`lower_entities`].
 pub fn default_action_entities(schema: &P4Schema) -> Result<Vec<Entity>, LowerError> {
     let pairs = [
-        ("wire", "wire_drop"),
-        ("clone_classify_v4", "classify_miss"),
-        ("clone_classify_v6", "classify_miss"),
-        ("clone_rewrite", "clone_rewrite_miss"),
-        ("nat_src_v4", "nat_miss"),
-        ("nat_dst_v4", "nat_miss"),
-        ("nat_src_v6", "nat_miss"),
-        ("nat_dst_v6", "nat_miss"),
+        (tables::WIRE.name, actions::WIRE_DROP.name),
+        (tables::CLASSIFY_V4.name, actions::CLASSIFY_MISS.name),
+        (tables::CLASSIFY_V6.name, actions::CLASSIFY_MISS.name),
+        (tables::CLONE_REWRITE.name, actions::CLONE_REWRITE_MISS.name),
+        (tables::NAT_SRC_V4.name, actions::NAT_MISS.name),
+        (tables::NAT_DST_V4.name, actions::NAT_MISS.name),
+        (tables::NAT_SRC_V6.name, actions::NAT_MISS.name),
+        (tables::NAT_DST_V6.name, actions::NAT_MISS.name),
     ];
     pairs
         .iter()

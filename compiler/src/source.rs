@@ -145,9 +145,15 @@ impl Loaded {
     /// Runs [`validate::validate`] on the config and fills in every diagnostic's
     /// source location.
     pub fn check(&self) -> Vec<Diagnostic> {
-        let mut diags = validate::validate(&self.config);
-        self.source_map.annotate(&mut diags);
-        diags
+        self.check_resolved().diagnostics
+    }
+
+    /// [`Loaded::check`], keeping the resolved model ([`validate::check`]) so that
+    /// [`crate::intent::compile_model`] compiles it without resolving the config again.
+    pub fn check_resolved(&self) -> validate::Checked<'_> {
+        let mut checked = validate::check(&self.config);
+        self.source_map.annotate(&mut checked.diagnostics);
+        checked
     }
 }
 

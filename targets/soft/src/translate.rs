@@ -48,10 +48,10 @@ use p4clone_proto::status;
 pub(crate) use tables::TableDef;
 
 /// The program's P4Info (`p4src/traffic_clone.p4info.txtpb`), in protobuf text format.
-pub const PROGRAM_P4INFO_TEXT: &str = include_str!("../../../p4src/traffic_clone.p4info.txtpb");
+pub use p4clone_proto::program::P4INFO_TEXT as PROGRAM_P4INFO_TEXT;
 
 static PROGRAM: LazyLock<Program> = LazyLock::new(|| {
-    let p4info = p4clone_proto::format::from_text::<P4Info>(PROGRAM_P4INFO_TEXT).expect("the embedded P4Info parses");
+    let p4info = p4clone_proto::program::p4info().expect("the embedded P4Info parses").clone();
     Program::new(p4info).expect("the embedded P4Info matches docs/dataplane.md")
 });
 

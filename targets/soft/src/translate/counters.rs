@@ -7,6 +7,7 @@
 
 use p4clone_pipeline::{Counter, Pipeline, TableOp, COUNTER_SIZE};
 use p4clone_proto::p4::v1::{self as p4, entity::Entity as E, update::Type as UpdateType};
+use p4clone_proto::program::counters;
 use p4clone_proto::schema::{CounterInfo, P4Schema};
 
 use super::tables::{self, TableDef};
@@ -22,8 +23,10 @@ pub(crate) struct CounterDef {
 }
 
 /// The contract's indexed counters, by name.
-const COUNTERS: &[(&str, Counter)] =
-    &[("clones_requested", Counter::ClonesRequested), ("clones_emitted", Counter::ClonesEmitted)];
+const COUNTERS: &[(&str, Counter)] = &[
+    (counters::CLONES_REQUESTED.name, Counter::ClonesRequested),
+    (counters::CLONES_EMITTED.name, Counter::ClonesEmitted),
+];
 
 pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<CounterDef>, String> {
     let mut out = Vec::new();

@@ -7,6 +7,7 @@
 use p4clone_pipeline::{Pipeline, TableOp, RR_CURSOR_SIZE};
 use p4clone_proto::bytestring;
 use p4clone_proto::p4::v1::{self as p4, entity::Entity as E, p4_data::Data, update::Type as UpdateType};
+use p4clone_proto::program::registers;
 use p4clone_proto::schema::{P4Schema, RegisterInfo};
 
 use super::{check_index, entity, Budget, EntityIter, Failure, Fill, Parse, Planned, Program};
@@ -22,7 +23,7 @@ pub(crate) struct RegisterDef {
 pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<RegisterDef>, String> {
     let mut out = Vec::new();
     for r in schema.registers() {
-        if r.name != "rr_cursor" {
+        if r.name != registers::RR_CURSOR.name {
             return Err(format!("register `{}` is not in the data-plane contract", r.name));
         }
         if r.bitwidth != Some(16) {

@@ -1,46 +1,7 @@
-//! A fast, strict deserializer for the subset of YAML that config files are written in.
-//!
-//! [`from_str`] reads block mappings and block sequences by indentation (including
-//! `- key: value` items, `- - x` nested items and sequences not indented under their
-//! key), single-line flow sequences and mappings (`[1, 2]`, `{ip: a, port: 80}`,
-//! nested), plain, single-quoted and double-quoted scalars on one line (with every
-//! escape double quotes allow), comments, blank lines, CRLF line endings, an optional
-//! leading `---` and trailing `...`. It parses the text into a flat list of compact
-//! events (a scalar is a byte range of the text unless it had escapes), then
-//! implements `serde::Deserializer` over them, handing scalars to serde borrowed from
-//! the text.
-//!
-//! Scalars resolve exactly as in `serde_norway` (whose resolution code this mirrors):
-//! a string field takes any scalar as written (`name: 123` is `"123"`, `name: ~` is
-//! `"~"`, `name:` is `""`); integers must be plain and are read as by serde_norway
-//! (`0x50`, `0o120`, `0b1010000`, `+80`; `080` and `"80"` are not integers); booleans
-//! must be plain `true`/`True`/`TRUE`/`false`/`False`/`FALSE` (`yes` is not a
-//! boolean); an option is `None` for a plain `~`, `null`, `Null`, `NULL` or empty
-//! value and `Some` otherwise; an empty plain value is an empty sequence or mapping
-//! where one is expected; a unit enum variant is any scalar naming it.
-//!
-//! It never guesses. Anything outside the subset — anchors and aliases, tags, block
-//! scalars (`|`, `>`), multi-line plain or quoted scalars, multi-line flow
-//! collections, complex keys (`?`), directives (`%`), several documents, tabs, control
-//! characters, line breaks other than LF and CRLF, nesting deeper than
-//! [`MAX_DEPTH`], keys longer than [`MAX_KEY_LEN`] — and any error at all (bad
-//! indentation, a value of the wrong type, an unknown or missing field) make it
-//! return [`Declined`] instead of a value. [`crate::source`] then parses the text with
-//! `serde_norway`, so those texts load (or fail, with the same message and position)
-//! exactly as they would without the fast path. So the only promise this module has
-//! to keep is: whenever it returns `Ok(value)`, `serde_norway::from_str` returns
-//! `Ok` with an equal value. It does not panic and uses no recursion deeper than
-//! [`MAX_DEPTH`] collections.
-//!
-//! Only the types the config model uses are supported (strings, unsigned integers,
-//! booleans, options, unit enum variants, sequences, fixed-size arrays, structs);
-//! asking for any other type (`deserialize_any`, signed integers, floats, ...)
-//! declines.
+//! The parsing side: YAML text (the supported subset) to a flat list of compact
+//! events, each scalar a byte range of the text unless it had escapes.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+use super::declined::{unsupported, Declined, R};
 
 /// Deepest nesting of collections accepted (the config model needs 6).
 pub const MAX_DEPTH: usize = 64;
@@ -49,77 +10,10 @@ pub const MAX_DEPTH: usize = 64;
 /// simple keys longer than 1024 characters).
 pub const MAX_KEY_LEN: usize = 1000;
 
-/// Why [`from_str`] gave no value: the text is to be parsed by `serde_norway`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Declined {
-    /// Which kind of reason it is.
-    pub kind: DeclineKind,
-    /// What was found (for tests and debugging; not a user-facing message).
-    pub reason: Cow<'static, str>,
-}
-
-/// The two kinds of [`Declined`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeclineKind {
-    /// The text uses YAML outside the subset, or is not YAML this parser is sure of
-    /// (a syntax error, odd indentation).
-    Unsupported,
-    /// The text is in the subset, but is not a value of the requested type (wrong
-    /// type, unknown, missing or duplicate field, ...).
-    Invalid,
-}
-
-impl Declined {
-    fn unsupported(reason: &'static str) -> Declined {
-        Declined { kind: DeclineKind::Unsupported, reason: Cow::Borrowed(reason) }
-    }
-
-    fn invalid(reason: &'static str) -> Declined {
-        Declined { kind: DeclineKind::Invalid, reason: Cow::Borrowed(reason) }
-    }
-}
-
-impl fmt::Display for Declined {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            DeclineKind::Unsupported => "unsupported",
-            DeclineKind::Invalid => "invalid",
-        };
-        write!(f, "{kind}: {}", self.reason)
-    }
-}
-
-impl std::error::Error for Declined {}
-
-impl de::Error for Declined {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Declined { kind: DeclineKind::Invalid, reason: Cow::Owned(msg.to_string()) }
-    }
-}
-
-type R<T> = Result<T, Declined>;
-
-fn unsupported<T>(reason: &'static str) -> R<T> {
-    Err(Declined::unsupported(reason))
-}
-
-/// Deserializes a `T` from YAML `text` if the text is in the supported subset and is
-/// a valid `T`; otherwise says why not (see the module docs). A leading byte-order
-/// mark is not skipped (declined): strip it first.
-pub fn from_str<'a, T: de::Deserialize<'a>>(text: &'a str) -> Result<T, Declined> {
-    let doc = parse(text)?;
-    let mut de = EventDe { text, events: &doc.events, owned: &doc.owned, pos: 0 };
-    let value = T::deserialize(&mut de)?;
-    if de.pos != doc.events.len() {
-        return Err(Declined::invalid("trailing events"));
-    }
-    Ok(value)
-}
-
 /// One parse event as the deserializer sees it. Scalars borrow the text unless they
 /// had escapes to resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ev<'a> {
+pub(super) enum Ev<'a> {
     MapStart,
     MapEnd,
     /// A sequence and its number of items.
@@ -136,7 +30,7 @@ enum Ev<'a> {
 /// [`Ev`] as stored: scalars as byte ranges of the text, 12 bytes an event (a large
 /// config has about a million).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Raw {
+pub(super) enum Raw {
     MapStart,
     MapEnd,
     SeqStart(u32),
@@ -148,14 +42,14 @@ enum Raw {
 
 /// The events of one document.
 #[derive(Debug, Default)]
-struct Doc {
-    events: Vec<Raw>,
-    owned: Vec<String>,
+pub(super) struct Doc {
+    pub(super) events: Vec<Raw>,
+    pub(super) owned: Vec<String>,
 }
 
 /// A scalar as scanned, before it is pushed as an event: a byte range of the text,
 /// or the resolved text of a quoted scalar with escapes.
-enum Tok {
+pub(super) enum Tok {
     Plain(usize, usize),
     Quoted(usize, usize),
     Escaped(String),
@@ -163,7 +57,7 @@ enum Tok {
 
 /// A line of the text holding something other than blanks and a comment.
 #[derive(Debug, Clone, Copy)]
-struct Line {
+pub(super) struct Line {
     /// Offset of its first byte.
     start: usize,
     /// Offset just past its content (before `\n` or `\r\n`).
@@ -192,7 +86,7 @@ impl Line {
 /// ASCII, LF, CR before LF, and non-ASCII characters that libyaml treats as ordinary
 /// printable characters (not the NEL/LS/PS line breaks, not a byte-order mark, not C1
 /// controls). Tabs are declined.
-fn check_chars(text: &str) -> R<()> {
+pub(super) fn check_chars(text: &str) -> R<()> {
     let b = text.as_bytes();
     // Fast, vectorizable check for the usual case: printable ASCII and LF only.
     let ordinary = |c: &[u8]| c.iter().fold(true, |ok, &x| ok & ((0x20..0x7f).contains(&x) | (x == b'\n')));
@@ -228,7 +122,7 @@ fn check_chars(text: &str) -> R<()> {
     Ok(())
 }
 
-fn parse(text: &str) -> R<Doc> {
+pub(super) fn parse(text: &str) -> R<Doc> {
     if u32::try_from(text.len()).is_err() {
         return unsupported("a text of 4 GiB or more");
     }
@@ -244,7 +138,7 @@ fn parse(text: &str) -> R<Doc> {
     Ok(p.doc)
 }
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     doc: Doc,
@@ -787,7 +681,7 @@ impl<'a> Parser<'a> {
 }
 
 /// The bytes a plain scalar scan must look at: everything else is just content.
-const SPECIAL: [bool; 256] = {
+pub(super) const SPECIAL: [bool; 256] = {
     let mut t = [false; 256];
     let special = b" #:[]{},";
     let mut i = 0;
@@ -798,59 +692,8 @@ const SPECIAL: [bool; 256] = {
     t
 };
 
-// ---------------------------------------------------------------------------------
-// Scalar resolution, as serde_norway 0.9 does it (`de.rs`: `parse_null`,
-// `parse_bool`, `parse_unsigned_int`, `digits_but_not_number`).
-
-fn is_null(s: &str) -> bool {
-    matches!(s, "null" | "Null" | "NULL" | "~")
-}
-
-fn parse_bool(s: &str) -> Option<bool> {
-    match s {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
-        _ => None,
-    }
-}
-
-/// Leading zero(s) followed by digits is a string (YAML 1.2).
-fn digits_but_not_number(s: &str) -> bool {
-    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
-    s.len() > 1 && s.starts_with('0') && s.bytes().skip(1).all(|b| b.is_ascii_digit())
-}
-
-fn parse_unsigned_int(s: &str) -> Option<u64> {
-    let unpositive = s.strip_prefix('+').unwrap_or(s);
-    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
-        if let Some(rest) = unpositive.strip_prefix(prefix) {
-            if rest.starts_with(['+', '-']) {
-                return None;
-            }
-            if let Ok(n) = u64::from_str_radix(rest, radix) {
-                return Some(n);
-            }
-        }
-    }
-    if unpositive.starts_with(['+', '-']) || digits_but_not_number(s) {
-        return None;
-    }
-    unpositive.parse::<u64>().ok()
-}
-
-// ---------------------------------------------------------------------------------
-// The serde side: a Deserializer over the events.
-
-struct EventDe<'a, 'p> {
-    text: &'a str,
-    events: &'p [Raw],
-    owned: &'p [String],
-    pos: usize,
-}
-
-/// The event `raw` of `text`.
 #[inline]
-fn view(text: &str, raw: Raw) -> R<Ev<'_>> {
+pub(super) fn view(text: &str, raw: Raw) -> R<Ev<'_>> {
     let scalar = |a: u32, b: u32| match text.get(a as usize..b as usize) {
         Some(s) => Ok(s),
         None => Err(Declined::invalid("internal: bad scalar range")),
@@ -864,373 +707,4 @@ fn view(text: &str, raw: Raw) -> R<Ev<'_>> {
         Raw::Quoted(a, b) => Ev::Quoted(scalar(a, b)?),
         Raw::Escaped(i) => Ev::Escaped(i),
     })
-}
-
-impl<'a, 'p> EventDe<'a, 'p> {
-    #[inline]
-    fn peek(&self) -> R<Ev<'a>> {
-        match self.events.get(self.pos) {
-            Some(raw) => view(self.text, *raw),
-            None => Err(Declined::invalid("unexpected end of events")),
-        }
-    }
-
-    #[inline]
-    fn next(&mut self) -> R<Ev<'a>> {
-        let ev = self.peek()?;
-        self.pos += 1;
-        Ok(ev)
-    }
-
-    fn expect(&mut self, want: Ev<'static>) -> R<()> {
-        if self.next()? == want {
-            Ok(())
-        } else {
-            Err(Declined::invalid("unconsumed items"))
-        }
-    }
-}
-
-fn wrong_type<T>() -> R<T> {
-    Err(Declined::invalid("a value of another type"))
-}
-
-fn unsupported_type<T>() -> R<T> {
-    Err(Declined::unsupported("a type the fast path does not deserialize"))
-}
-
-macro_rules! decline_types {
-    ($($method:ident)*) => {
-        $(
-            fn $method<V: Visitor<'a>>(self, _visitor: V) -> R<V::Value> {
-                unsupported_type()
-            }
-        )*
-    };
-}
-
-impl<'a, 'p> de::Deserializer<'a> for &mut EventDe<'a, 'p> {
-    type Error = Declined;
-
-    decline_types! {
-        deserialize_any deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
-        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_bytes
-        deserialize_byte_buf deserialize_unit deserialize_ignored_any
-    }
-
-    fn deserialize_bool<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        match self.next()? {
-            Ev::Plain(s) => match parse_bool(s) {
-                Some(b) => visitor.visit_bool(b),
-                None => wrong_type(),
-            },
-            _ => wrong_type(),
-        }
-    }
-
-    fn deserialize_u8<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-
-    fn deserialize_u16<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-
-    fn deserialize_u32<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-
-    fn deserialize_u64<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        match self.next()? {
-            // The visitor checks the range of narrower types, as with serde_norway.
-            Ev::Plain(s) => match parse_unsigned_int(s) {
-                Some(n) => visitor.visit_u64(n),
-                None => wrong_type(),
-            },
-            _ => wrong_type(),
-        }
-    }
-
-    fn deserialize_str<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        match self.next()? {
-            Ev::Plain(s) | Ev::Quoted(s) => visitor.visit_borrowed_str(s),
-            Ev::Escaped(i) => match self.owned.get(i as usize) {
-                Some(s) => visitor.visit_str(s),
-                None => Err(Declined::invalid("internal: bad escaped scalar")),
-            },
-            _ => wrong_type(),
-        }
-    }
-
-    fn deserialize_string<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_identifier<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_option<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        match self.peek()? {
-            Ev::Plain(s) if s.is_empty() || is_null(s) => {
-                self.pos += 1;
-                visitor.visit_none()
-            }
-            Ev::MapEnd | Ev::SeqEnd => wrong_type(),
-            _ => visitor.visit_some(self),
-        }
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'a>>(self, _name: &'static str, _visitor: V) -> R<V::Value> {
-        unsupported_type()
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'a>>(self, _name: &'static str, visitor: V) -> R<V::Value> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_seq<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        match self.next()? {
-            Ev::SeqStart(len) => {
-                let value = visitor.visit_seq(Seq { de: &mut *self, left: len })?;
-                self.expect(Ev::SeqEnd)?;
-                Ok(value)
-            }
-            // An empty plain value is an empty sequence (as in serde_norway).
-            Ev::Plain("") => visitor.visit_seq(Empty),
-            _ => wrong_type(),
-        }
-    }
-
-    fn deserialize_tuple<V: Visitor<'a>>(self, _len: usize, visitor: V) -> R<V::Value> {
-        self.deserialize_seq(visitor)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'a>>(self, _name: &'static str, _len: usize, visitor: V) -> R<V::Value> {
-        self.deserialize_seq(visitor)
-    }
-
-    fn deserialize_map<V: Visitor<'a>>(self, visitor: V) -> R<V::Value> {
-        match self.next()? {
-            Ev::MapStart => {
-                let value = visitor.visit_map(Map { de: &mut *self })?;
-                self.expect(Ev::MapEnd)?;
-                Ok(value)
-            }
-            Ev::Plain("") => visitor.visit_map(Empty),
-            _ => wrong_type(),
-        }
-    }
-
-    fn deserialize_struct<V: Visitor<'a>>(
-        self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> R<V::Value> {
-        self.deserialize_map(visitor)
-    }
-
-    fn deserialize_enum<V: Visitor<'a>>(
-        self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
-        visitor: V,
-    ) -> R<V::Value> {
-        match self.peek()? {
-            Ev::Plain(_) | Ev::Quoted(_) | Ev::Escaped(_) => visitor.visit_enum(UnitVariant { de: self }),
-            _ => unsupported_type(),
-        }
-    }
-}
-
-struct Seq<'d, 'a, 'p> {
-    de: &'d mut EventDe<'a, 'p>,
-    left: u32,
-}
-
-impl<'a> SeqAccess<'a> for Seq<'_, 'a, '_> {
-    type Error = Declined;
-
-    fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> R<Option<T::Value>> {
-        match self.de.peek()? {
-            Ev::SeqEnd => Ok(None),
-            Ev::MapEnd => Err(Declined::invalid("internal: unbalanced events")),
-            _ => {
-                self.left = self.left.saturating_sub(1);
-                seed.deserialize(&mut *self.de).map(Some)
-            }
-        }
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.left as usize)
-    }
-}
-
-struct Map<'d, 'a, 'p> {
-    de: &'d mut EventDe<'a, 'p>,
-}
-
-impl<'a> MapAccess<'a> for Map<'_, 'a, '_> {
-    type Error = Declined;
-
-    fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> R<Option<K::Value>> {
-        match self.de.peek()? {
-            Ev::MapEnd => Ok(None),
-            Ev::Plain(_) | Ev::Quoted(_) | Ev::Escaped(_) => seed.deserialize(&mut *self.de).map(Some),
-            _ => Err(Declined::unsupported("a non-scalar key")),
-        }
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'a>>(&mut self, seed: V) -> R<V::Value> {
-        seed.deserialize(&mut *self.de)
-    }
-}
-
-/// The empty sequence or mapping an empty plain value stands for.
-struct Empty;
-
-impl<'a> SeqAccess<'a> for Empty {
-    type Error = Declined;
-
-    fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, _seed: T) -> R<Option<T::Value>> {
-        Ok(None)
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(0)
-    }
-}
-
-impl<'a> MapAccess<'a> for Empty {
-    type Error = Declined;
-
-    fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, _seed: K) -> R<Option<K::Value>> {
-        Ok(None)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'a>>(&mut self, _seed: V) -> R<V::Value> {
-        Err(Declined::invalid("internal: value without key"))
-    }
-}
-
-/// A unit variant named by a scalar (serde_norway's `UnitVariantAccess`).
-struct UnitVariant<'d, 'a, 'p> {
-    de: &'d mut EventDe<'a, 'p>,
-}
-
-impl<'a> EnumAccess<'a> for UnitVariant<'_, 'a, '_> {
-    type Error = Declined;
-    type Variant = Self;
-
-    fn variant_seed<V: DeserializeSeed<'a>>(self, seed: V) -> R<(V::Value, Self)> {
-        let variant = seed.deserialize(&mut *self.de)?;
-        Ok((variant, self))
-    }
-}
-
-impl<'a> VariantAccess<'a> for UnitVariant<'_, 'a, '_> {
-    type Error = Declined;
-
-    fn unit_variant(self) -> R<()> {
-        Ok(())
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'a>>(self, _seed: T) -> R<T::Value> {
-        wrong_type()
-    }
-
-    fn tuple_variant<V: Visitor<'a>>(self, _len: usize, _visitor: V) -> R<V::Value> {
-        wrong_type()
-    }
-
-    fn struct_variant<V: Visitor<'a>>(self, _fields: &'static [&'static str], _visitor: V) -> R<V::Value> {
-        wrong_type()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn events(text: &str) -> Vec<Ev<'_>> {
-        let doc = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-        doc.events.iter().map(|raw| view(text, *raw).unwrap()).collect()
-    }
-
-    #[test]
-    fn block_and_flow_events() {
-        use Ev::*;
-        assert_eq!(
-            events("a:\n- - 1\n  - 2\n- [x, 'y']\nb: {k: \"v\\n\", e: }\n"),
-            vec![
-                MapStart,
-                Plain("a"),
-                SeqStart(2),
-                SeqStart(2),
-                Plain("1"),
-                Plain("2"),
-                SeqEnd,
-                SeqStart(2),
-                Plain("x"),
-                Quoted("y"),
-                SeqEnd,
-                SeqEnd,
-                Plain("b"),
-                MapStart,
-                Plain("k"),
-                Escaped(0),
-                Plain("e"),
-                Plain(""),
-                MapEnd,
-                MapEnd,
-            ]
-        );
-        assert_eq!(
-            events("---\n- n: 1 # c\n  m:\n    - 'it''s'\n-\n  x: ~\n...\n"),
-            vec![
-                SeqStart(2),
-                MapStart,
-                Plain("n"),
-                Plain("1"),
-                Plain("m"),
-                SeqStart(1),
-                Escaped(0),
-                SeqEnd,
-                MapEnd,
-                MapStart,
-                Plain("x"),
-                Plain("~"),
-                MapEnd,
-                SeqEnd,
-            ]
-        );
-    }
-
-    #[test]
-    fn events_are_small() {
-        assert!(std::mem::size_of::<Raw>() <= 12);
-    }
-
-    #[test]
-    fn unsigned_ints_as_serde_norway() {
-        for (s, want) in [
-            ("80", Some(80)),
-            ("+80", Some(80)),
-            ("0x50", Some(80)),
-            ("0o120", Some(80)),
-            ("0b1010000", Some(80)),
-            ("080", None),
-            ("0", Some(0)),
-            ("-1", None),
-            ("0x+5", None),
-            ("++5", None),
-            ("0x", None),
-            ("1_000", None),
-            ("", None),
-        ] {
-            assert_eq!(parse_unsigned_int(s), want, "{s:?}");
-        }
-    }
 }

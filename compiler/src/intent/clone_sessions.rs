@@ -1,0 +1,104 @@
+//! Clone sessions of one device: a member block per (profile, SE) key, allocated
+//! hints first ([`allocate_blocks`]), and in each block one clone member (clone
+//! session plus `clone_rewrite` entry) per clone server.
+
+use super::blocks::{allocate_blocks, BLOCK_WIDTH, MAX_BLOCKS, MAX_SESSION_ID};
+use super::entities::{Allocation, CloneMember, MemberBlock, MemberId};
+use super::inputs::Inputs;
+use super::placement::DeviceAcc;
+use crate::diag::Diagnostic;
+use crate::model::Model;
+
+/// The block of each key of device `di` (by key index), honouring `hints`, or
+/// `None` (reported) when the device needs more blocks than there are.
+pub(super) fn allocate(
+    model: &Model<'_>,
+    inputs: &Inputs<'_>,
+    acc: &DeviceAcc,
+    di: usize,
+    hints: &Allocation,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<Vec<u16>> {
+    let cfg = model.config;
+    let dev = &cfg.devices[di];
+    let keys: Vec<(&str, &str)> =
+        acc.keys.iter().map(|&(pi, se)| (cfg.traffic_clone_profiles[pi].name.as_str(), inputs.ses[se].name)).collect();
+    let Some(alloc) = allocate_blocks(&keys, |p, s| hints.get(&dev.name, p, s)) else {
+        errs.push(Diagnostic::error(
+            format!("devices[{di}]"),
+            format!(
+                "device `{}` needs more than {MAX_SESSION_ID} clone sessions: {} (profile, service engine) \
+                 blocks of {BLOCK_WIDTH}, at most {MAX_BLOCKS} fit",
+                dev.name,
+                keys.len()
+            ),
+        ));
+        return None;
+    };
+    Some(keys.iter().map(|kn| alloc[kn]).collect())
+}
+
+/// The blocks (sorted by first member id) and members (sorted by id) of one
+/// device; a clone server on a network an SE has no interface on is reported.
+pub(super) fn blocks_and_members(
+    model: &Model<'_>,
+    inputs: &Inputs<'_>,
+    acc: &DeviceAcc,
+    block_of: &[u16],
+    errs: &mut Vec<Diagnostic>,
+) -> (Vec<MemberBlock>, Vec<CloneMember>) {
+    let cfg = model.config;
+    let mut blocks = Vec::with_capacity(acc.keys.len());
+    let mut members = Vec::new();
+    for (ki, &(pi, se)) in acc.keys.iter().enumerate() {
+        let p = &cfg.traffic_clone_profiles[pi];
+        let info = &inputs.profiles[pi];
+        let Some(servers) = &info.servers else {
+            continue;
+        };
+        let se_info = &inputs.ses[se];
+        let index = block_of[ki];
+        let first = index * BLOCK_WIDTH + 1;
+        blocks.push(MemberBlock {
+            profile: p.name.clone(),
+            se: se_info.name.to_string(),
+            index,
+            first: MemberId(first),
+            count: servers.len() as u16,
+            mode: p.distribution,
+            config_digest: info.digest,
+        });
+        for (ci, &(ip, mac, net)) in servers.iter().enumerate() {
+            let itf = se_info.ifaces.iter().flatten().find(|i| i.net == Some(net));
+            let Some(itf) = itf else {
+                let r = &model.ses[se];
+                errs.push(Diagnostic::error(
+                    format!("traffic_clone_profiles[{pi}].clone_servers[{ci}].network"),
+                    format!(
+                        "service engine `{}` (se_groups[{}].service_engines[{}]) has no interface on network `{}`, \
+                         so clone server {} cannot be reached from it",
+                        se_info.name, r.group, r.index, cfg.networks[net].name, p.clone_servers[ci].ip
+                    ),
+                ));
+                continue;
+            };
+            members.push(CloneMember {
+                id: MemberId(first + ci as u16),
+                profile: p.name.clone(),
+                se: se_info.name.to_string(),
+                server_index: ci as u8,
+                clone_ip: ip,
+                egress_port: itf.port,
+                src_mac: itf.mac,
+                dst_mac: mac,
+                vlan: model.networks[net].vlan,
+                truncate: info.truncate,
+                nat_restore: p.preserve_client_ip,
+                config_digest: info.digest,
+            });
+        }
+    }
+    blocks.sort_unstable_by_key(|b| b.first);
+    members.sort_unstable_by_key(|m| m.id);
+    (blocks, members)
+}
