@@ -18,7 +18,7 @@
 //! - Clone sessions: `PacketReplicationEngineEntry.clone_session_entry` with
 //!   `session_id` = member id, one replica `{egress_port, instance = member id}`,
 //!   `class_of_service` 0 and `packet_length_bytes` 0 (truncation is the
-//!   `clone_rewrite_set.truncate_len` parameter, DESIGN §4/§8). The replica uses the
+//!   `clone_rewrite_set.truncate_len` parameter, `docs/dataplane.md`, `docs/targets.md`). The replica uses the
 //!   `egress_port` form, which BMv2/PI accepts; its value is checked against the width
 //!   of `wire.ingress_port` (the program's port width).
 //!
