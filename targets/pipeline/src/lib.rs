@@ -10,6 +10,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`wire`] | zero-copy header views (Ethernet, 802.1Q, IPv4, IPv6, TCP, UDP) and the contract's parser, [`wire::parse`] |
+//! | [`summary`] | a one-line, tcpdump-like decode of a frame, for people (`p4clone diff`) |
 //! | [`csum`] | Internet checksum and the RFC 1624 incremental updates used by the NAT restore |
 //! | [`hash`] | BMv2's `crc32` and the symmetric flow hash |
 //! | [`table`] | the tables as data: one [`Table`] definition per table (entries, actions, P4Info contract, storage), [`TableOp`], [`TableError`]; tuple-space search for the ternary tables |
@@ -60,6 +61,7 @@ mod mem;
 pub mod pipeline;
 pub mod sizes;
 pub mod state;
+pub mod summary;
 mod sync;
 pub mod table;
 pub mod wire;
