@@ -11,7 +11,7 @@ use p4clone_proto::program::counters;
 use p4clone_proto::schema::{CounterInfo, P4Schema};
 
 use super::tables::{self, TableDef};
-use super::{check_index, entity, Budget, EntityIter, Failure, Fill, Parse, Planned, Program};
+use super::update::{check_index, entity, Budget, EntityIter, Failure, Fill, Parse, Planned};
 
 /// An indexed counter bound to the pipeline's.
 #[derive(Debug)]
@@ -43,9 +43,10 @@ pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<CounterDef>, String> {
     Ok(out)
 }
 
-impl Program {
-    fn counter(&self, id: u32) -> Result<&CounterDef, Failure> {
-        self.counters
+/// The counter `id` of `counters` (INVALID_ARGUMENT when the P4Info has none).
+fn find(counters: &[CounterDef], id: u32) -> Result<&CounterDef, Failure> {
+    {
+        counters
             .iter()
             .find(|c| c.info.id == id)
             .ok_or_else(|| Failure::invalid(format!("no counter with id {id:#010x} in the P4Info")))
@@ -53,11 +54,15 @@ impl Program {
 }
 
 /// A Write update of a `CounterEntry`.
-pub(crate) fn plan_counter_write(prog: &Program, ty: UpdateType, ce: &p4::CounterEntry) -> Result<Planned, Failure> {
+pub(crate) fn plan_counter_write(
+    counters: &[CounterDef],
+    ty: UpdateType,
+    ce: &p4::CounterEntry,
+) -> Result<Planned, Failure> {
     if ty != UpdateType::Modify {
         return Err(Failure::invalid("counter entries can only be modified (INSERT and DELETE are not allowed)"));
     }
-    let def = prog.counter(ce.counter_id)?;
+    let def = find(counters, ce.counter_id)?;
     let index = check_index(ce.index.as_ref(), def.size, &def.info.name)?;
     let Some(data) = &ce.data else {
         return Ok(Planned::default());
@@ -70,8 +75,8 @@ pub(crate) fn plan_counter_write(prog: &Program, ty: UpdateType, ce: &p4::Counte
 }
 
 /// The classify table a `DirectCounterEntry` names.
-fn direct_def<'p>(prog: &'p Program, te: &p4::TableEntry) -> Result<&'p TableDef, Failure> {
-    let def = prog.table(te.table_id)?;
+fn direct_def<'p>(tables: &'p [TableDef], te: &p4::TableEntry) -> Result<&'p TableDef, Failure> {
+    let def = tables::find(tables, te.table_id)?;
     if def.direct_counter.is_none() {
         return Err(Failure::invalid(format!("table {} has no direct counter", def.info.name)));
     }
@@ -86,7 +91,7 @@ fn direct_def<'p>(prog: &'p Program, te: &p4::TableEntry) -> Result<&'p TableDef
 
 /// A Write update of a `DirectCounterEntry`.
 pub(crate) fn plan_direct_write(
-    prog: &Program,
+    tables: &[TableDef],
     ty: UpdateType,
     dce: &p4::DirectCounterEntry,
     pipeline: &Pipeline,
@@ -100,7 +105,7 @@ pub(crate) fn plan_direct_write(
     let Some(te) = &dce.table_entry else {
         return Err(Failure::invalid("a DirectCounterEntry write needs its table_entry"));
     };
-    let def = direct_def(prog, te)?;
+    let def = direct_def(tables, te)?;
     let key = tables::direct_key(def, te, parse)?;
     match &dce.data {
         Some(data) => {
@@ -126,13 +131,13 @@ fn counter_entity(def: &CounterDef, index: u32, v: p4clone_pipeline::CounterValu
 
 /// A `CounterEntry` read request: counter id 0 = all counters, no index = all cells.
 pub(crate) fn read_counters(
-    prog: &'static Program,
+    counters: &'static [CounterDef],
     ce: &p4::CounterEntry,
     p: &Pipeline,
     budget: &mut Budget,
 ) -> Result<EntityIter, Failure> {
     let defs: Vec<&'static CounterDef> =
-        if ce.counter_id == 0 { prog.counters.iter().collect() } else { vec![prog.counter(ce.counter_id)?] };
+        if ce.counter_id == 0 { counters.iter().collect() } else { vec![find(counters, ce.counter_id)?] };
     let mut parts: Vec<EntityIter> = Vec::new();
     for def in defs {
         match check_index(ce.index.as_ref(), def.size, &def.info.name)? {
@@ -156,7 +161,7 @@ pub(crate) fn read_counters(
 /// A `DirectCounterEntry` read request: no `table_entry` or table id 0 = every
 /// table with a direct counter; no match = every entry of the table.
 pub(crate) fn read_direct(
-    prog: &'static Program,
+    tables: &'static [TableDef],
     dce: &p4::DirectCounterEntry,
     p: &Pipeline,
     parse: Parse,
@@ -170,7 +175,7 @@ pub(crate) fn read_direct(
             ));
         }
         let mut parts: Vec<EntityIter> = Vec::new();
-        for def in prog.tables().iter().filter(|t| t.direct_counter.is_some()) {
+        for def in tables.iter().filter(|t| t.direct_counter.is_some()) {
             budget.spend(tables::len(def, p))?;
             let recs = tables::all_records(def, p);
             parts.push(Box::new(
@@ -180,7 +185,7 @@ pub(crate) fn read_direct(
         }
         return Ok(Box::new(parts.into_iter().flatten()));
     }
-    let def: &'static TableDef = direct_def(prog, &te)?;
+    let def: &'static TableDef = direct_def(tables, &te)?;
     debug_assert!(def.direct_counter.is_some());
     let recs = if te.r#match.is_empty() {
         budget.spend(tables::len(def, p))?;

@@ -10,7 +10,7 @@ use p4clone_proto::p4::v1::{self as p4, entity::Entity as E, p4_data::Data, upda
 use p4clone_proto::program::registers;
 use p4clone_proto::schema::{P4Schema, RegisterInfo};
 
-use super::{check_index, entity, Budget, EntityIter, Failure, Fill, Parse, Planned, Program};
+use super::update::{check_index, entity, Budget, EntityIter, Failure, Fill, Parse, Planned};
 
 /// The register of the contract, bound to the pipeline's `rr_cursor`.
 #[derive(Debug)]
@@ -41,9 +41,10 @@ pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<RegisterDef>, String> {
     Ok(out)
 }
 
-impl Program {
-    fn register(&self, id: u32) -> Result<&RegisterDef, Failure> {
-        self.registers
+/// The register `id` of `registers` (INVALID_ARGUMENT when the P4Info has none).
+fn find(registers: &[RegisterDef], id: u32) -> Result<&RegisterDef, Failure> {
+    {
+        registers
             .iter()
             .find(|r| r.info.id == id)
             .ok_or_else(|| Failure::invalid(format!("no register with id {id:#010x} in the P4Info")))
@@ -52,7 +53,7 @@ impl Program {
 
 /// A Write update of a `RegisterEntry`.
 pub(crate) fn plan_write(
-    prog: &Program,
+    registers: &[RegisterDef],
     ty: UpdateType,
     re: &p4::RegisterEntry,
     parse: Parse,
@@ -60,7 +61,7 @@ pub(crate) fn plan_write(
     if ty != UpdateType::Modify {
         return Err(Failure::invalid("register entries can only be modified (INSERT and DELETE are not allowed)"));
     }
-    let def = prog.register(re.register_id)?;
+    let def = find(registers, re.register_id)?;
     let index = check_index(re.index.as_ref(), def.size, &def.info.name)?;
     let value = match re.data.as_ref().and_then(|d| d.data.as_ref()) {
         Some(Data::Bitstring(b)) => parse.uint(b, def.bitwidth, &|| format!("register {} data", def.info.name))? as u16,
@@ -88,13 +89,13 @@ fn register_entity(def: &RegisterDef, index: u32, value: u16) -> p4::Entity {
 
 /// A `RegisterEntry` read request: register id 0 = all registers, no index = all cells.
 pub(crate) fn read(
-    prog: &'static Program,
+    registers: &'static [RegisterDef],
     re: &p4::RegisterEntry,
     p: &Pipeline,
     budget: &mut Budget,
 ) -> Result<EntityIter, Failure> {
     let defs: Vec<&'static RegisterDef> =
-        if re.register_id == 0 { prog.registers.iter().collect() } else { vec![prog.register(re.register_id)?] };
+        if re.register_id == 0 { registers.iter().collect() } else { vec![find(registers, re.register_id)?] };
     let mut parts: Vec<EntityIter> = Vec::new();
     for def in defs {
         match check_index(re.index.as_ref(), def.size, &def.info.name)? {

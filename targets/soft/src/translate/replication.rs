@@ -14,7 +14,7 @@ use p4clone_proto::p4::v1::{
     update::Type as UpdateType,
 };
 
-use super::{entity, Budget, EntityIter, Failure, Parse, Planned, SideEffect, SideState};
+use super::update::{entity, Budget, EntityIter, Failure, Parse, Planned, SideEffect, SideState};
 
 /// Highest clone session id (BMv2 accepts 32767, refuses 32768).
 pub(crate) const MAX_SESSION_ID: u32 = 32_767;

@@ -17,7 +17,7 @@ use p4clone_proto::p4::v1::{
 };
 use p4clone_proto::schema::{ActionInfo, MatchKind, P4Schema, TableInfo};
 
-use super::{entity, Budget, EntityIter, Failure, Parse, Planned, Program, SideEffect, SideState};
+use super::update::{entity, Budget, EntityIter, Failure, Parse, Planned, SideEffect, SideState};
 
 /// An action of a table, with its parameters mapped to the contract's order.
 #[derive(Debug)]
@@ -214,8 +214,8 @@ pub(crate) fn parse_match(
                     return Err(Failure::invalid(format!(
                         "{}: value {} has bits outside mask {}",
                         what(),
-                        super::hex(&t.value),
-                        super::hex(&t.mask)
+                        super::update::hex(&t.value),
+                        super::update::hex(&t.mask)
                     )));
                 }
                 (v, m)
@@ -368,15 +368,23 @@ fn check_extras(def: &TableDef, te: &p4::TableEntry) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The table `id` of `tables` (INVALID_ARGUMENT when the P4Info has none).
+pub(crate) fn find(tables: &[TableDef], id: u32) -> Result<&TableDef, Failure> {
+    tables
+        .iter()
+        .find(|t| t.info.id == id)
+        .ok_or_else(|| Failure::invalid(format!("no table with id {id:#010x} in the P4Info")))
+}
+
 /// A Write update of a `TableEntry`.
 pub(crate) fn plan_write(
-    prog: &Program,
+    tables: &[TableDef],
     ty: UpdateType,
     te: &p4::TableEntry,
     pipeline: &Pipeline,
     parse: Parse,
 ) -> Result<Planned, Failure> {
-    let def = prog.table(te.table_id)?;
+    let def = find(tables, te.table_id)?;
     if te.is_const {
         return Err(Failure::invalid("is_const must be false in a write"));
     }
@@ -559,7 +567,7 @@ pub(crate) fn select(
 
 /// A `TableEntry` read request (spec "Wildcard Reads").
 pub(crate) fn read(
-    prog: &'static Program,
+    tables: &'static [TableDef],
     te: &p4::TableEntry,
     p: &Pipeline,
     side: &SideState,
@@ -570,9 +578,9 @@ pub(crate) fn read(
         if !te.r#match.is_empty() {
             return Err(Failure::invalid("a read of all tables (table_id 0) cannot filter on match fields"));
         }
-        prog.tables().iter().collect()
+        tables.iter().collect()
     } else {
-        vec![prog.table(te.table_id)?]
+        vec![find(tables, te.table_id)?]
     };
     if te.is_default_action {
         if !te.r#match.is_empty() || te.priority != 0 {
@@ -625,8 +633,8 @@ mod tests {
     /// action as the default.
     #[test]
     fn key_and_action_round_trip() {
-        let prog = super::super::program();
-        for def in prog.tables() {
+        let schema = p4clone_proto::program::schema().expect("the embedded P4Info loads");
+        for def in &bind(schema).expect("the embedded P4Info binds") {
             let n = def.field_pos.len();
             let fields: Vec<(u128, u128)> = (0..n)
                 .map(|i| {
