@@ -1,0 +1,759 @@
+//! Objects + site file to a p4clone [`Config`]: every reference resolved, every
+//! field p4clone cannot express reported on its object (an error, or a warning
+//! where a safe reading exists).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::fields::{self, Object};
+use super::objects::{ImportError, Kind};
+use super::references::{Catalog, Entry, Scope};
+use super::shapes::{self, InputFile};
+use super::site::Site;
+use crate::config::{
+    CloneServer, Config, Network, Pool, PoolServer, Protocol, SeGroup, Service, Tenant, TrafficCloneProfile,
+    VirtualService, DEFAULT_TENANT,
+};
+
+/// The default of `Pool.default_server_port` in the API schema.
+const DEFAULT_SERVER_PORT: u64 = 80;
+
+/// An imported config, where each object came from, and the warnings.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The p4clone config.
+    pub config: Config,
+    /// Per (config section, object name): where it came from (`VirtualService "vs" uuid ... in export.json`).
+    pub origins: BTreeMap<(String, String), String>,
+    /// Things read in a safe but lossy way, or left out, one per object.
+    pub warnings: Vec<ImportError>,
+}
+
+/// Converts `inputs` with `site`; only virtual services of `tenant` when given.
+/// On failure, every error found (nothing is partially converted).
+pub fn convert(inputs: &[InputFile], site: &Site, tenant: Option<&str>) -> Result<Imported, Vec<ImportError>> {
+    let mut objects = Vec::new();
+    let mut warnings = Vec::new();
+    for input in inputs {
+        let (objs, ignored) = shapes::split(input).map_err(|e| vec![e])?;
+        if !ignored.is_empty() {
+            warnings.push(ImportError::File {
+                file: input.name.clone(),
+                message: format!("object types p4clone does not use were not read: {}", ignored.join(", ")),
+            });
+        }
+        objects.extend(objs);
+    }
+    let catalog = Catalog::build(objects)?;
+    let mut c = Converter::default_for(&catalog, site);
+    c.warnings = warnings;
+    c.run(tenant);
+    if !c.errors.is_empty() {
+        return Err(c.errors);
+    }
+    Ok(c.finish())
+}
+
+type Key = (Kind, String, String);
+
+fn key(e: &Entry) -> Key {
+    (e.id.kind, e.tenant.clone(), e.id.name.clone())
+}
+
+fn origin(e: &Entry) -> String {
+    // Debug formatting escapes line breaks, so a name cannot end the YAML comment.
+    let mut s = format!("{} {:?}", e.id.kind, e.id.name);
+    if !e.id.uuid.is_empty() {
+        s.push_str(&format!(" uuid {:?}", e.id.uuid));
+    }
+    if e.tenant != DEFAULT_TENANT && e.id.kind != Kind::Tenant {
+        s.push_str(&format!(" tenant {:?}", e.tenant));
+    }
+    s.push_str(&format!(" from {:?}", e.id.file));
+    s
+}
+
+/// A virtual service before names are made unique.
+struct VsPlan<'a> {
+    entry: &'a Entry,
+    vip: String,
+    services: Vec<Service>,
+    se_group: String,
+    pool: Key,
+    profile: Option<Key>,
+}
+
+struct Converter<'a> {
+    catalog: &'a Catalog,
+    site: &'a Site,
+    errors: Vec<ImportError>,
+    warnings: Vec<ImportError>,
+    services: Vec<VsPlan<'a>>,
+    pools: BTreeMap<Key, (&'a Entry, Vec<PoolServer>)>,
+    profiles: BTreeMap<Key, (&'a Entry, TrafficCloneProfile)>,
+    networks: BTreeMap<String, (Option<&'a Entry>, Network)>,
+}
+
+impl<'a> Converter<'a> {
+    fn default_for(catalog: &'a Catalog, site: &'a Site) -> Converter<'a> {
+        Converter {
+            catalog,
+            site,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            services: Vec::new(),
+            pools: BTreeMap::new(),
+            profiles: BTreeMap::new(),
+            networks: BTreeMap::new(),
+        }
+    }
+
+    fn run(&mut self, tenant: Option<&str>) {
+        self.site_networks();
+        let catalog = self.catalog;
+        for vs in catalog.of_kind(Kind::VirtualService) {
+            if tenant.is_some_and(|t| t != vs.tenant) {
+                continue;
+            }
+            if let Some(plan) = self.virtual_service(vs) {
+                self.services.push(plan);
+            }
+        }
+        if tenant.is_some_and(|t| !catalog.of_kind(Kind::VirtualService).any(|vs| vs.tenant == t)) {
+            self.errors.push(ImportError::File {
+                file: "--tenant".to_string(),
+                message: format!("no VirtualService in tenant \"{}\"", tenant.unwrap_or_default()),
+            });
+        }
+    }
+
+    /// Networks from the controller are added when used; the site's are added now
+    /// (new ones) or remembered as overrides.
+    fn site_networks(&mut self) {
+        for n in &self.site.networks {
+            if self.find_network_by_name(&n.name).is_some() {
+                continue;
+            }
+            match &n.subnet {
+                Some(subnet) => {
+                    let net = Network { name: n.name.clone(), subnet: subnet.clone(), vlan: n.vlan };
+                    self.networks.insert(n.name.clone(), (None, net));
+                }
+                None => self.errors.push(ImportError::Site {
+                    file: "networks".to_string(),
+                    message: format!("network \"{}\" is not in the inputs, so it needs a `subnet`", n.name),
+                }),
+            }
+        }
+    }
+
+    fn find_network_by_name(&self, name: &str) -> Option<&'a Entry> {
+        let catalog = self.catalog;
+        catalog
+            .by_name(Kind::Network, DEFAULT_TENANT, name)
+            .or_else(|| catalog.of_kind(Kind::Network).find(|e| e.id.name == name))
+    }
+
+    fn virtual_service(&mut self, e: &'a Entry) -> Option<VsPlan<'a>> {
+        let before = self.errors.len();
+        let b = &e.body;
+        let profile = self.reference(e, "traffic_clone_profile_ref", Kind::TrafficCloneProfile, Scope::SameTenant);
+        let cloned = profile.is_some();
+        // SE group: its SEs come from the site file.
+        let se_group = self.reference(e, "se_group_ref", Kind::ServiceEngineGroup, Scope::SharedFromAdmin);
+        let se_group = match se_group {
+            Some(g) if self.site.se_groups.iter().any(|s| s.name == g.id.name) => Some(g.id.name.clone()),
+            Some(g) if cloned => {
+                self.errors.push(e.id.field_error(
+                    "se_group_ref",
+                    format!("the site file has no service engines for ServiceEngineGroup \"{}\"", g.id.name),
+                ));
+                None
+            }
+            Some(g) => {
+                self.warnings.push(e.id.error(format!(
+                    "left out: not cloned, and the site file has no service engines for its ServiceEngineGroup \"{}\"",
+                    g.id.name
+                )));
+                return None;
+            }
+            None => {
+                if self.errors.len() == before {
+                    self.errors.push(e.id.field_error("se_group_ref", "missing"));
+                }
+                None
+            }
+        };
+        // Pool (pool groups cannot be expressed).
+        let pool = if fields::get(b, "pool_group_ref").is_some() {
+            self.errors.push(e.id.field_error(
+                "pool_group_ref",
+                "pool groups are not supported: p4clone needs one pool per virtual service (use pool_ref)",
+            ));
+            None
+        } else if fields::get(b, "pool_ref").is_none() {
+            self.errors.push(e.id.field_error("pool_ref", "missing: p4clone needs the back-end pool"));
+            None
+        } else {
+            self.reference(e, "pool_ref", Kind::Pool, Scope::SameTenant)
+        };
+        if let Some(p) = pool {
+            self.pool(p);
+        }
+        if let Some(p) = profile {
+            self.profile(p);
+        }
+        let vip = self.vip(e);
+        let services = self.vs_services(e);
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(VsPlan { entry: e, vip: vip?, services, se_group: se_group?, pool: key(pool?), profile: profile.map(key) })
+    }
+
+    /// Resolves an optional reference field; errors are recorded.
+    fn reference(&mut self, e: &'a Entry, field: &str, want: Kind, scope: Scope) -> Option<&'a Entry> {
+        let text = match fields::text(&e.body, field) {
+            Ok(t) => t?,
+            Err(m) => {
+                self.errors.push(e.id.field_error(field, m));
+                return None;
+            }
+        };
+        match self.catalog.resolve(e, field, &text, want, scope) {
+            Ok(target) => Some(target),
+            Err(err) => {
+                self.errors.push(err);
+                None
+            }
+        }
+    }
+
+    /// The VIP: from `vsvip_ref`, else the inline `vip[]`; one address.
+    fn vip(&mut self, e: &'a Entry) -> Option<String> {
+        let (owner, field_prefix) = match fields::get(&e.body, "vsvip_ref") {
+            Some(_) => (self.reference(e, "vsvip_ref", Kind::VsVip, Scope::SameTenant)?, "vip"),
+            None => (e, "vip"),
+        };
+        let vips = match fields::objects(&owner.body, "vip") {
+            Ok(v) => v,
+            Err(m) => {
+                self.errors.push(owner.id.field_error("vip", m));
+                return None;
+            }
+        };
+        let Some(first) = vips.first() else {
+            self.errors.push(owner.id.field_error("vip", "no VIP: p4clone needs the virtual service's address"));
+            return None;
+        };
+        let mut addresses = Vec::new();
+        for field in ["ip_address", "ip6_address"] {
+            match fields::object(first, field) {
+                Ok(Some(a)) => match fields::ip_addr(a) {
+                    Ok(ip) => addresses.push(ip),
+                    Err((f, m)) => {
+                        self.errors.push(owner.id.field_error(format!("{field_prefix}[0].{field}.{f}"), m));
+                        return None;
+                    }
+                },
+                Ok(None) => {}
+                Err(m) => {
+                    self.errors.push(owner.id.field_error(format!("{field_prefix}[0].{field}"), m));
+                    return None;
+                }
+            }
+        }
+        let Some(ip) = addresses.first() else {
+            self.errors.push(owner.id.field_error("vip[0]", "no ip_address or ip6_address"));
+            return None;
+        };
+        if vips.len() > 1 || addresses.len() > 1 {
+            self.warnings.push(owner.id.field_error(
+                "vip",
+                format!("p4clone takes one VIP per virtual service; {ip} is used, the other addresses are not"),
+            ));
+        }
+        Some(ip.to_string())
+    }
+
+    fn vs_services(&mut self, e: &'a Entry) -> Vec<Service> {
+        let list = match fields::objects(&e.body, "services") {
+            Ok(l) => l,
+            Err(m) => {
+                self.errors.push(e.id.field_error("services", m));
+                return Vec::new();
+            }
+        };
+        if list.is_empty() {
+            self.errors.push(e.id.field_error("services", "no services: p4clone needs at least one port"));
+        }
+        let vs_protocol = self.protocol(e, &e.body, "network_profile_ref", Protocol::Tcp);
+        let mut out = Vec::new();
+        for (i, s) in list.iter().enumerate() {
+            let port = match fields::integer(s, "port") {
+                Ok(Some(p)) if (1..=65535).contains(&p) => p as u16,
+                Ok(Some(p)) => {
+                    self.errors
+                        .push(e.id.field_error(format!("services[{i}].port"), format!("{p} is not a port (1..65535)")));
+                    continue;
+                }
+                Ok(None) => {
+                    self.errors.push(e.id.field_error(format!("services[{i}].port"), "missing"));
+                    continue;
+                }
+                Err(m) => {
+                    self.errors.push(e.id.field_error(format!("services[{i}].port"), m));
+                    continue;
+                }
+            };
+            match fields::integer(s, "port_range_end") {
+                Ok(Some(end)) if end != u64::from(port) && end != 0 => {
+                    self.errors.push(e.id.field_error(
+                        format!("services[{i}].port_range_end"),
+                        format!("port ranges are not supported ({port}-{end}): list each port as its own service"),
+                    ));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(m) => self.errors.push(e.id.field_error(format!("services[{i}].port_range_end"), m)),
+            }
+            if let Err(m) = fields::boolean(s, "enable_ssl") {
+                self.errors.push(e.id.field_error(format!("services[{i}].enable_ssl"), m));
+            }
+            let protocol = self.protocol(e, s, "override_network_profile_ref", vs_protocol);
+            out.push(Service { port, protocol });
+        }
+        out
+    }
+
+    /// The L4 protocol a network profile reference implies: UDP when its name says
+    /// so (`System-UDP-Fast-Path`), TCP otherwise.
+    fn protocol(&mut self, e: &'a Entry, obj: &Object, field: &str, default: Protocol) -> Protocol {
+        let Ok(Some(text)) = fields::text(obj, field) else { return default };
+        match self.catalog.name_of(e, field, &text, Kind::NetworkProfile) {
+            Ok(name) if name.to_ascii_uppercase().contains("UDP") => Protocol::Udp,
+            Ok(_) => Protocol::Tcp,
+            Err(_) => {
+                self.warnings.push(e.id.field_error(
+                    field,
+                    format!("\"{text}\": cannot tell the network profile's protocol (no name); TCP assumed"),
+                ));
+                default
+            }
+        }
+    }
+
+    fn pool(&mut self, e: &'a Entry) {
+        if self.pools.contains_key(&key(e)) {
+            return;
+        }
+        let b = &e.body;
+        for unsupported in ["ipaddrgroup_ref", "nsx_securitygroup", "autoscale_policy_ref"] {
+            if fields::get(b, unsupported).is_some() {
+                self.errors.push(e.id.field_error(
+                    unsupported,
+                    "members from groups or autoscaling are not supported: p4clone needs the server addresses",
+                ));
+            }
+        }
+        let default_port = match fields::integer(b, "default_server_port") {
+            Ok(p) => p.unwrap_or(DEFAULT_SERVER_PORT),
+            Err(m) => {
+                self.errors.push(e.id.field_error("default_server_port", m));
+                DEFAULT_SERVER_PORT
+            }
+        };
+        let servers = match fields::objects(b, "servers") {
+            Ok(s) => s,
+            Err(m) => {
+                self.errors.push(e.id.field_error("servers", m));
+                Vec::new()
+            }
+        };
+        let mut out = Vec::new();
+        for (i, s) in servers.iter().enumerate() {
+            let f = |x: &str| format!("servers[{i}].{x}");
+            match fields::boolean(s, "enabled") {
+                Ok(Some(false)) => {
+                    self.warnings.push(e.id.field_error(f("enabled"), "server disabled: left out of the pool"));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(m) => self.errors.push(e.id.field_error(f("enabled"), m)),
+            }
+            let ip = match fields::object(s, "ip") {
+                Ok(Some(a)) => match fields::ip_addr(a) {
+                    Ok(ip) => ip,
+                    Err((g, m)) => {
+                        self.errors.push(e.id.field_error(f(&format!("ip.{g}")), m));
+                        continue;
+                    }
+                },
+                Ok(None) => {
+                    self.errors.push(e.id.field_error(
+                        f("ip"),
+                        "missing (a server by hostname only is not supported: p4clone needs its address)",
+                    ));
+                    continue;
+                }
+                Err(m) => {
+                    self.errors.push(e.id.field_error(f("ip"), m));
+                    continue;
+                }
+            };
+            let port = match fields::integer(s, "port") {
+                Ok(p) => p.unwrap_or(default_port),
+                Err(m) => {
+                    self.errors.push(e.id.field_error(f("port"), m));
+                    continue;
+                }
+            };
+            let Ok(port) = u16::try_from(port) else {
+                self.errors.push(e.id.field_error(f("port"), format!("{port} is not a port")));
+                continue;
+            };
+            out.push(PoolServer { ip: ip.to_string(), port });
+        }
+        self.pools.insert(key(e), (e, out));
+    }
+
+    fn profile(&mut self, e: &'a Entry) {
+        if self.profiles.contains_key(&key(e)) {
+            return;
+        }
+        let b = &e.body;
+        let preserve_client_ip = match fields::boolean(b, "preserve_client_ip") {
+            Ok(v) => v.unwrap_or(false),
+            Err(m) => {
+                self.errors.push(e.id.field_error("preserve_client_ip", m));
+                false
+            }
+        };
+        let cloud = match fields::text(b, "cloud_ref") {
+            Ok(Some(text)) => match self.catalog.name_of(e, "cloud_ref", &text, Kind::Cloud) {
+                Ok(n) => n,
+                Err(err) => {
+                    self.errors.push(err);
+                    String::new()
+                }
+            },
+            Ok(None) => "default".to_string(),
+            Err(m) => {
+                self.errors.push(e.id.field_error("cloud_ref", m));
+                String::new()
+            }
+        };
+        let servers = match fields::objects(b, "clone_servers") {
+            Ok(s) => s,
+            Err(m) => {
+                self.errors.push(e.id.field_error("clone_servers", m));
+                Vec::new()
+            }
+        };
+        let mut clone_servers = Vec::new();
+        for (i, s) in servers.iter().enumerate() {
+            if let Some(cs) = self.clone_server(e, i, s) {
+                clone_servers.push(cs);
+            }
+        }
+        let profile = TrafficCloneProfile {
+            name: e.id.name.clone(),
+            tenant: e.tenant.clone(),
+            cloud,
+            preserve_client_ip,
+            distribution: Default::default(),
+            truncate: 0,
+            clone_servers,
+        };
+        self.profiles.insert(key(e), (e, profile));
+    }
+
+    fn clone_server(&mut self, e: &'a Entry, i: usize, s: &Object) -> Option<CloneServer> {
+        let f = |x: &str| format!("clone_servers[{i}].{x}");
+        let ip = match fields::object(s, "ip_address") {
+            Ok(Some(a)) => match fields::ip_addr(a) {
+                Ok(ip) => ip,
+                Err((g, m)) => {
+                    self.errors.push(e.id.field_error(f(&format!("ip_address.{g}")), m));
+                    return None;
+                }
+            },
+            Ok(None) => {
+                self.errors
+                    .push(e.id.field_error(f("ip_address"), "missing: p4clone needs the clone server's address"));
+                return None;
+            }
+            Err(m) => {
+                self.errors.push(e.id.field_error(f("ip_address"), m));
+                return None;
+            }
+        };
+        let mac = match fields::text(s, "mac") {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                self.errors.push(e.id.field_error(
+                    f("mac"),
+                    "missing: p4clone's data plane does not resolve addresses, it needs the clone server's MAC",
+                ));
+                return None;
+            }
+            Err(m) => {
+                self.errors.push(e.id.field_error(f("mac"), m));
+                return None;
+            }
+        };
+        let subnet = match fields::object(s, "subnet") {
+            Ok(Some(p)) => match fields::ip_prefix(p) {
+                Ok((a, len)) => Some(format!("{a}/{len}")),
+                Err((g, m)) => {
+                    self.errors.push(e.id.field_error(f(&format!("subnet.{g}")), m));
+                    return None;
+                }
+            },
+            Ok(None) => None,
+            Err(m) => {
+                self.errors.push(e.id.field_error(f("subnet"), m));
+                return None;
+            }
+        };
+        let network = match fields::text(s, "network_ref") {
+            Ok(Some(text)) => {
+                match self.catalog.resolve(e, &f("network_ref"), &text, Kind::Network, Scope::SharedFromAdmin) {
+                    Ok(n) => self.use_network(n)?,
+                    Err(err) => {
+                        self.errors.push(err);
+                        return None;
+                    }
+                }
+            }
+            Ok(None) => self.network_by_address(e, &f("network_ref"), ip, &e.tenant)?,
+            Err(m) => {
+                self.errors.push(e.id.field_error(f("network_ref"), m));
+                return None;
+            }
+        };
+        let subnet = subnet.unwrap_or_else(|| network.subnet.clone());
+        Some(CloneServer { network: network.name, subnet, ip: ip.to_string(), mac })
+    }
+
+    /// A controller network added to the output (site VLAN and subnet applied).
+    fn use_network(&mut self, n: &'a Entry) -> Option<Network> {
+        if let Some((_, net)) = self.networks.get(&n.id.name) {
+            return Some(net.clone());
+        }
+        let over = self.site.networks.iter().find(|s| s.name == n.id.name);
+        let subnet = match over.and_then(|o| o.subnet.clone()) {
+            Some(s) => s,
+            None => match self.network_subnet(n) {
+                Ok(Some((a, len))) => format!("{a}/{len}"),
+                Ok(None) => {
+                    self.errors.push(n.id.field_error(
+                        "configured_subnets",
+                        "none: p4clone needs the network's subnet (add one, or give `subnet` in the site file)",
+                    ));
+                    return None;
+                }
+                Err(err) => {
+                    self.errors.push(err);
+                    return None;
+                }
+            },
+        };
+        let net = Network { name: n.id.name.clone(), subnet, vlan: over.and_then(|o| o.vlan) };
+        self.networks.insert(n.id.name.clone(), (Some(n), net.clone()));
+        Some(net)
+    }
+
+    /// The first configured subnet of a controller network (a warning when it has more).
+    fn network_subnet(&mut self, n: &Entry) -> Result<Option<(IpAddr, u8)>, ImportError> {
+        let subnets =
+            fields::objects(&n.body, "configured_subnets").map_err(|m| n.id.field_error("configured_subnets", m))?;
+        let Some(first) = subnets.first() else { return Ok(None) };
+        let prefix =
+            fields::object(first, "prefix").map_err(|m| n.id.field_error("configured_subnets[0].prefix", m))?;
+        let Some(prefix) = prefix else {
+            return Err(n.id.field_error("configured_subnets[0].prefix", "missing"));
+        };
+        let p = fields::ip_prefix(prefix)
+            .map_err(|(g, m)| n.id.field_error(format!("configured_subnets[0].prefix.{g}"), m))?;
+        if subnets.len() > 1 {
+            self.warnings.push(n.id.field_error(
+                "configured_subnets",
+                format!("p4clone takes one subnet per network; {}/{} is used, the others are not", p.0, p.1),
+            ));
+        }
+        Ok(Some(p))
+    }
+
+    /// A clone server without `network_ref`: the one network (of its tenant or
+    /// `admin`, or of the site file) whose subnet holds its address.
+    fn network_by_address(&mut self, e: &'a Entry, field: &str, ip: IpAddr, tenant: &str) -> Option<Network> {
+        let catalog = self.catalog;
+        let mut found: Vec<&'a Entry> = Vec::new();
+        for n in catalog.of_kind(Kind::Network).filter(|n| n.tenant == tenant || n.tenant == DEFAULT_TENANT) {
+            let mut probe = Vec::new();
+            std::mem::swap(&mut probe, &mut self.warnings);
+            let subnet = self.network_subnet(n);
+            std::mem::swap(&mut probe, &mut self.warnings);
+            if let Ok(Some((a, len))) = subnet {
+                if fields::contains(a, len, ip) {
+                    found.push(n);
+                }
+            }
+        }
+        let site_only: Vec<Network> = self
+            .networks
+            .values()
+            .filter(|(src, net)| src.is_none() && subnet_holds(&net.subnet, ip))
+            .map(|(_, net)| net.clone())
+            .collect();
+        match (found.as_slice(), site_only.as_slice()) {
+            ([n], []) => self.use_network(n),
+            ([], [net]) => Some(net.clone()),
+            ([], []) => {
+                self.errors.push(e.id.field_error(
+                    field,
+                    format!("absent, and no Network's subnet holds the clone server's address {ip}"),
+                ));
+                None
+            }
+            _ => {
+                let mut names: Vec<String> = found.iter().map(|n| n.id.name.clone()).collect();
+                names.extend(site_only.iter().map(|n| n.name.clone()));
+                self.errors.push(e.id.field_error(
+                    field,
+                    format!("absent, and several networks hold {ip}: {}; name one", names.join(", ")),
+                ));
+                None
+            }
+        }
+    }
+
+    fn finish(mut self) -> Imported {
+        let mut origins = BTreeMap::new();
+        // Names are unique per kind in p4clone, per tenant in the controller.
+        let vs_names = unique_names(self.services.iter().map(|p| key(p.entry)), &mut self.warnings, "VirtualService");
+        let pool_names = unique_names(self.pools.keys().cloned(), &mut self.warnings, "Pool");
+        let profile_names = unique_names(self.profiles.keys().cloned(), &mut self.warnings, "TrafficCloneProfile");
+        let mut config = Config::default();
+        let mut tenants = BTreeSet::new();
+        tenants.insert(DEFAULT_TENANT.to_string());
+        let mut used_groups = BTreeSet::new();
+        for plan in &self.services {
+            let name = vs_names[&key(plan.entry)].clone();
+            origins.insert(("virtual_services".to_string(), name.clone()), origin(plan.entry));
+            tenants.insert(plan.entry.tenant.clone());
+            used_groups.insert(plan.se_group.clone());
+            config.virtual_services.push(VirtualService {
+                name,
+                tenant: plan.entry.tenant.clone(),
+                vip: plan.vip.clone(),
+                services: plan.services.clone(),
+                se_group: plan.se_group.clone(),
+                pool: pool_names[&plan.pool].clone(),
+                traffic_clone_profile: plan.profile.as_ref().map(|k| profile_names[k].clone()),
+            });
+        }
+        config.virtual_services.sort_by(|a, b| a.name.cmp(&b.name));
+        for (k, (e, servers)) in &self.pools {
+            let name = pool_names[k].clone();
+            origins.insert(("pools".to_string(), name.clone()), origin(e));
+            config.pools.push(Pool { name, tenant: e.tenant.clone(), servers: servers.clone() });
+        }
+        config.pools.sort_by(|a, b| a.name.cmp(&b.name));
+        for (k, (e, profile)) in &self.profiles {
+            let name = profile_names[k].clone();
+            origins.insert(("traffic_clone_profiles".to_string(), name.clone()), origin(e));
+            config.traffic_clone_profiles.push(TrafficCloneProfile { name, ..profile.clone() });
+        }
+        config.traffic_clone_profiles.sort_by(|a, b| a.name.cmp(&b.name));
+        for g in &self.site.se_groups {
+            if !used_groups.contains(&g.name) {
+                self.warnings.push(ImportError::Site {
+                    file: "se_groups".to_string(),
+                    message: format!("SE group \"{}\": no imported virtual service uses it; left out", g.name),
+                });
+                continue;
+            }
+            if let Some(e) = self.catalog.by_name(Kind::ServiceEngineGroup, DEFAULT_TENANT, &g.name) {
+                origins.insert(("se_groups".to_string(), g.name.clone()), origin(e));
+            }
+            config.se_groups.push(SeGroup { name: g.name.clone(), service_engines: g.service_engines.clone() });
+        }
+        config.se_groups.sort_by(|a, b| a.name.cmp(&b.name));
+        // Networks the SE interfaces sit on.
+        let interface_networks: BTreeSet<String> = config
+            .se_groups
+            .iter()
+            .flat_map(|g| &g.service_engines)
+            .flat_map(|se| &se.interfaces)
+            .map(|i| i.network.clone())
+            .collect();
+        for name in interface_networks {
+            if self.networks.contains_key(&name) {
+                continue;
+            }
+            match self.find_network_by_name(&name) {
+                Some(n) => {
+                    let _ = self.use_network(n);
+                }
+                None => self.errors.push(ImportError::Site {
+                    file: "se_groups".to_string(),
+                    message: format!(
+                        "an interface is on network \"{name}\", which neither the inputs nor the site file's `networks` define"
+                    ),
+                }),
+            }
+        }
+        for (name, (src, net)) in &self.networks {
+            if let Some(e) = src {
+                origins.insert(("networks".to_string(), name.clone()), origin(e));
+            }
+            config.networks.push(net.clone());
+        }
+        config.devices = self.site.devices.clone();
+        config.nat_bindings = self.site.nat_bindings.clone();
+        for p in &config.pools {
+            tenants.insert(p.tenant.clone());
+        }
+        config.tenants = tenants.into_iter().map(|name| Tenant { name }).collect();
+        for t in self.catalog.of_kind(Kind::Tenant) {
+            origins.insert(("tenants".to_string(), t.id.name.clone()), origin(t));
+        }
+        Imported { config, origins, warnings: self.warnings }
+    }
+}
+
+fn subnet_holds(subnet: &str, ip: IpAddr) -> bool {
+    let Some((a, len)) = subnet.split_once('/') else { return false };
+    match (a.parse::<IpAddr>(), len.parse::<u8>()) {
+        (Ok(a), Ok(len)) => fields::contains(a, len, ip),
+        _ => false,
+    }
+}
+
+/// Output names: the controller's name, or `TENANT-NAME` outside `admin` when two
+/// tenants use one name (p4clone names are unique per kind).
+fn unique_names(keys: impl Iterator<Item = Key>, warnings: &mut Vec<ImportError>, noun: &str) -> BTreeMap<Key, String> {
+    let keys: Vec<Key> = keys.collect();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, name) in &keys {
+        *count.entry(name.as_str()).or_default() += 1;
+    }
+    let mut out = BTreeMap::new();
+    for k in &keys {
+        let (_, tenant, name) = k;
+        let renamed = if count[name.as_str()] > 1 && tenant != DEFAULT_TENANT {
+            let new = format!("{tenant}-{name}");
+            warnings.push(ImportError::File {
+                file: format!("tenant {tenant}"),
+                message: format!("{noun} \"{name}\" is also used in another tenant; imported as \"{new}\""),
+            });
+            new
+        } else {
+            name.clone()
+        };
+        out.insert(k.clone(), renamed);
+    }
+    out
+}
