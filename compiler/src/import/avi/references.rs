@@ -209,7 +209,7 @@ impl Catalog {
         want: Kind,
         scope: Scope,
     ) -> Result<&Entry, ImportError> {
-        let fail = |m: String| from.id.field_error(field, format!("\"{text}\": {m}"));
+        let fail = |m: String| from.id.field_error(format!("{field} \"{text}\""), m);
         let r = parse(text).map_err(&fail)?;
         check_kind(&r, want).map_err(&fail)?;
         let allowed = |tenant: &str| match scope {
