@@ -282,6 +282,13 @@ fn bad_input_files_exit_2() {
     let o = p4clone(&["import", "avi", EXPORT, "--site", &site.display().to_string()]);
     let err = assert_bad_input(&o);
     assert!(err.contains("site file") && err.contains("unknown"), "{err}");
+    // An SE interface on a network nobody defines.
+    let text =
+        std::fs::read_to_string(common::root().join(SITE)).unwrap().replace("network: backend", "network: nowhere");
+    std::fs::write(&site, text).unwrap();
+    let o = p4clone(&["import", "avi", EXPORT, "--site", &site.display().to_string()]);
+    let err = assert_bad_input(&o);
+    assert!(err.contains("network \"nowhere\""), "{err}");
 }
 
 /// An Ethernet/IPv4/TCP frame of 64 bytes.

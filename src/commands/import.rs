@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use p4clone_compiler::import::avi::{self, InputFile};
 use p4clone_compiler::intent::summarize;
 
-use crate::commands::check::render_summary;
 use crate::compiled::compile_yaml_text;
 use crate::failure::{Failure, Outcome, EXIT_INPUT};
-use crate::render::{emit, plural};
+use crate::render::{emit, plural, render_summary};
 
 /// Import configuration from another system.
 #[derive(Debug, clap::Args)]

@@ -51,7 +51,7 @@ pub fn convert(inputs: &[InputFile], site: &Site, tenant: Option<&str>) -> Resul
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
-    Ok(c.finish())
+    c.finish()
 }
 
 type Key = (Kind, String, String);
@@ -203,6 +203,8 @@ impl<'a> Converter<'a> {
         if let Some(p) = profile {
             self.profile(p);
         }
+        self.informational(e, "cloud_ref", Kind::Cloud);
+        self.informational(e, "vrf_context_ref", Kind::VrfContext);
         let vip = self.vip(e);
         let services = self.vs_services(e);
         if self.errors.len() != before {
@@ -226,6 +228,22 @@ impl<'a> Converter<'a> {
                 self.errors.push(err);
                 None
             }
+        }
+    }
+
+    /// A reference p4clone does not use (cloud, VRF): checked, a warning when it
+    /// cannot be resolved (its objects are often not exported).
+    fn informational(&mut self, e: &'a Entry, field: &str, want: Kind) {
+        let text = match fields::text(&e.body, field) {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err(m) => {
+                self.errors.push(e.id.field_error(field, m));
+                return;
+            }
+        };
+        if let Err(err) = self.catalog.name_of(e, field, &text, want) {
+            self.warnings.push(err);
         }
     }
 
@@ -629,7 +647,9 @@ impl<'a> Converter<'a> {
         }
     }
 
-    fn finish(mut self) -> Imported {
+    /// The config, names made unique, sections sorted; errors found on the way
+    /// (networks of the site's interfaces) fail it.
+    fn finish(mut self) -> Result<Imported, Vec<ImportError>> {
         let mut origins = BTreeMap::new();
         // Names are unique per kind in p4clone, per tenant in the controller.
         let vs_names = unique_names(self.services.iter().map(|p| key(p.entry)), &mut self.warnings, "VirtualService");
@@ -720,7 +740,10 @@ impl<'a> Converter<'a> {
         for t in self.catalog.of_kind(Kind::Tenant) {
             origins.insert(("tenants".to_string(), t.id.name.clone()), origin(t));
         }
-        Imported { config, origins, warnings: self.warnings }
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
+        Ok(Imported { config, origins, warnings: self.warnings })
     }
 }
 
