@@ -24,18 +24,20 @@ pub struct Args {
 /// Systems `import` reads.
 #[derive(Debug, clap::Subcommand)]
 pub enum Source {
-    /// From the Avi / NSX ALB controller's objects (API 30.x JSON)
+    /// From the Avi / NSX ALB controller's objects (API 30.x JSON) and a site file
+    ///
+    /// Read the load balancer's TrafficCloneProfile, VirtualService, Pool, VsVip,
+    /// Network, ServiceEngineGroup, Tenant and Cloud objects, resolve every reference
+    /// (by uuid or name, tenant-scoped), add the site file's devices and service-engine
+    /// placement, and write a p4clone config that `p4clone check` accepts. Every
+    /// problem names the input file, object type, name/uuid and field; on any error
+    /// nothing is written (exit 2).
+    ///
+    /// Example: p4clone import avi examples/avi/export.json --site examples/avi/site.yaml -o c.yaml
     Avi(AviArgs),
 }
 
-/// Read the load balancer's TrafficCloneProfile, VirtualService, Pool, VsVip,
-/// Network, ServiceEngineGroup, Tenant and Cloud objects, resolve every reference
-/// (by uuid or name, tenant-scoped), add the site file's devices and service-engine
-/// placement, and write a p4clone config that `p4clone check` accepts. Every
-/// problem names the input file, object type, name/uuid and field; on any error
-/// nothing is written (exit 2).
-///
-/// Example: p4clone import avi examples/avi/export.json --site examples/avi/site.yaml -o c.yaml
+/// The arguments of `import avi` (help text on [`Source::Avi`]).
 #[derive(Debug, clap::Args)]
 pub struct AviArgs {
     /// Input files (JSON): a configuration export, API list responses
