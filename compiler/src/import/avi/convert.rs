@@ -3,7 +3,6 @@
 //! where a safe reading exists).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
 use super::fields::{self, Object};
 use super::objects::{ImportError, Kind};
@@ -11,12 +10,12 @@ use super::references::{Catalog, Entry, Scope};
 use super::shapes::{self, InputFile};
 use super::site::Site;
 use crate::config::{
-    CloneServer, Config, Network, Pool, PoolServer, Protocol, SeGroup, Service, Tenant, TrafficCloneProfile,
-    VirtualService, DEFAULT_TENANT,
+    Config, Network, Pool, PoolServer, Protocol, SeGroup, Service, Tenant, TrafficCloneProfile, VirtualService,
+    DEFAULT_TENANT,
 };
 
 /// The default of `Pool.default_server_port` in the API schema.
-const DEFAULT_SERVER_PORT: u64 = 80;
+pub(super) const DEFAULT_SERVER_PORT: u64 = 80;
 
 /// An imported config, where each object came from, and the warnings.
 #[derive(Debug, Clone)]
@@ -54,9 +53,9 @@ pub fn convert(inputs: &[InputFile], site: &Site, tenant: Option<&str>) -> Resul
     c.finish()
 }
 
-type Key = (Kind, String, String);
+pub(super) type Key = (Kind, String, String);
 
-fn key(e: &Entry) -> Key {
+pub(super) fn key(e: &Entry) -> Key {
     (e.id.kind, e.tenant.clone(), e.id.name.clone())
 }
 
@@ -83,15 +82,19 @@ struct VsPlan<'a> {
     profile: Option<Key>,
 }
 
-struct Converter<'a> {
-    catalog: &'a Catalog,
-    site: &'a Site,
-    errors: Vec<ImportError>,
-    warnings: Vec<ImportError>,
+/// The conversion's state: inputs, problems found, objects converted so far.
+pub(super) struct Converter<'a> {
+    pub(super) catalog: &'a Catalog,
+    pub(super) site: &'a Site,
+    pub(super) errors: Vec<ImportError>,
+    pub(super) warnings: Vec<ImportError>,
     services: Vec<VsPlan<'a>>,
-    pools: BTreeMap<Key, (&'a Entry, Vec<PoolServer>)>,
-    profiles: BTreeMap<Key, (&'a Entry, TrafficCloneProfile)>,
-    networks: BTreeMap<String, (Option<&'a Entry>, Network)>,
+    /// Pools used, with their members.
+    pub(super) pools: BTreeMap<Key, (&'a Entry, Vec<PoolServer>)>,
+    /// Profiles used.
+    pub(super) profiles: BTreeMap<Key, (&'a Entry, TrafficCloneProfile)>,
+    /// Networks of the output by name, with the controller object they came from.
+    pub(super) networks: BTreeMap<String, (Option<&'a Entry>, Network)>,
 }
 
 impl<'a> Converter<'a> {
@@ -125,33 +128,6 @@ impl<'a> Converter<'a> {
                 message: format!("no VirtualService in tenant \"{}\"", tenant.unwrap_or_default()),
             });
         }
-    }
-
-    /// Networks from the controller are added when used; the site's are added now
-    /// (new ones) or remembered as overrides.
-    fn site_networks(&mut self) {
-        for n in &self.site.networks {
-            if self.find_network_by_name(&n.name).is_some() {
-                continue;
-            }
-            match &n.subnet {
-                Some(subnet) => {
-                    let net = Network { name: n.name.clone(), subnet: subnet.clone(), vlan: n.vlan };
-                    self.networks.insert(n.name.clone(), (None, net));
-                }
-                None => self.errors.push(ImportError::Site {
-                    file: "networks".to_string(),
-                    message: format!("network \"{}\" is not in the inputs, so it needs a `subnet`", n.name),
-                }),
-            }
-        }
-    }
-
-    fn find_network_by_name(&self, name: &str) -> Option<&'a Entry> {
-        let catalog = self.catalog;
-        catalog
-            .by_name(Kind::Network, DEFAULT_TENANT, name)
-            .or_else(|| catalog.of_kind(Kind::Network).find(|e| e.id.name == name))
     }
 
     fn virtual_service(&mut self, e: &'a Entry) -> Option<VsPlan<'a>> {
@@ -214,7 +190,7 @@ impl<'a> Converter<'a> {
     }
 
     /// Resolves an optional reference field; errors are recorded.
-    fn reference(&mut self, e: &'a Entry, field: &str, want: Kind, scope: Scope) -> Option<&'a Entry> {
+    pub(super) fn reference(&mut self, e: &'a Entry, field: &str, want: Kind, scope: Scope) -> Option<&'a Entry> {
         let text = match fields::text(&e.body, field) {
             Ok(t) => t?,
             Err(m) => {
@@ -361,292 +337,6 @@ impl<'a> Converter<'a> {
         }
     }
 
-    fn pool(&mut self, e: &'a Entry) {
-        if self.pools.contains_key(&key(e)) {
-            return;
-        }
-        let b = &e.body;
-        for unsupported in ["ipaddrgroup_ref", "nsx_securitygroup", "autoscale_policy_ref"] {
-            if fields::get(b, unsupported).is_some() {
-                self.errors.push(e.id.field_error(
-                    unsupported,
-                    "members from groups or autoscaling are not supported: p4clone needs the server addresses",
-                ));
-            }
-        }
-        let default_port = match fields::integer(b, "default_server_port") {
-            Ok(p) => p.unwrap_or(DEFAULT_SERVER_PORT),
-            Err(m) => {
-                self.errors.push(e.id.field_error("default_server_port", m));
-                DEFAULT_SERVER_PORT
-            }
-        };
-        let servers = match fields::objects(b, "servers") {
-            Ok(s) => s,
-            Err(m) => {
-                self.errors.push(e.id.field_error("servers", m));
-                Vec::new()
-            }
-        };
-        let mut out = Vec::new();
-        for (i, s) in servers.iter().enumerate() {
-            let f = |x: &str| format!("servers[{i}].{x}");
-            match fields::boolean(s, "enabled") {
-                Ok(Some(false)) => {
-                    self.warnings.push(e.id.field_error(f("enabled"), "server disabled: left out of the pool"));
-                    continue;
-                }
-                Ok(_) => {}
-                Err(m) => self.errors.push(e.id.field_error(f("enabled"), m)),
-            }
-            let ip = match fields::object(s, "ip") {
-                Ok(Some(a)) => match fields::ip_addr(a) {
-                    Ok(ip) => ip,
-                    Err((g, m)) => {
-                        self.errors.push(e.id.field_error(f(&format!("ip.{g}")), m));
-                        continue;
-                    }
-                },
-                Ok(None) => {
-                    self.errors.push(e.id.field_error(
-                        f("ip"),
-                        "missing (a server by hostname only is not supported: p4clone needs its address)",
-                    ));
-                    continue;
-                }
-                Err(m) => {
-                    self.errors.push(e.id.field_error(f("ip"), m));
-                    continue;
-                }
-            };
-            let port = match fields::integer(s, "port") {
-                Ok(p) => p.unwrap_or(default_port),
-                Err(m) => {
-                    self.errors.push(e.id.field_error(f("port"), m));
-                    continue;
-                }
-            };
-            let Ok(port) = u16::try_from(port) else {
-                self.errors.push(e.id.field_error(f("port"), format!("{port} is not a port")));
-                continue;
-            };
-            out.push(PoolServer { ip: ip.to_string(), port });
-        }
-        self.pools.insert(key(e), (e, out));
-    }
-
-    fn profile(&mut self, e: &'a Entry) {
-        if self.profiles.contains_key(&key(e)) {
-            return;
-        }
-        let b = &e.body;
-        let preserve_client_ip = match fields::boolean(b, "preserve_client_ip") {
-            Ok(v) => v.unwrap_or(false),
-            Err(m) => {
-                self.errors.push(e.id.field_error("preserve_client_ip", m));
-                false
-            }
-        };
-        let cloud = match fields::text(b, "cloud_ref") {
-            Ok(Some(text)) => match self.catalog.name_of(e, "cloud_ref", &text, Kind::Cloud) {
-                Ok(n) => n,
-                Err(err) => {
-                    self.errors.push(err);
-                    String::new()
-                }
-            },
-            Ok(None) => "default".to_string(),
-            Err(m) => {
-                self.errors.push(e.id.field_error("cloud_ref", m));
-                String::new()
-            }
-        };
-        let servers = match fields::objects(b, "clone_servers") {
-            Ok(s) => s,
-            Err(m) => {
-                self.errors.push(e.id.field_error("clone_servers", m));
-                Vec::new()
-            }
-        };
-        let mut clone_servers = Vec::new();
-        for (i, s) in servers.iter().enumerate() {
-            if let Some(cs) = self.clone_server(e, i, s) {
-                clone_servers.push(cs);
-            }
-        }
-        let profile = TrafficCloneProfile {
-            name: e.id.name.clone(),
-            tenant: e.tenant.clone(),
-            cloud,
-            preserve_client_ip,
-            distribution: Default::default(),
-            truncate: 0,
-            clone_servers,
-        };
-        self.profiles.insert(key(e), (e, profile));
-    }
-
-    fn clone_server(&mut self, e: &'a Entry, i: usize, s: &Object) -> Option<CloneServer> {
-        let f = |x: &str| format!("clone_servers[{i}].{x}");
-        let ip = match fields::object(s, "ip_address") {
-            Ok(Some(a)) => match fields::ip_addr(a) {
-                Ok(ip) => ip,
-                Err((g, m)) => {
-                    self.errors.push(e.id.field_error(f(&format!("ip_address.{g}")), m));
-                    return None;
-                }
-            },
-            Ok(None) => {
-                self.errors
-                    .push(e.id.field_error(f("ip_address"), "missing: p4clone needs the clone server's address"));
-                return None;
-            }
-            Err(m) => {
-                self.errors.push(e.id.field_error(f("ip_address"), m));
-                return None;
-            }
-        };
-        let mac = match fields::text(s, "mac") {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                self.errors.push(e.id.field_error(
-                    f("mac"),
-                    "missing: p4clone's data plane does not resolve addresses, it needs the clone server's MAC",
-                ));
-                return None;
-            }
-            Err(m) => {
-                self.errors.push(e.id.field_error(f("mac"), m));
-                return None;
-            }
-        };
-        let subnet = match fields::object(s, "subnet") {
-            Ok(Some(p)) => match fields::ip_prefix(p) {
-                Ok((a, len)) => Some(format!("{a}/{len}")),
-                Err((g, m)) => {
-                    self.errors.push(e.id.field_error(f(&format!("subnet.{g}")), m));
-                    return None;
-                }
-            },
-            Ok(None) => None,
-            Err(m) => {
-                self.errors.push(e.id.field_error(f("subnet"), m));
-                return None;
-            }
-        };
-        let network = match fields::text(s, "network_ref") {
-            Ok(Some(text)) => {
-                match self.catalog.resolve(e, &f("network_ref"), &text, Kind::Network, Scope::SharedFromAdmin) {
-                    Ok(n) => self.use_network(n)?,
-                    Err(err) => {
-                        self.errors.push(err);
-                        return None;
-                    }
-                }
-            }
-            Ok(None) => self.network_by_address(e, &f("network_ref"), ip, &e.tenant)?,
-            Err(m) => {
-                self.errors.push(e.id.field_error(f("network_ref"), m));
-                return None;
-            }
-        };
-        let subnet = subnet.unwrap_or_else(|| network.subnet.clone());
-        Some(CloneServer { network: network.name, subnet, ip: ip.to_string(), mac })
-    }
-
-    /// A controller network added to the output (site VLAN and subnet applied).
-    fn use_network(&mut self, n: &'a Entry) -> Option<Network> {
-        if let Some((_, net)) = self.networks.get(&n.id.name) {
-            return Some(net.clone());
-        }
-        let over = self.site.networks.iter().find(|s| s.name == n.id.name);
-        let subnet = match over.and_then(|o| o.subnet.clone()) {
-            Some(s) => s,
-            None => match self.network_subnet(n) {
-                Ok(Some((a, len))) => format!("{a}/{len}"),
-                Ok(None) => {
-                    self.errors.push(n.id.field_error(
-                        "configured_subnets",
-                        "none: p4clone needs the network's subnet (add one, or give `subnet` in the site file)",
-                    ));
-                    return None;
-                }
-                Err(err) => {
-                    self.errors.push(err);
-                    return None;
-                }
-            },
-        };
-        let net = Network { name: n.id.name.clone(), subnet, vlan: over.and_then(|o| o.vlan) };
-        self.networks.insert(n.id.name.clone(), (Some(n), net.clone()));
-        Some(net)
-    }
-
-    /// The first configured subnet of a controller network (a warning when it has more).
-    fn network_subnet(&mut self, n: &Entry) -> Result<Option<(IpAddr, u8)>, ImportError> {
-        let subnets =
-            fields::objects(&n.body, "configured_subnets").map_err(|m| n.id.field_error("configured_subnets", m))?;
-        let Some(first) = subnets.first() else { return Ok(None) };
-        let prefix =
-            fields::object(first, "prefix").map_err(|m| n.id.field_error("configured_subnets[0].prefix", m))?;
-        let Some(prefix) = prefix else {
-            return Err(n.id.field_error("configured_subnets[0].prefix", "missing"));
-        };
-        let p = fields::ip_prefix(prefix)
-            .map_err(|(g, m)| n.id.field_error(format!("configured_subnets[0].prefix.{g}"), m))?;
-        if subnets.len() > 1 {
-            self.warnings.push(n.id.field_error(
-                "configured_subnets",
-                format!("p4clone takes one subnet per network; {}/{} is used, the others are not", p.0, p.1),
-            ));
-        }
-        Ok(Some(p))
-    }
-
-    /// A clone server without `network_ref`: the one network (of its tenant or
-    /// `admin`, or of the site file) whose subnet holds its address.
-    fn network_by_address(&mut self, e: &'a Entry, field: &str, ip: IpAddr, tenant: &str) -> Option<Network> {
-        let catalog = self.catalog;
-        let mut found: Vec<&'a Entry> = Vec::new();
-        for n in catalog.of_kind(Kind::Network).filter(|n| n.tenant == tenant || n.tenant == DEFAULT_TENANT) {
-            let mut probe = Vec::new();
-            std::mem::swap(&mut probe, &mut self.warnings);
-            let subnet = self.network_subnet(n);
-            std::mem::swap(&mut probe, &mut self.warnings);
-            if let Ok(Some((a, len))) = subnet {
-                if fields::contains(a, len, ip) {
-                    found.push(n);
-                }
-            }
-        }
-        let site_only: Vec<Network> = self
-            .networks
-            .values()
-            .filter(|(src, net)| src.is_none() && subnet_holds(&net.subnet, ip))
-            .map(|(_, net)| net.clone())
-            .collect();
-        match (found.as_slice(), site_only.as_slice()) {
-            ([n], []) => self.use_network(n),
-            ([], [net]) => Some(net.clone()),
-            ([], []) => {
-                self.errors.push(e.id.field_error(
-                    field,
-                    format!("absent, and no Network's subnet holds the clone server's address {ip}"),
-                ));
-                None
-            }
-            _ => {
-                let mut names: Vec<String> = found.iter().map(|n| n.id.name.clone()).collect();
-                names.extend(site_only.iter().map(|n| n.name.clone()));
-                self.errors.push(e.id.field_error(
-                    field,
-                    format!("absent, and several networks hold {ip}: {}; name one", names.join(", ")),
-                ));
-                None
-            }
-        }
-    }
-
     /// The config, names made unique, sections sorted; errors found on the way
     /// (networks of the site's interfaces) fail it.
     fn finish(mut self) -> Result<Imported, Vec<ImportError>> {
@@ -744,14 +434,6 @@ impl<'a> Converter<'a> {
             return Err(self.errors);
         }
         Ok(Imported { config, origins, warnings: self.warnings })
-    }
-}
-
-fn subnet_holds(subnet: &str, ip: IpAddr) -> bool {
-    let Some((a, len)) = subnet.split_once('/') else { return false };
-    match (a.parse::<IpAddr>(), len.parse::<u8>()) {
-        (Ok(a), Ok(len)) => fields::contains(a, len, ip),
-        _ => false,
     }
 }
 

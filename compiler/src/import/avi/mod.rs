@@ -8,12 +8,15 @@
 //! - [`fields`]: lenient field readers (numbers and booleans written as strings);
 //! - [`references`]: parsing `/api/KIND/...` references and resolving them, tenant-scoped;
 //! - [`site`]: the site file (what the controller does not know: SE placement, devices);
-//! - [`convert`]: objects + site to a [`crate::config::Config`];
+//! - [`convert`]: objects + site to a [`crate::config::Config`] (virtual services,
+//!   names, sections); pools and profiles in `pools_profiles`, networks in `networks`;
 //! - [`render`]: the config as deterministic YAML with origin comments.
 
 pub mod convert;
 pub mod fields;
+mod networks;
 pub mod objects;
+mod pools_profiles;
 pub mod references;
 pub mod render;
 pub mod shapes;
