@@ -267,6 +267,22 @@ fn unsupported_features_are_reported_per_object() {
     assert_eq!(c.pools.iter().find(|p| p.name == "app-tls").unwrap().servers.len(), 1);
 }
 
+/// What only `check` finds is reported with the input object it came from.
+#[test]
+fn check_errors_name_the_source_object() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = mutated(tmp.path(), |v| v["TrafficCloneProfile"][0]["clone_servers"][0]["subnet"]["mask"] = json!(25));
+    import_fails(
+        tmp.path(),
+        &[&path],
+        &[
+            "traffic_clone_profiles[0].clone_servers[0].subnet",
+            "TrafficCloneProfile \"ids\" uuid \"trafficcloneprofile-3e5f-ids\"",
+            "does not pass `p4clone check`",
+        ],
+    );
+}
+
 #[test]
 fn bad_input_files_exit_2() {
     let tmp = tempfile::tempdir().unwrap();

@@ -6,8 +6,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use p4clone_compiler::import::avi::{self, InputFile};
+use p4clone_compiler::diag::Severity;
+use p4clone_compiler::import::avi::{self, Imported, InputFile};
 use p4clone_compiler::intent::summarize;
+use p4clone_compiler::source;
 
 use crate::compiled::compile_yaml_text;
 use crate::failure::{Failure, Outcome, EXIT_INPUT};
@@ -98,10 +100,36 @@ fn run_avi(args: &AviArgs) -> Outcome {
     let text = avi::render_yaml(&imported, &names, &site_name)
         .map_err(|e| Failure::Runtime(format!("cannot render the config as YAML: {e}")))?;
     let shown = args.output.clone().unwrap_or_else(|| PathBuf::from("<imported config>"));
+    reject_invalid(&imported, &text, &shown)?;
     let compiled = compile_yaml_text(&shown, text.clone())?;
     if args.check {
         let summary = summarize(&compiled.config, &compiled.intent);
         return emit(&render_summary(&shown.display().to_string(), &summary, compiled.warnings), None);
     }
     emit(&text, args.output.as_deref())
+}
+
+/// Validates the imported config as `check` does; on errors prints each with the
+/// input object it came from, and fails (exit 2, nothing written).
+fn reject_invalid(imported: &Imported, text: &str, shown: &Path) -> Outcome {
+    let loaded = source::load_str(text, source::Format::Yaml)
+        .map_err(|e| Failure::Runtime(format!("the imported config does not parse back: {e}")))?;
+    let diags = loaded.check();
+    let errors: Vec<_> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    for d in &errors {
+        match imported.origin_of_path(&d.path) {
+            Some(origin) => eprintln!("error: {}: {} (from {origin})", d.path, d.message),
+            None => eprintln!("error: {}: {}", d.path, d.message),
+        }
+    }
+    eprintln!(
+        "error: {}: the imported config does not pass `p4clone check`: {} error{}; nothing written",
+        shown.display(),
+        errors.len(),
+        plural(errors.len())
+    );
+    Err(Failure::Reported(EXIT_INPUT))
 }

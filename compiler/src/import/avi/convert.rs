@@ -28,6 +28,26 @@ pub struct Imported {
     pub warnings: Vec<ImportError>,
 }
 
+impl Imported {
+    /// Where the object at a config path (`traffic_clone_profiles[0].clone_servers[1].ip`,
+    /// as validation names it) came from, when it came from the inputs.
+    pub fn origin_of_path(&self, path: &str) -> Option<&str> {
+        let (section, rest) = path.split_once('[')?;
+        let index: usize = rest.split_once(']')?.0.parse().ok()?;
+        let c = &self.config;
+        let name = match section {
+            "tenants" => &c.tenants.get(index)?.name,
+            "networks" => &c.networks.get(index)?.name,
+            "se_groups" => &c.se_groups.get(index)?.name,
+            "pools" => &c.pools.get(index)?.name,
+            "virtual_services" => &c.virtual_services.get(index)?.name,
+            "traffic_clone_profiles" => &c.traffic_clone_profiles.get(index)?.name,
+            _ => return None,
+        };
+        self.origins.get(&(section.to_string(), name.clone())).map(String::as_str)
+    }
+}
+
 /// Converts `inputs` with `site`; only virtual services of `tenant` when given.
 /// On failure, every error found (nothing is partially converted).
 pub fn convert(inputs: &[InputFile], site: &Site, tenant: Option<&str>) -> Result<Imported, Vec<ImportError>> {
