@@ -153,3 +153,26 @@ fn bad_values_never_panic() {
         assert!(text.contains(want), "{want}:\n{text}");
     }
 }
+
+#[test]
+fn a_network_with_several_subnets_uses_the_one_holding_its_user() {
+    let mut sh = shared();
+    sh["Network"].as_array_mut().unwrap().push(json!({"name": "mon", "uuid": "network-mon",
+        "configured_subnets": [
+            {"prefix": {"ip_addr": {"addr": "2001:db8:50::", "type": "V6"}, "mask": "64"}},
+            {"prefix": {"ip_addr": {"addr": "192.168.60.0", "type": "V4"}, "mask": 24}}]}));
+    let mut objs = tenant_objects("admin", "203.0.113.1");
+    objs["TrafficCloneProfile"][0]["clone_servers"][0] = json!({
+        "ip_address": {"addr": "192.168.60.10", "type": "V4"}, "mac": "02:00:00:00:60:10",
+        "network_ref": "/api/network/network-mon"});
+    let imported = convert(&[input(sh), input(objs)], &site(), None).unwrap();
+    let mon = imported.config.networks.iter().find(|n| n.name == "mon").unwrap();
+    assert_eq!(mon.subnet, "192.168.60.0/24");
+    let cs = &imported.config.traffic_clone_profiles[0].clone_servers[0];
+    assert_eq!((cs.network.as_str(), cs.subnet.as_str()), ("mon", "192.168.60.0/24"));
+    assert!(
+        imported.warnings.iter().any(|w| w.to_string().contains("one subnet per network")),
+        "{:?}",
+        imported.warnings
+    );
+}

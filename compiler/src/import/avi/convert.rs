@@ -423,9 +423,17 @@ impl<'a> Converter<'a> {
             if self.networks.contains_key(&name) {
                 continue;
             }
+            // An interface address on the network chooses among its subnets.
+            let hint = config
+                .se_groups
+                .iter()
+                .flat_map(|g| &g.service_engines)
+                .flat_map(|se| &se.interfaces)
+                .filter(|i| i.network == name)
+                .find_map(|i| i.ip.split('/').next().and_then(|a| a.parse().ok()));
             match self.find_network_by_name(&name) {
                 Some(n) => {
-                    let _ = self.use_network(n);
+                    let _ = self.use_network(n, hint);
                 }
                 None => self.errors.push(ImportError::Site {
                     file: "se_groups".to_string(),

@@ -38,15 +38,16 @@ impl<'a> Converter<'a> {
             .or_else(|| catalog.of_kind(Kind::Network).find(|e| e.id.name == name))
     }
 
-    /// A controller network added to the output (site VLAN and subnet applied).
-    pub(super) fn use_network(&mut self, n: &'a Entry) -> Option<Network> {
+    /// A controller network added to the output (site VLAN and subnet applied);
+    /// `hint` is an address on it, to choose among its subnets.
+    pub(super) fn use_network(&mut self, n: &'a Entry, hint: Option<IpAddr>) -> Option<Network> {
         if let Some((_, net)) = self.networks.get(&n.id.name) {
             return Some(net.clone());
         }
         let over = self.site.networks.iter().find(|s| s.name == n.id.name);
         let subnet = match over.and_then(|o| o.subnet.clone()) {
             Some(s) => s,
-            None => match self.network_subnet(n) {
+            None => match self.network_subnet(n, hint) {
                 Ok(Some((a, len))) => format!("{a}/{len}"),
                 Ok(None) => {
                     self.errors.push(n.id.field_error(
@@ -66,25 +67,36 @@ impl<'a> Converter<'a> {
         Some(net)
     }
 
-    /// The first configured subnet of a controller network (a warning when it has more).
-    pub(super) fn network_subnet(&mut self, n: &Entry) -> Result<Option<(IpAddr, u8)>, ImportError> {
+    /// The configured subnet of a controller network p4clone uses: the first that
+    /// holds `hint` (an address on the network), else the first; a warning when
+    /// the network has more than one.
+    pub(super) fn network_subnet(
+        &mut self,
+        n: &Entry,
+        hint: Option<IpAddr>,
+    ) -> Result<Option<(IpAddr, u8)>, ImportError> {
         let subnets =
             fields::objects(&n.body, "configured_subnets").map_err(|m| n.id.field_error("configured_subnets", m))?;
-        let Some(first) = subnets.first() else { return Ok(None) };
-        let prefix =
-            fields::object(first, "prefix").map_err(|m| n.id.field_error("configured_subnets[0].prefix", m))?;
-        let Some(prefix) = prefix else {
-            return Err(n.id.field_error("configured_subnets[0].prefix", "missing"));
-        };
-        let p = fields::ip_prefix(prefix)
-            .map_err(|(g, m)| n.id.field_error(format!("configured_subnets[0].prefix.{g}"), m))?;
-        if subnets.len() > 1 {
+        let mut prefixes = Vec::new();
+        for (i, s) in subnets.iter().enumerate() {
+            let field = format!("configured_subnets[{i}].prefix");
+            let prefix = fields::object(s, "prefix").map_err(|m| n.id.field_error(&field, m))?;
+            let Some(prefix) = prefix else {
+                return Err(n.id.field_error(field, "missing"));
+            };
+            prefixes.push(fields::ip_prefix(prefix).map_err(|(g, m)| n.id.field_error(format!("{field}.{g}"), m))?);
+        }
+        let chosen = hint
+            .and_then(|ip| prefixes.iter().find(|(a, len)| fields::contains(*a, *len, ip)))
+            .or(prefixes.first())
+            .copied();
+        if let (Some((a, len)), true) = (chosen, prefixes.len() > 1) {
             self.warnings.push(n.id.field_error(
                 "configured_subnets",
-                format!("p4clone takes one subnet per network; {}/{} is used, the others are not", p.0, p.1),
+                format!("p4clone takes one subnet per network; {a}/{len} is used, the others are not"),
             ));
         }
-        Ok(Some(p))
+        Ok(chosen)
     }
 
     /// A clone server without `network_ref`: the one network (of its tenant or
@@ -101,7 +113,7 @@ impl<'a> Converter<'a> {
         for n in catalog.of_kind(Kind::Network).filter(|n| n.tenant == tenant || n.tenant == DEFAULT_TENANT) {
             let mut probe = Vec::new();
             std::mem::swap(&mut probe, &mut self.warnings);
-            let subnet = self.network_subnet(n);
+            let subnet = self.network_subnet(n, Some(ip));
             std::mem::swap(&mut probe, &mut self.warnings);
             if let Ok(Some((a, len))) = subnet {
                 if fields::contains(a, len, ip) {
@@ -116,7 +128,7 @@ impl<'a> Converter<'a> {
             .map(|(_, net)| net.clone())
             .collect();
         match (found.as_slice(), site_only.as_slice()) {
-            ([n], []) => self.use_network(n),
+            ([n], []) => self.use_network(n, Some(ip)),
             ([], [net]) => Some(net.clone()),
             ([], []) => {
                 self.errors.push(e.id.field_error(

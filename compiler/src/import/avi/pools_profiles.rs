@@ -183,7 +183,7 @@ impl<'a> Converter<'a> {
         let network = match fields::text(s, "network_ref") {
             Ok(Some(text)) => {
                 match self.catalog.resolve(e, &f("network_ref"), &text, Kind::Network, Scope::SharedFromAdmin) {
-                    Ok(n) => self.use_network(n)?,
+                    Ok(n) => self.use_network(n, Some(ip))?,
                     Err(err) => {
                         self.errors.push(err);
                         return None;
