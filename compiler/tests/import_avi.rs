@@ -176,3 +176,15 @@ fn a_network_with_several_subnets_uses_the_one_holding_its_user() {
         imported.warnings
     );
 }
+
+#[test]
+fn an_unknown_tenant_uuid_is_an_error() {
+    let mut objs = tenant_objects("admin", "203.0.113.1");
+    objs["Pool"][0]["tenant_ref"] = json!("/api/tenant/tenant-nope");
+    let errs = convert(&[input(shared()), input(objs)], &site(), None).unwrap_err();
+    let text = errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    assert!(
+        text.contains("Pool \"web\" (uuid pool-admin): tenant_ref \"/api/tenant/tenant-nope\": no such Tenant"),
+        "{text}"
+    );
+}

@@ -148,8 +148,8 @@ impl Catalog {
             } else {
                 match tenant_of(&object.body, &tenant_by_uuid) {
                     Ok(t) => t,
-                    Err(message) => {
-                        errors.push(id.field_error("tenant_ref", message));
+                    Err((field, message)) => {
+                        errors.push(id.field_error(field, message));
                         continue;
                     }
                 }
@@ -288,19 +288,21 @@ fn check_kind(r: &Reference, want: Kind) -> Result<(), String> {
     }
 }
 
-/// The tenant name an object's `tenant_ref` names (`admin` when absent).
-fn tenant_of(body: &Object, tenant_by_uuid: &HashMap<String, String>) -> Result<String, String> {
-    let Some(text) = fields::text(body, "tenant_ref")? else {
+/// The tenant name an object's `tenant_ref` names (`admin` when absent); the
+/// error is (field, message).
+fn tenant_of(body: &Object, tenant_by_uuid: &HashMap<String, String>) -> Result<String, (String, String)> {
+    let Some(text) = fields::text(body, "tenant_ref").map_err(|m| ("tenant_ref".to_string(), m))? else {
         return Ok(DEFAULT_TENANT.to_string());
     };
-    let r = parse(&text).map_err(|m| format!("\"{text}\": {m}"))?;
-    check_kind(&r, Kind::Tenant).map_err(|m| format!("\"{text}\": {m}"))?;
+    let field = || format!("tenant_ref \"{text}\"");
+    let r = parse(&text).map_err(|m| (field(), m))?;
+    check_kind(&r, Kind::Tenant).map_err(|m| (field(), m))?;
     if let Some(uuid) = &r.uuid {
         if let Some(name) = tenant_by_uuid.get(uuid) {
             return Ok(name.clone());
         }
     }
-    r.name.ok_or_else(|| format!("\"{text}\": no such Tenant (no Tenant object has that uuid)"))
+    r.name.ok_or_else(|| (field(), "no such Tenant (no Tenant object has that uuid)".to_string()))
 }
 
 #[cfg(test)]
