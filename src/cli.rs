@@ -32,7 +32,8 @@ Examples:
   p4clone check examples/basic.yaml
   p4clone compile examples/multi.yaml --device nic0 --output json -o nic0.json
   p4clone run examples/basic.yaml --pcap 1=examples/basic-port1.pcap --pcap 2=examples/basic-port2.pcap --out out/
-  p4clone diff --vectors tests/vectors --a soft --b bmv2";
+  p4clone diff --vectors tests/vectors --a soft --b bmv2
+  p4clone import avi examples/avi/export.json --site examples/avi/site.yaml -o c.yaml";
 
 /// The `p4clone` command line.
 #[derive(Debug, Parser)]
@@ -63,6 +64,8 @@ pub enum Command {
     Stats(commands::stats::Args),
     /// Run the software target: a P4Runtime server with pcap / AF_PACKET ports
     Soft(commands::soft::Args),
+    /// Write a p4clone config from another system's objects (`import avi`: the load balancer's export and a site file)
+    Import(commands::import::Args),
 }
 
 /// Runs one parsed command line.
@@ -76,6 +79,7 @@ pub fn dispatch(cli: &Cli) -> Outcome {
         Command::Push(args) => commands::push::run(args),
         Command::Stats(args) => commands::stats::run(args),
         Command::Soft(args) => commands::soft::run(args),
+        Command::Import(args) => commands::import::run(args),
     }
 }
 

@@ -40,6 +40,18 @@ fn reject(path: &Path, diags: &[Diagnostic]) -> Failure {
 /// types, validation, compilation) is reported on stderr and fails with exit 2.
 pub fn load_and_compile(path: &Path) -> Result<Compiled, Failure> {
     let loaded = source::load_file(path).map_err(|e| Failure::Input(e.to_string()))?;
+    compile_loaded(path, loaded)
+}
+
+/// [`load_and_compile`] for YAML text held in memory (e.g. a config `import` made);
+/// `name` stands for the file in messages.
+pub fn compile_yaml_text(name: &Path, text: String) -> Result<Compiled, Failure> {
+    let loaded = source::load_string(text, source::Format::Yaml)
+        .map_err(|e| Failure::Input(format!("{}: {e}", name.display())))?;
+    compile_loaded(name, loaded)
+}
+
+fn compile_loaded(path: &Path, loaded: source::Loaded) -> Result<Compiled, Failure> {
     let (intent, warnings) = {
         // Resolved once: validation and intent read the same model.
         let checked = loaded.check_resolved();

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use p4clone_compiler::config::Target;
+use p4clone_compiler::intent::Summary;
 use p4clone_soft::engine::RunReport;
 
 use crate::failure::Failure;
@@ -147,6 +148,51 @@ pub fn emit_with(output: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> io
             }
         }
     }
+}
+
+/// The human summary: an object-count table, then entries per table per device.
+pub fn render_summary(name: &str, s: &Summary, warnings: usize) -> String {
+    let mut out = format!("{name}: valid");
+    if warnings > 0 {
+        out.push_str(&format!(" ({warnings} warning{})", plural(warnings)));
+    }
+    out.push_str("\n\n");
+    let mut t = Table::new(&[("OBJECT", Align::Left), ("COUNT", Align::Right)]);
+    t.row(["tenants".to_string(), s.tenants.to_string()]);
+    t.row(["virtual services".to_string(), s.virtual_services.to_string()]);
+    t.row(["  cloned".to_string(), s.cloned_virtual_services.to_string()]);
+    t.row(["clone profiles".to_string(), s.profiles.to_string()]);
+    t.row(["clone members".to_string(), s.members.to_string()]);
+    t.row(["devices".to_string(), s.devices.len().to_string()]);
+    out.push_str(&t.render());
+    if s.devices.is_empty() {
+        return out;
+    }
+    out.push('\n');
+    let mut t = Table::new(&[
+        ("DEVICE", Align::Left),
+        ("TARGET", Align::Left),
+        ("ADDRESS", Align::Left),
+        ("ID", Align::Right),
+        ("TABLE", Align::Left),
+        ("ENTRIES", Align::Right),
+    ]);
+    for d in &s.devices {
+        let mut first = true;
+        let rows = d.tables.rows();
+        for (table, n) in rows.iter().map(|(t, n)| (t.to_string(), *n)).chain([("total".to_string(), d.tables.total())])
+        {
+            let (dev, target, addr, id) = if first {
+                (d.name.clone(), target_name(d.target).to_string(), d.address.clone(), d.device_id.to_string())
+            } else {
+                Default::default()
+            };
+            first = false;
+            t.row([dev, target, addr, id, table, n.to_string()]);
+        }
+    }
+    out.push_str(&t.render());
+    out
 }
 
 #[cfg(test)]

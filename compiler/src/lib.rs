@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod diag;
+pub mod import;
 pub mod intent;
 pub mod limits;
 pub mod lower;

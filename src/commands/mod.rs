@@ -5,6 +5,7 @@
 pub mod check;
 pub mod compile;
 pub mod diff;
+pub mod import;
 pub mod plan;
 pub mod push;
 pub mod run;
