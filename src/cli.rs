@@ -63,6 +63,8 @@ pub enum Command {
     Stats(commands::stats::Args),
     /// Run the software target: a P4Runtime server with pcap / AF_PACKET ports
     Soft(commands::soft::Args),
+    /// Keep every device of a config in sync, long-running: hold the P4Runtime stream, reconcile on start, reconnect, config change and every --resync seconds
+    Controller(commands::controller::Args),
 }
 
 /// Runs one parsed command line.
@@ -76,6 +78,7 @@ pub fn dispatch(cli: &Cli) -> Outcome {
         Command::Push(args) => commands::push::run(args),
         Command::Stats(args) => commands::stats::run(args),
         Command::Soft(args) => commands::soft::run(args),
+        Command::Controller(args) => commands::controller::run(args),
     }
 }
 

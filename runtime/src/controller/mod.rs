@@ -1,0 +1,238 @@
+//! `p4clone controller`: a long-running process that keeps every device of a
+//! config in sync.
+//!
+//! One task per device ([`device`]), independent of the others (an
+//! unreachable device never blocks the rest): it holds the P4Runtime
+//! StreamChannel with the controller's election id, reconnecting with capped
+//! exponential backoff and jitter ([`backoff`]); as primary it installs the
+//! pipeline where the cookie differs and reconciles (read → diff → ordered
+//! minimal writes, [`crate::reconcile`]) at start, on every reconnect, when
+//! it becomes primary, when the config changes and every resync period (a
+//! drift check: it writes only when the device differs, and logs what it
+//! repaired); as backup it never writes.
+//!
+//! A supervisor task owns the config: it re-reads the file when its bytes
+//! change (checked every [`ControllerOptions::watch_interval`]) or on
+//! [`Controller::reload`] (SIGHUP); a config that does not validate is not
+//! applied — the last good one stays in force and the error (object paths,
+//! lines) is logged and shown on the [`StatusBoard`] (`/healthz`, metrics).
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | [`Controller`]: options, start, the supervisor (config reloads, device tasks), shutdown |
+//! | `device.rs` | one device's task: connection, arbitration, reconcile, backoff |
+//! | `status.rs` | [`StatusBoard`]: per-device state and counters, `/healthz`, controller metrics |
+//! | `config_file.rs` | loading and validating the config file; its fingerprint |
+//! | `backoff.rs` | reconnect delays |
+//! | `http.rs` | `/metrics` (clone statistics + controller metrics) and `/healthz` |
+//! | `log.rs` | timestamped log lines on stderr |
+
+mod backoff;
+pub mod config_file;
+mod device;
+pub mod http;
+pub mod log;
+pub mod status;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use p4clone_compiler::config::Config;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+pub use backoff::ReconnectBackoff;
+pub use config_file::{ConfigError, LoadedConfig};
+pub use status::{DeviceStatus, Role, StatusBoard};
+
+use crate::fleet::FleetOptions;
+
+/// How long [`Controller::shutdown`] waits for the device tasks to finish
+/// the reconcile in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct ControllerOptions {
+    /// The config file (re-read when it changes).
+    pub config_path: PathBuf,
+    /// Election id, TLS, timeouts, batch size (as `push`).
+    pub fleet: FleetOptions,
+    /// Period of the drift check (default 30 s).
+    pub resync: Duration,
+    /// How often the config file is checked for changes (default 1 s).
+    pub watch_interval: Duration,
+    /// First reconnect delay (default 200 ms).
+    pub reconnect_initial: Duration,
+    /// Largest reconnect delay (default 10 s).
+    pub reconnect_max: Duration,
+}
+
+impl ControllerOptions {
+    /// Defaults for `config_path`.
+    pub fn new(config_path: impl Into<PathBuf>) -> ControllerOptions {
+        ControllerOptions {
+            config_path: config_path.into(),
+            fleet: FleetOptions::default(),
+            resync: Duration::from_secs(30),
+            watch_interval: Duration::from_secs(1),
+            reconnect_initial: Duration::from_millis(200),
+            reconnect_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running controller (its tasks run on the current tokio runtime).
+#[derive(Debug)]
+pub struct Controller {
+    opts: Arc<ControllerOptions>,
+    board: Arc<StatusBoard>,
+    config: watch::Receiver<Arc<Config>>,
+    reload: Arc<Notify>,
+    shutdown: watch::Sender<bool>,
+    supervisor: JoinHandle<()>,
+}
+
+impl Controller {
+    /// Starts the supervisor and one task per device of `initial` (already
+    /// loaded and validated, see [`config_file::load`]). Must be called from
+    /// within a tokio runtime.
+    pub fn start(opts: ControllerOptions, initial: LoadedConfig) -> Controller {
+        let opts = Arc::new(opts);
+        let board = Arc::new(StatusBoard::default());
+        let (config_tx, config) = watch::channel(Arc::new(initial.config));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let reload = Arc::new(Notify::new());
+        let sup = Supervisor {
+            opts: Arc::clone(&opts),
+            board: Arc::clone(&board),
+            config: config_tx,
+            fingerprint: initial.fingerprint,
+            reload: Arc::clone(&reload),
+            shutdown: shutdown_rx,
+            devices: HashMap::new(),
+        };
+        let supervisor = tokio::spawn(sup.run());
+        Controller { opts, board, config, reload, shutdown, supervisor }
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &ControllerOptions {
+        &self.opts
+    }
+
+    /// The shared device and config status.
+    pub fn board(&self) -> Arc<StatusBoard> {
+        Arc::clone(&self.board)
+    }
+
+    /// A receiver of the config in force.
+    pub fn config_watch(&self) -> watch::Receiver<Arc<Config>> {
+        self.config.clone()
+    }
+
+    /// Re-reads the config file now (SIGHUP).
+    pub fn reload(&self) {
+        self.reload.notify_one();
+    }
+
+    /// Stops: every device task finishes the reconcile in flight (for at most
+    /// 30 s), closes its stream and ends; then this returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let mut sup = self.supervisor;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut sup).await.is_err() {
+            sup.abort();
+        }
+    }
+}
+
+/// Owns the config and the device tasks.
+struct Supervisor {
+    opts: Arc<ControllerOptions>,
+    board: Arc<StatusBoard>,
+    config: watch::Sender<Arc<Config>>,
+    fingerprint: Option<u64>,
+    reload: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+    devices: HashMap<String, JoinHandle<()>>,
+}
+
+impl Supervisor {
+    async fn run(mut self) {
+        let mut poll = tokio::time::interval(self.opts.watch_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.spawn_devices();
+            tokio::select! {
+                _ = self.shutdown.changed() => break,
+                _ = self.reload.notified() => self.reload_config("SIGHUP"),
+                _ = poll.tick() => {
+                    let fp = config_file::fingerprint(&self.opts.config_path);
+                    // A missing file (an editor replacing it) is not a change.
+                    if fp.is_some() && fp != self.fingerprint {
+                        self.reload_config("file changed");
+                    }
+                }
+            }
+        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        for (_, mut h) in self.devices.drain() {
+            if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
+                h.abort();
+            }
+        }
+        log::line("controller stopped");
+    }
+
+    /// A task for every device of the config in force that has none running.
+    fn spawn_devices(&mut self) {
+        self.devices.retain(|_, h| !h.is_finished());
+        let cfg = self.config.borrow().clone();
+        for d in &cfg.devices {
+            if self.devices.contains_key(&d.name) {
+                continue;
+            }
+            let cx = device::DeviceContext {
+                name: d.name.clone(),
+                opts: Arc::clone(&self.opts),
+                board: Arc::clone(&self.board),
+                config: self.config.subscribe(),
+                shutdown: self.shutdown.clone(),
+            };
+            self.devices.insert(d.name.clone(), tokio::spawn(device::run(cx)));
+        }
+    }
+
+    fn reload_config(&mut self, why: &str) {
+        let path = &self.opts.config_path;
+        match config_file::load(path) {
+            Ok(loaded) => {
+                self.fingerprint = loaded.fingerprint;
+                for w in &loaded.warnings {
+                    log::line(&format!("config {}: {w}", path.display()));
+                }
+                log::line(&format!(
+                    "config {} reloaded ({why}): {} devices; reconciling",
+                    path.display(),
+                    loaded.config.devices.len()
+                ));
+                self.board.set_config_result(None);
+                self.config.send_replace(Arc::new(loaded.config));
+            }
+            Err(e) => {
+                self.fingerprint = config_file::fingerprint(path);
+                log::line(&format!(
+                    "config {} refused ({why}); the last good config stays in force, nothing written:",
+                    path.display()
+                ));
+                for line in &e.errors {
+                    log::line(&format!("  {line}"));
+                }
+                self.board.set_config_result(Some(e.to_string()));
+            }
+        }
+    }
+}
