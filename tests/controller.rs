@@ -2,7 +2,9 @@
 //! loopback: a device restarted empty is put back; drift made by another
 //! client is repaired at the next resync; a broken config edit is not applied
 //! and `/healthz` says why, its fix is; an unreachable device does not stop
-//! the other one, and `/healthz` names it. Every wait is bounded.
+//! the other one, and `/healthz` names it; of two controllers only the
+//! primary writes, and the backup takes over when the primary is killed.
+//! Every wait is bounded.
 
 mod common;
 
@@ -331,4 +333,34 @@ fn bad_config_or_flags_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     let o = p4clone(&["controller", "examples/basic.yaml", "--listen", "not-an-address"]);
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn backup_takes_over_when_the_primary_is_killed() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(&dir);
+    write_config(&cfg, "basic.yaml", &[("127.0.0.1:9559", &addr)]);
+    let _soft = Soft::start(&addr);
+    let low = Controller::start(&cfg, &["--resync", "1", "--election-id", "1"]);
+    wait_for("controller 1 to reconcile", || low.count("repaired") == 1 && up_to_date(&cfg, "nic0"));
+    let mut high = Controller::start(&cfg, &["--resync", "1", "--election-id", "2"]);
+    wait_for("controller 1 to become backup", || low.count("backup (election id 1; primary has 2)") == 1);
+    wait_for("controller 2 to be primary and in sync", || {
+        high.count("primary (election id 2)") == 1 && high.health().1["devices"]["nic0"]["in_sync"] == true
+    });
+    // Only the primary writes: controller 2 found nothing to do, controller 1 wrote nothing more.
+    assert_eq!(high.count("repaired"), 0, "{}", high.log());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(low.count("repaired"), 1, "{}", low.log());
+    // SIGKILL the primary: the backup is made primary and keeps the device in sync.
+    let _ = high.child.kill();
+    let _ = high.child.wait();
+    wait_for("controller 1 to become primary again", || low.count("primary (election id 1)") == 2);
+    delete_one_entry(&addr, 1);
+    wait_for("controller 1 to repair the drift", || low.count("repaired, 1 inserted") == 1);
+    assert!(up_to_date(&cfg, "nic0"), "{}", low.log());
+    assert_eq!(low.health().0, 200, "{}", low.log());
+    drop(high);
+    assert_eq!(low.stop(), Some(0));
 }
