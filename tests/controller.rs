@@ -299,6 +299,11 @@ fn broken_config_edit_is_not_applied_and_its_fix_is() {
     write_config(&cfg, "basic.yaml", &[good[0], ("      - [1, 2]", "      - [1, 2]\n      - [5, 6]")]);
     wait_for("the fixed config to be applied", || up_to_date(&cfg, "nic0"));
     wait_for("/healthz 200", || ctl.health().0 == 200);
+    // SIGHUP re-reads the file even when it did not change.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(ctl.child.id() as i32, libc::SIGHUP) };
+    wait_for("the SIGHUP reload", || ctl.count("reloaded (SIGHUP)") == 1);
+    assert_eq!(ctl.health().0, 200, "{}", ctl.log());
     assert_eq!(ctl.stop(), Some(0));
 }
 

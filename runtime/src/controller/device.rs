@@ -1,8 +1,10 @@
 //! One device's task: connect and hold the StreamChannel, follow the
 //! arbitration, reconcile as primary (at start, on every reconnect, when the
 //! config changes, when it becomes primary, every resync period), reconnect
-//! with backoff when the stream is lost. It never returns an error: failures
-//! are logged, counted on the [`StatusBoard`] and retried.
+//! with backoff when the stream is lost; a reconcile that fails on a
+//! connected device is retried with backoff (capped at the resync period).
+//! It never returns an error: failures are logged, counted on the
+//! [`StatusBoard`] and retried.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -165,6 +167,10 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
     let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + cx.opts.resync, cx.opts.resync);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut due = true;
+    // After a failed reconcile (device still connected): retry sooner than
+    // the next resync, with backoff.
+    let mut retry = ReconnectBackoff::new(cx.opts.reconnect_initial, cx.opts.resync, salt(&name));
+    let mut retry_at: Option<tokio::time::Instant> = None;
     let mut in_sync = false;
     loop {
         let a = *arb.borrow_and_update();
@@ -188,6 +194,7 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
         }
         if role == Role::Primary && due {
             due = false;
+            retry_at = None;
             let cfg = cx.config.borrow().clone();
             match reconcile_once(&mut rec, &artifacts, &cfg, &name, cx.opts.fleet.reset_counters).await {
                 Ok(s) => {
@@ -201,6 +208,7 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
                         log::line(&format!("device {name} ({address}): in sync"));
                     }
                     in_sync = true;
+                    retry.reset();
                 }
                 Err((e, writes)) => {
                     in_sync = false;
@@ -211,6 +219,7 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
                         rec.into_client().close_stream();
                         return SessionEnd::Lost(msg);
                     }
+                    retry_at = Some(tokio::time::Instant::now() + retry.next_delay());
                 }
             }
             continue;
@@ -240,7 +249,16 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
                 due = true;
             }
             _ = resync.tick() => due = true,
+            () = sleep_until(retry_at) => due = true,
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 
