@@ -111,8 +111,9 @@ pub fn run(args: &Args) -> Outcome {
             None => None,
         };
         log::line(&format!(
-            "controller: {} ({devices} devices), election id {}, resync every {} s{}",
+            "controller: {} ({devices} device{}), election id {}, resync every {} s{}",
             args.config.display(),
+            if devices == 1 { "" } else { "s" },
             args.election_id,
             args.resync,
             server

@@ -215,9 +215,10 @@ impl Supervisor {
                     log::line(&format!("config {}: {w}", path.display()));
                 }
                 log::line(&format!(
-                    "config {} reloaded ({why}): {} devices; reconciling",
+                    "config {} reloaded ({why}): {} device{}; reconciling",
                     path.display(),
-                    loaded.config.devices.len()
+                    loaded.config.devices.len(),
+                    if loaded.config.devices.len() == 1 { "" } else { "s" }
                 ));
                 self.board.set_config_result(None);
                 self.config.send_replace(Arc::new(loaded.config));
