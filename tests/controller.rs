@@ -369,3 +369,22 @@ fn backup_takes_over_when_the_primary_is_killed() {
     drop(high);
     assert_eq!(low.stop(), Some(0));
 }
+
+#[test]
+fn config_edit_moving_a_device_follows_it() {
+    let (a, b) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(&dir);
+    write_config(&cfg, "basic.yaml", &[("127.0.0.1:9559", &a)]);
+    let (_soft_a, _soft_b) = (Soft::start(&a), Soft::start(&b));
+    let ctl = Controller::start(&cfg, &["--resync", "30"]);
+    wait_for("the device at the first address", || up_to_date(&cfg, "nic0"));
+    write_config(&cfg, "basic.yaml", &[("127.0.0.1:9559", &b)]);
+    wait_for("the device at the new address", || {
+        ctl.count(&format!("device nic0 ({b}): connected")) == 1 && up_to_date(&cfg, "nic0")
+    });
+    wait_for("/healthz 200", || ctl.health().0 == 200);
+    let (_, v) = ctl.health();
+    assert_eq!(v["devices"]["nic0"]["address"], b.as_str(), "{v}");
+    assert_eq!(ctl.stop(), Some(0));
+}
