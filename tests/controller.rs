@@ -113,7 +113,7 @@ impl Controller {
             .spawn()
             .expect("spawn p4clone controller");
         let (log, rx) = collect_stderr(&mut child);
-        let l = line_with(&rx, "listening on http://", &log);
+        let l = line_with(&rx, "controller started", &log);
         let http = l.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
         std::thread::spawn(move || while rx.recv().is_ok() {});
         Controller { child, http, log }
@@ -121,7 +121,12 @@ impl Controller {
 
     /// How many log lines contain `s`.
     fn count(&self, s: &str) -> usize {
-        self.log.lock().unwrap().iter().filter(|l| l.contains(s)).count()
+        self.count_all(&[s])
+    }
+
+    /// How many log lines contain every one of `parts`.
+    fn count_all(&self, parts: &[&str]) -> usize {
+        self.log.lock().unwrap().iter().filter(|l| parts.iter().all(|p| l.contains(p))).count()
     }
 
     fn log(&self) -> String {
@@ -260,7 +265,7 @@ fn drift_is_repaired_at_the_next_resync() {
     let ctl = Controller::start(&cfg, &["--resync", "1", "--election-id", "5"]);
     wait_for("the first reconcile", || ctl.count("repaired") == 1 && up_to_date(&cfg, "nic0"));
     let deleted = delete_one_entry(&addr, 5);
-    wait_for("the drift to be repaired", || ctl.count("repaired, 1 inserted") == 1);
+    wait_for("the drift to be repaired", || ctl.count("repaired: 1 inserted") == 1);
     assert!(up_to_date(&cfg, "nic0"), "{deleted}\n{}", ctl.log());
     assert_eq!(ctl.count("disconnected"), 0, "{}", ctl.log());
     let (_, metrics) = ctl.get("/metrics");
@@ -290,7 +295,7 @@ fn broken_config_edit_is_not_applied_and_its_fix_is() {
     });
     let (_, v) = ctl.health();
     assert!(v["config_error"].as_str().unwrap().contains("devices[0]"), "{v}");
-    assert_eq!(ctl.count("refused"), 1, "{}", ctl.log());
+    assert_eq!(ctl.count("config refused"), 1, "{}", ctl.log());
     // Nothing was written: the device still matches the previous config.
     let prev = dir.path().join("previous.yaml");
     std::fs::write(&prev, before).unwrap();
@@ -302,7 +307,7 @@ fn broken_config_edit_is_not_applied_and_its_fix_is() {
     // SIGHUP re-reads the file even when it did not change.
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(ctl.child.id() as i32, libc::SIGHUP) };
-    wait_for("the SIGHUP reload", || ctl.count("reloaded (SIGHUP)") == 1);
+    wait_for("the SIGHUP reload", || ctl.count_all(&["config reloaded", "trigger=\"SIGHUP\""]) == 1);
     assert_eq!(ctl.health().0, 200, "{}", ctl.log());
     assert_eq!(ctl.stop(), Some(0));
 }
@@ -350,9 +355,12 @@ fn backup_takes_over_when_the_primary_is_killed() {
     let low = Controller::start(&cfg, &["--resync", "1", "--election-id", "1"]);
     wait_for("controller 1 to reconcile", || low.count("repaired") == 1 && up_to_date(&cfg, "nic0"));
     let mut high = Controller::start(&cfg, &["--resync", "1", "--election-id", "2"]);
-    wait_for("controller 1 to become backup", || low.count("backup (election id 1; primary has 2)") == 1);
+    wait_for("controller 1 to become backup", || {
+        low.count_all(&["backup; not writing", "election_id=1", "primary_election_id=2"]) == 1
+    });
     wait_for("controller 2 to be primary and in sync", || {
-        high.count("primary (election id 2)") == 1 && high.health().1["devices"]["nic0"]["in_sync"] == true
+        high.count_all(&["primary device=", "election_id=2"]) == 1
+            && high.health().1["devices"]["nic0"]["in_sync"] == true
     });
     // Only the primary writes: controller 2 found nothing to do, controller 1 wrote nothing more.
     assert_eq!(high.count("repaired"), 0, "{}", high.log());
@@ -361,9 +369,9 @@ fn backup_takes_over_when_the_primary_is_killed() {
     // SIGKILL the primary: the backup is made primary and keeps the device in sync.
     let _ = high.child.kill();
     let _ = high.child.wait();
-    wait_for("controller 1 to become primary again", || low.count("primary (election id 1)") == 2);
+    wait_for("controller 1 to become primary again", || low.count_all(&["primary device=", "election_id=1"]) == 2);
     delete_one_entry(&addr, 1);
-    wait_for("controller 1 to repair the drift", || low.count("repaired, 1 inserted") == 1);
+    wait_for("controller 1 to repair the drift", || low.count("repaired: 1 inserted") == 1);
     assert!(up_to_date(&cfg, "nic0"), "{}", low.log());
     assert_eq!(low.health().0, 200, "{}", low.log());
     drop(high);
@@ -381,7 +389,7 @@ fn config_edit_moving_a_device_follows_it() {
     wait_for("the device at the first address", || up_to_date(&cfg, "nic0"));
     write_config(&cfg, "basic.yaml", &[("127.0.0.1:9559", &b)]);
     wait_for("the device at the new address", || {
-        ctl.count(&format!("device nic0 ({b}): connected")) == 1 && up_to_date(&cfg, "nic0")
+        ctl.count_all(&["connected device=nic0", &format!("address={b} ")]) == 1 && up_to_date(&cfg, "nic0")
     });
     wait_for("/healthz 200", || ctl.health().0 == 200);
     let (_, v) = ctl.health();

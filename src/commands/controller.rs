@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use p4clone::jobs::runtime::{async_runtime, Workers};
-use p4clone_runtime::controller::{self, config_file, log, Controller, ControllerOptions};
+use p4clone_runtime::controller::{self, config_file, Controller, ControllerOptions};
 use p4clone_runtime::TlsOptions;
 
 use crate::failure::{Failure, Outcome, EXIT_INPUT};
@@ -92,6 +92,12 @@ pub fn run(args: &Args) -> Outcome {
     for w in &initial.warnings {
         eprintln!("{w}");
     }
+    // One line per event on stderr: UTC time, level, message, fields.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
     let rt = async_runtime(Workers::PerCpu)?;
     rt.block_on(async move {
         let mut signals = Signals::install()?;
@@ -110,22 +116,20 @@ pub fn run(args: &Args) -> Outcome {
             }
             None => None,
         };
-        log::line(&format!(
-            "controller: {} ({devices} device{}), election id {}, resync every {} s{}",
-            args.config.display(),
-            if devices == 1 { "" } else { "s" },
-            args.election_id,
-            args.resync,
-            server
-                .as_ref()
-                .map(|s| format!(", listening on http://{} (/metrics, /healthz)", s.local_addr()))
-                .unwrap_or_default()
-        ));
+        let listen = server.as_ref().map(|s| format!("http://{}", s.local_addr())).unwrap_or_else(|| "off".into());
+        tracing::info!(
+            config = %args.config.display(),
+            devices,
+            election_id = args.election_id,
+            resync_s = args.resync,
+            listen = %listen,
+            "controller started"
+        );
         loop {
             match signals.recv().await {
                 Signal::Reload => ctl.reload(),
                 Signal::Stop(name) => {
-                    log::line(&format!("controller: {name}: finishing the reconciles in flight, closing streams"));
+                    tracing::info!(signal = name, "stopping: finishing the reconciles in flight, closing streams");
                     break;
                 }
             }

@@ -15,7 +15,6 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use super::backoff::ReconnectBackoff;
-use super::log;
 use super::status::{Role, StatusBoard};
 use super::ControllerOptions;
 use crate::client::Client;
@@ -94,7 +93,7 @@ pub(super) async fn run(mut cx: DeviceContext) {
         let current = cx.config.borrow().clone();
         let Some(target) = target_of(&current, &cx.name) else {
             cx.board.remove(&cx.name);
-            log::line(&format!("device {}: no longer in the config; stream closed", cx.name));
+            tracing::info!(device = %cx.name, "no longer in the config; stream closed");
             return;
         };
         let connect = Client::connect(cx.opts.fleet.connect_options(&target));
@@ -107,10 +106,7 @@ pub(super) async fn run(mut cx: DeviceContext) {
                 backoff.reset();
                 last_error = None;
                 let a = client.arbitration();
-                log::line(&format!(
-                    "device {} ({}): connected, election id {}",
-                    cx.name, target.address, a.election_id
-                ));
+                tracing::info!(device = %cx.name, address = %target.address, election_id = a.election_id, "connected");
                 match session(&mut cx, &target, client).await {
                     SessionEnd::Shutdown => return,
                     SessionEnd::Retarget => continue,
@@ -118,12 +114,13 @@ pub(super) async fn run(mut cx: DeviceContext) {
                         cx.board.set_role(&cx.name, &target.address, Role::Disconnected);
                         cx.board.failed(&cx.name, &target.address, &reason, 0);
                         let d = backoff.next_delay();
-                        log::line(&format!(
-                            "device {} ({}): disconnected: {reason}; reconnecting in {} ms",
-                            cx.name,
-                            target.address,
-                            d.as_millis()
-                        ));
+                        tracing::warn!(
+                            device = %cx.name,
+                            address = %target.address,
+                            reason = %reason,
+                            retry_ms = d.as_millis() as u64,
+                            "disconnected; reconnecting"
+                        );
                         d
                     }
                 }
@@ -134,7 +131,7 @@ pub(super) async fn run(mut cx: DeviceContext) {
                 cx.board.failed(&cx.name, &target.address, &msg, 0);
                 let d = backoff.next_delay();
                 if last_error.as_deref() != Some(msg.as_str()) {
-                    log::line(&format!("device {}: cannot connect: {msg}; retrying with backoff", cx.name));
+                    tracing::warn!(device = %cx.name, address = %target.address, error = %msg, "cannot connect; retrying with backoff");
                 }
                 last_error = Some(msg);
                 d
@@ -182,14 +179,16 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
             in_sync = false;
             match role {
                 Role::Primary => {
-                    log::line(&format!("device {name} ({address}): primary (election id {})", a.election_id));
+                    tracing::info!(device = %name, address = %address, election_id = a.election_id, "primary");
                     due = true;
                 }
-                _ => log::line(&format!(
-                    "device {name} ({address}): backup (election id {}; primary has {}); not writing",
-                    a.election_id,
-                    a.primary_election_id.map_or_else(|| "a higher one".to_string(), |p| p.to_string())
-                )),
+                _ => tracing::info!(
+                    device = %name,
+                    address = %address,
+                    election_id = a.election_id,
+                    primary_election_id = %a.primary_election_id.map_or_else(|| "higher".to_string(), |p| p.to_string()),
+                    "backup; not writing"
+                ),
             }
         }
         if role == Role::Primary && due {
@@ -200,12 +199,12 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
                 Ok(s) => {
                     cx.board.reconciled(&name, &address, s.writes);
                     if s.pipeline.installed() {
-                        log::line(&format!("device {name} ({address}): {}", s.pipeline));
+                        tracing::info!(device = %name, address = %address, "{}", s.pipeline);
                     }
                     if let Some(summary) = s.summary {
-                        log::line(&format!("device {name} ({address}): repaired, {summary}"));
+                        tracing::info!(device = %name, address = %address, writes = s.writes, "repaired: {summary}");
                     } else if !in_sync {
-                        log::line(&format!("device {name} ({address}): in sync"));
+                        tracing::info!(device = %name, address = %address, "in sync");
                     }
                     in_sync = true;
                     retry.reset();
@@ -214,7 +213,7 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
                     in_sync = false;
                     let msg = e.to_string();
                     cx.board.failed(&name, &address, &msg, writes);
-                    log::line(&format!("device {name} ({address}): reconcile failed: {msg}"));
+                    tracing::warn!(device = %name, address = %address, error = %msg, "reconcile failed");
                     if e.is_connection() || !rec.client().is_connected() {
                         rec.into_client().close_stream();
                         return SessionEnd::Lost(msg);
@@ -227,7 +226,7 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
         tokio::select! {
             _ = cx.shutdown.changed() => {
                 rec.into_client().close().await;
-                log::line(&format!("device {name} ({address}): stream closed"));
+                tracing::info!(device = %name, address = %address, "stream closed");
                 return SessionEnd::Shutdown;
             }
             c = arb.changed() => if c.is_err() {

@@ -11,6 +11,10 @@
 //! drift check: it writes only when the device differs, and logs what it
 //! repaired); as backup it never writes.
 //!
+//! Logs are `tracing` events (one per state change) with the fields
+//! `device`, `address`, `election_id`, `error`, …; the command installs the
+//! subscriber.
+//!
 //! A supervisor task owns the config: it re-reads the file when its bytes
 //! change (checked every [`ControllerOptions::watch_interval`]) or on
 //! [`Controller::reload`] (SIGHUP); a config that does not validate is not
@@ -25,13 +29,11 @@
 //! | `config_file.rs` | loading and validating the config file; its fingerprint |
 //! | `backoff.rs` | reconnect delays |
 //! | `http.rs` | `/metrics` (clone statistics + controller metrics) and `/healthz` |
-//! | `log.rs` | timestamped log lines on stderr |
 
 mod backoff;
 pub mod config_file;
 mod device;
 pub mod http;
-pub mod log;
 pub mod status;
 
 use std::collections::HashMap;
@@ -184,7 +186,7 @@ impl Supervisor {
                 h.abort();
             }
         }
-        log::line("controller stopped");
+        tracing::info!("controller stopped");
     }
 
     /// A task for every device of the config in force that has none running.
@@ -212,25 +214,27 @@ impl Supervisor {
             Ok(loaded) => {
                 self.fingerprint = loaded.fingerprint;
                 for w in &loaded.warnings {
-                    log::line(&format!("config {}: {w}", path.display()));
+                    tracing::warn!(config = %path.display(), "{w}");
                 }
-                log::line(&format!(
-                    "config {} reloaded ({why}): {} device{}; reconciling",
-                    path.display(),
-                    loaded.config.devices.len(),
-                    if loaded.config.devices.len() == 1 { "" } else { "s" }
-                ));
+                tracing::info!(
+                    config = %path.display(),
+                    trigger = why,
+                    devices = loaded.config.devices.len(),
+                    "config reloaded; reconciling"
+                );
                 self.board.set_config_result(None);
                 self.config.send_replace(Arc::new(loaded.config));
             }
             Err(e) => {
                 self.fingerprint = config_file::fingerprint(path);
-                log::line(&format!(
-                    "config {} refused ({why}); the last good config stays in force, nothing written:",
-                    path.display()
-                ));
+                tracing::error!(
+                    config = %path.display(),
+                    trigger = why,
+                    errors = e.errors.len(),
+                    "config refused; the last good config stays in force, nothing written"
+                );
                 for line in &e.errors {
-                    log::line(&format!("  {line}"));
+                    tracing::error!(config = %path.display(), "{line}");
                 }
                 self.board.set_config_result(Some(e.to_string()));
             }
