@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use p4clone_compiler::config::Config;
-use p4clone_compiler::intent;
+use p4clone_compiler::intent::{self, Allocation, Intent};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -164,6 +164,7 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
     let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + cx.opts.resync, cx.opts.resync);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut due = true;
+    let mut compiled: Option<CompiledIntent> = None;
     // After a failed reconcile (device still connected): retry sooner than
     // the next resync, with backoff.
     let mut retry = ReconnectBackoff::new(cx.opts.reconnect_initial, cx.opts.resync, salt(&name));
@@ -195,7 +196,7 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
             due = false;
             retry_at = None;
             let cfg = cx.config.borrow().clone();
-            match reconcile_once(&mut rec, &artifacts, &cfg, &name, cx.opts.fleet.reset_counters).await {
+            match reconcile_once(&mut rec, &artifacts, &cfg, &mut compiled, &name, cx.opts.fleet.reset_counters).await {
                 Ok(s) => {
                     cx.board.reconciled(&name, &address, s.writes);
                     if s.pipeline.installed() {
@@ -253,6 +254,14 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
     }
 }
 
+/// The intent of the config in force, compiled with the device's member
+/// allocation as hints; reused by the drift checks while neither changes.
+struct CompiledIntent {
+    config: Arc<Config>,
+    hints: Allocation,
+    intent: Intent,
+}
+
 /// Sleeps until `at`, or forever when `None`.
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
@@ -266,7 +275,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 async fn reconcile_once(
     rec: &mut Reconciler,
     artifacts: &PipelineArtifacts,
-    cfg: &Config,
+    cfg: &Arc<Config>,
+    compiled: &mut Option<CompiledIntent>,
     name: &str,
     reset_counters: bool,
 ) -> Result<Synced, (SyncError, usize)> {
@@ -277,8 +287,13 @@ async fn reconcile_once(
         .map_err(|e| no_writes(ReconcileError::from(e).into()))?;
     let state = rec.read_state().await.map_err(|e| no_writes(e.into()))?;
     let hints = rec.allocation(&state);
-    let intent = intent::compile(cfg, &hints).map_err(|d| no_writes(CompileError(d).into()))?;
-    let device = intent.device(name).ok_or_else(|| no_writes(SyncError::NotInConfig))?;
+    let fresh = compiled.as_ref().is_some_and(|c| Arc::ptr_eq(&c.config, cfg) && c.hints == hints);
+    if !fresh {
+        let intent = intent::compile(cfg, &hints).map_err(|d| no_writes(CompileError(d).into()))?;
+        *compiled = Some(CompiledIntent { config: Arc::clone(cfg), hints, intent });
+    }
+    let device =
+        compiled.as_ref().and_then(|c| c.intent.device(name)).ok_or_else(|| no_writes(SyncError::NotInConfig))?;
     // A pipeline just set starts with zeroed counters.
     rec.options_mut().reset_counters = reset_counters && !pipeline.installed();
     let plan = rec.plan(device, &state).await.map_err(|e| no_writes(e.into()))?;
