@@ -1,6 +1,7 @@
 //! `p4clone controller` against `p4clone soft` child processes over gRPC on
 //! loopback: a device restarted empty is put back; drift made by another
-//! client is repaired at the next resync; a broken config edit is not applied
+//! client (a delete, a modify) is repaired at the next resync; a broken
+//! config edit is not applied
 //! and `/healthz` says why, its fix is; an unreachable device does not stop
 //! the other one, and `/healthz` names it; of two controllers only the
 //! primary writes, and the backup takes over when the primary is killed.
@@ -217,11 +218,20 @@ fn device_restarted_empty_is_back_in_sync() {
     assert_eq!(ctl.stop(), Some(0));
 }
 
-/// Deletes one table entry with a Write of our own, carrying the
+/// What another client does to one table entry.
+#[derive(Clone, Copy)]
+enum Tamper {
+    /// Deletes it.
+    Delete,
+    /// Changes the last byte of its action's first parameter.
+    Modify,
+}
+
+/// Deletes or modifies one table entry with a Write of our own, carrying the
 /// controller's election id (the soft target checks the id, not the stream).
-fn delete_one_entry(addr: &str, election_id: u64) -> String {
-    use p4clone_proto::p4::v1::{entity, p4_runtime_client::P4RuntimeClient, update, Entity, ReadRequest};
-    use p4clone_proto::p4::v1::{TableEntry, Uint128, Update, WriteRequest};
+fn tamper_one_entry(addr: &str, election_id: u64, how: Tamper) -> String {
+    use p4clone_proto::p4::v1::{entity, p4_runtime_client::P4RuntimeClient, table_action, update, Entity};
+    use p4clone_proto::p4::v1::{ReadRequest, TableEntry, Uint128, Update, WriteRequest};
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let ch = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
@@ -232,25 +242,43 @@ fn delete_one_entry(addr: &str, election_id: u64) -> String {
             .await
             .unwrap()
             .into_inner();
+        let has_params = |t: &TableEntry| {
+            matches!(t.action.as_ref().and_then(|a| a.r#type.as_ref()),
+                Some(table_action::Type::Action(a)) if !a.params.is_empty())
+        };
         let mut found = None;
         while let Some(r) = stream.message().await.unwrap() {
-            found = r
-                .entities
-                .into_iter()
-                .find(|e| matches!(&e.entity, Some(entity::Entity::TableEntry(t)) if !t.is_default_action));
+            found = r.entities.into_iter().find(
+                |e| matches!(&e.entity, Some(entity::Entity::TableEntry(t)) if !t.is_default_action && has_params(t)),
+            );
             if found.is_some() {
                 break;
             }
         }
-        let e = found.expect("the device has table entries");
+        let mut e = found.expect("the device has table entries with action parameters");
         let text = format!("{e:?}");
+        let kind = match how {
+            Tamper::Delete => update::Type::Delete,
+            Tamper::Modify => {
+                if let Some(entity::Entity::TableEntry(t)) = e.entity.as_mut() {
+                    if let Some(table_action::Type::Action(a)) = t.action.as_mut().and_then(|a| a.r#type.as_mut()) {
+                        let v = a.params[0].value.to_vec();
+                        let mut v = if v.is_empty() { vec![0] } else { v };
+                        let last = v.len() - 1;
+                        v[last] ^= 1;
+                        a.params[0].value = v.into();
+                    }
+                }
+                update::Type::Modify
+            }
+        };
         let req = WriteRequest {
             device_id: 1,
             election_id: Some(Uint128 { high: 0, low: election_id }),
-            updates: vec![Update { r#type: update::Type::Delete as i32, entity: Some(e) }],
+            updates: vec![Update { r#type: kind as i32, entity: Some(e) }],
             ..Default::default()
         };
-        c.write(req).await.expect("delete accepted");
+        c.write(req).await.expect("write accepted");
         text
     })
 }
@@ -264,9 +292,12 @@ fn drift_is_repaired_at_the_next_resync() {
     let _soft = Soft::start(&addr);
     let ctl = Controller::start(&cfg, &["--resync", "1", "--election-id", "5"]);
     wait_for("the first reconcile", || ctl.count("repaired") == 1 && up_to_date(&cfg, "nic0"));
-    let deleted = delete_one_entry(&addr, 5);
+    let deleted = tamper_one_entry(&addr, 5, Tamper::Delete);
     wait_for("the drift to be repaired", || ctl.count("repaired: 1 inserted") == 1);
     assert!(up_to_date(&cfg, "nic0"), "{deleted}\n{}", ctl.log());
+    let modified = tamper_one_entry(&addr, 5, Tamper::Modify);
+    wait_for("the modification to be repaired", || ctl.count("repaired: 1 modified") == 1);
+    assert!(up_to_date(&cfg, "nic0"), "{modified}\n{}", ctl.log());
     assert_eq!(ctl.count("disconnected"), 0, "{}", ctl.log());
     let (_, metrics) = ctl.get("/metrics");
     assert!(metrics.contains("p4clone_controller_repairs_total{device=\"nic0\""), "{metrics}");
@@ -372,10 +403,19 @@ fn backup_takes_over_when_the_primary_is_killed() {
     let _ = high.child.kill();
     let _ = high.child.wait();
     wait_for("controller 1 to become primary again", || low.count_all(&["primary device=", "election_id=1"]) == 2);
-    delete_one_entry(&addr, 1);
+    tamper_one_entry(&addr, 1, Tamper::Delete);
     wait_for("controller 1 to repair the drift", || low.count("repaired: 1 inserted") == 1);
     assert!(up_to_date(&cfg, "nic0"), "{}", low.log());
     assert_eq!(low.health().0, 200, "{}", low.log());
+    // Restarted with its higher id, the first controller is primary again
+    // (arbitration), finds the device in sync and writes nothing.
+    drop(high);
+    let high = Controller::start(&cfg, &["--resync", "1", "--election-id", "2"]);
+    wait_for("controller 2 primary again, controller 1 backup", || {
+        high.count("in sync device=nic0") == 1 && low.count("backup; not writing") == 2
+    });
+    assert_eq!(high.count("repaired"), 0, "{}", high.log());
+    assert!(up_to_date(&cfg, "nic0"));
     drop(high);
     assert_eq!(low.stop(), Some(0));
 }
