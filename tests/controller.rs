@@ -1,11 +1,10 @@
 //! `p4clone controller` against `p4clone soft` child processes over gRPC on
 //! loopback: a device restarted empty is put back; drift made by another
 //! client (a delete, a modify) is repaired at the next resync; a broken
-//! config edit is not applied
-//! and `/healthz` says why, its fix is; an unreachable device does not stop
-//! the other one, and `/healthz` names it; of two controllers only the
-//! primary writes, and the backup takes over when the primary is killed.
-//! Every wait is bounded.
+//! config edit is not applied and `/healthz` says why, its fix is; an
+//! unreachable device does not stop the other one, and `/healthz` names it;
+//! of two controllers only the primary writes, and the backup takes over
+//! when the primary is killed. Every wait is bounded.
 
 mod common;
 
