@@ -20,8 +20,8 @@ What it does, per device of the config, independently:
     becomes primary, when the config changes, and every --resync seconds
     (writes only when the device differs, and logs what it repaired);
   - as backup: never writes; reconciles at once when it becomes primary.
-The config file is re-read when it changes (checked every second) and on
-SIGHUP; a config that does not validate is not applied (the last good one
+The config file is re-read when it changes (watched, and polled every second)
+and on SIGHUP; a config that does not validate is not applied (the last good one
 stays in force; the errors are logged and shown at /healthz).
 SIGTERM / SIGINT: the reconcile in flight finishes, the streams close, exit 0.
 

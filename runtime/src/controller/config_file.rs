@@ -1,5 +1,7 @@
 //! The controller's config file: loading it with every check `p4clone check`
-//! makes (syntax, validation, compilation), and noticing that it changed.
+//! makes (syntax, validation, compilation), and noticing that it changed
+//! (a filesystem watch on its directory, [`watch`], plus a [`fingerprint`]
+//! the supervisor also polls, for filesystems without notifications).
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -61,6 +63,30 @@ pub fn fingerprint(path: &Path) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Watches the directory of `path` and sends `()` on `tx` whenever an event
+/// names the file (written, created, renamed over: editors that save by
+/// rename are seen too). `None` when the platform or the directory cannot be
+/// watched; the caller then relies on polling. The watch lasts as long as
+/// the returned watcher.
+pub fn watch(path: &Path, tx: tokio::sync::mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name()?.to_owned();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(e) = event {
+            if e.paths.iter().any(|p| p.file_name() == Some(name.as_os_str())) {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .ok()?;
+    watcher.watch(&dir, notify::RecursiveMode::NonRecursive).ok()?;
+    Some(watcher)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +107,21 @@ mod tests {
         assert!(m.contains("devices[0].address (line 18"), "{m}");
         assert!(fingerprint(&p).is_some());
         assert!(fingerprint(&dir.path().join("missing")).is_none());
+    }
+
+    #[tokio::test]
+    async fn watch_reports_a_rename_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.yaml");
+        std::fs::write(&p, "a").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let Some(_w) = watch(&p, tx) else { return };
+        std::fs::write(dir.path().join("other.yaml"), "x").unwrap();
+        let tmp = dir.path().join("c.yaml.tmp");
+        std::fs::write(&tmp, "b").unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await;
+        assert!(matches!(got, Ok(Some(()))), "no event for the rename over the file");
     }
 
     #[test]

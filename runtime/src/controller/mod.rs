@@ -16,7 +16,8 @@
 //! subscriber.
 //!
 //! A supervisor task owns the config: it re-reads the file when its bytes
-//! change (checked every [`ControllerOptions::watch_interval`]) or on
+//! change (a filesystem watch on its directory, with a poll every
+//! [`ControllerOptions::watch_interval`] as a fallback) or on
 //! [`Controller::reload`] (SIGHUP); a config that does not validate is not
 //! applied — the last good one stays in force and the error (object paths,
 //! lines) is logged and shown on the [`StatusBoard`] (`/healthz`, metrics).
@@ -55,6 +56,10 @@ use crate::fleet::FleetOptions;
 /// the reconcile in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// How long the config file must be quiet after a filesystem event before it
+/// is read (an editor may write it in several steps).
+const WATCH_SETTLE: Duration = Duration::from_millis(100);
+
 /// How the controller runs.
 #[derive(Debug, Clone)]
 pub struct ControllerOptions {
@@ -64,7 +69,8 @@ pub struct ControllerOptions {
     pub fleet: FleetOptions,
     /// Period of the drift check (default 30 s).
     pub resync: Duration,
-    /// How often the config file is checked for changes (default 1 s).
+    /// How often the config file is polled for changes besides the
+    /// filesystem watch (default 1 s).
     pub watch_interval: Duration,
     /// First reconnect delay (default 200 ms).
     pub reconnect_initial: Duration,
@@ -151,6 +157,14 @@ impl Controller {
     }
 }
 
+/// Sleeps until `at`, or forever when `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Owns the config and the device tasks.
 struct Supervisor {
     opts: Arc<ControllerOptions>,
@@ -166,20 +180,31 @@ impl Supervisor {
     async fn run(mut self) {
         let mut poll = tokio::time::interval(self.opts.watch_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (fs_tx, mut fs_events) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = config_file::watch(&self.opts.config_path, fs_tx);
+        if watcher.is_none() {
+            tracing::warn!(
+                config = %self.opts.config_path.display(),
+                every_ms = self.opts.watch_interval.as_millis() as u64,
+                "cannot watch the config file's directory; polling the file"
+            );
+        }
+        // A burst of events (an editor writing) is checked once it settles.
+        let mut settle_at: Option<tokio::time::Instant> = None;
         loop {
             self.spawn_devices();
             tokio::select! {
                 _ = self.shutdown.changed() => break,
                 _ = self.reload.notified() => self.reload_config("SIGHUP"),
-                _ = poll.tick() => {
-                    let fp = config_file::fingerprint(&self.opts.config_path);
-                    // A missing file (an editor replacing it) is not a change.
-                    if fp.is_some() && fp != self.fingerprint {
-                        self.reload_config("file changed");
-                    }
+                Some(()) = fs_events.recv() => settle_at = Some(tokio::time::Instant::now() + WATCH_SETTLE),
+                () = sleep_until(settle_at) => {
+                    settle_at = None;
+                    self.check_file();
                 }
+                _ = poll.tick() => self.check_file(),
             }
         }
+        drop(watcher);
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         for (_, mut h) in self.devices.drain() {
             if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
@@ -187,6 +212,16 @@ impl Supervisor {
             }
         }
         tracing::info!("controller stopped");
+    }
+
+    /// Reloads when the file's bytes differ from the config in force (or
+    /// from the last refused version).
+    fn check_file(&mut self) {
+        let fp = config_file::fingerprint(&self.opts.config_path);
+        // A missing file (an editor replacing it) is not a change.
+        if fp.is_some() && fp != self.fingerprint {
+            self.reload_config("file changed");
+        }
     }
 
     /// A task for every device of the config in force that has none running.
