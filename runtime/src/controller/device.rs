@@ -96,18 +96,27 @@ pub(super) async fn run(mut cx: DeviceContext) {
             tracing::info!(device = %cx.name, "no longer in the config; stream closed");
             return;
         };
-        let connect = Client::connect(cx.opts.fleet.connect_options(&target));
-        let connected = tokio::select! {
-            r = connect => r,
-            _ = cx.shutdown.changed() => return,
+        // What the device is programmed with (a BMv2 device needs the p4c
+        // output): without it there is no point in connecting.
+        let connected = match PipelineArtifacts::for_target(target.target, cx.opts.fleet.p4src_dir.as_deref()) {
+            Err(e) => Err(("cannot program the device; retrying with backoff", e.to_string())),
+            Ok(artifacts) => {
+                let connect = Client::connect(cx.opts.fleet.connect_options(&target));
+                tokio::select! {
+                    r = connect => r
+                        .map(|c| (c, artifacts))
+                        .map_err(|e| ("cannot connect; retrying with backoff", e.to_string())),
+                    _ = cx.shutdown.changed() => return,
+                }
+            }
         };
         let delay = match connected {
-            Ok(client) => {
+            Ok((client, artifacts)) => {
                 backoff.reset();
                 last_error = None;
                 let a = client.arbitration();
                 tracing::info!(device = %cx.name, address = %target.address, election_id = a.election_id, "connected");
-                match session(&mut cx, &target, client).await {
+                match session(&mut cx, &target, client, &artifacts).await {
                     SessionEnd::Shutdown => return,
                     SessionEnd::Retarget => continue,
                     SessionEnd::Lost(reason) => {
@@ -125,13 +134,12 @@ pub(super) async fn run(mut cx: DeviceContext) {
                     }
                 }
             }
-            Err(e) => {
-                let msg = e.to_string();
+            Err((what, msg)) => {
                 cx.board.set_role(&cx.name, &target.address, Role::Disconnected);
                 cx.board.failed(&cx.name, &target.address, &msg, 0);
                 let d = backoff.next_delay();
                 if last_error.as_deref() != Some(msg.as_str()) {
-                    tracing::warn!(device = %cx.name, address = %target.address, error = %msg, "cannot connect; retrying with backoff");
+                    tracing::warn!(device = %cx.name, address = %target.address, error = %msg, "{what}");
                 }
                 last_error = Some(msg);
                 d
@@ -146,13 +154,14 @@ pub(super) async fn run(mut cx: DeviceContext) {
 }
 
 /// Holds one connection until it is lost, the target moves or the controller stops.
-async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) -> SessionEnd {
+async fn session(
+    cx: &mut DeviceContext,
+    target: &DeviceTarget,
+    client: Client,
+    artifacts: &PipelineArtifacts,
+) -> SessionEnd {
     let (name, address) = (cx.name.clone(), target.address.clone());
     let mut arb = client.arbitration_watch();
-    let artifacts = match PipelineArtifacts::for_target(target.target, cx.opts.fleet.p4src_dir.as_deref()) {
-        Ok(a) => a,
-        Err(e) => return SessionEnd::Lost(e.to_string()),
-    };
     let mut rec = match Reconciler::new(client, name.clone()) {
         Ok(r) => r.with_options(ReconcileOptions {
             batch_size: cx.opts.fleet.batch_size,
@@ -196,7 +205,7 @@ async fn session(cx: &mut DeviceContext, target: &DeviceTarget, client: Client) 
             due = false;
             retry_at = None;
             let cfg = cx.config.borrow().clone();
-            match reconcile_once(&mut rec, &artifacts, &cfg, &mut compiled, &name, cx.opts.fleet.reset_counters).await {
+            match reconcile_once(&mut rec, artifacts, &cfg, &mut compiled, &name, cx.opts.fleet.reset_counters).await {
                 Ok(s) => {
                     cx.board.reconciled(&name, &address, s.writes);
                     if s.pipeline.installed() {

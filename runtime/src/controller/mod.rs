@@ -232,6 +232,7 @@ impl Supervisor {
             if self.devices.contains_key(&d.name) {
                 continue;
             }
+            self.board.register(&d.name, &d.address);
             let cx = device::DeviceContext {
                 name: d.name.clone(),
                 opts: Arc::clone(&self.opts),

@@ -128,6 +128,14 @@ impl StatusBoard {
         })
     }
 
+    /// Adds a device not seen yet (disconnected, not in sync), so that
+    /// `/healthz` is not "ok" before its first reconcile.
+    pub fn register(&self, name: &str, address: &str) {
+        self.with(|i| {
+            i.devices.entry(name.to_string()).or_insert_with(|| DeviceStatus::new(address));
+        });
+    }
+
     /// Sets the role; returns whether it changed.
     pub fn set_role(&self, name: &str, address: &str, role: Role) -> bool {
         self.device(name, address, |d| {
@@ -286,6 +294,8 @@ mod tests {
     #[test]
     fn health_names_devices_not_in_sync_and_config_errors() {
         let b = StatusBoard::default();
+        b.register("a", "127.0.0.1:1");
+        assert!(!b.health().is_ok(), "a device not reconciled yet is not healthy");
         b.set_role("a", "127.0.0.1:1", Role::Primary);
         b.reconciled("a", "127.0.0.1:1", 3);
         assert!(b.health().is_ok());
