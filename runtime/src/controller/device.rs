@@ -118,7 +118,10 @@ pub(super) async fn run(mut cx: DeviceContext) {
                 tracing::info!(device = %cx.name, address = %target.address, election_id = a.election_id, "connected");
                 match session(&mut cx, &target, client, &artifacts).await {
                     SessionEnd::Shutdown => return,
-                    SessionEnd::Retarget => continue,
+                    SessionEnd::Retarget => {
+                        cx.board.set_role(&cx.name, &target.address, Role::Disconnected);
+                        continue;
+                    }
                     SessionEnd::Lost(reason) => {
                         cx.board.set_role(&cx.name, &target.address, Role::Disconnected);
                         cx.board.failed(&cx.name, &target.address, &reason, 0);
