@@ -102,20 +102,13 @@ pub fn run(args: &Args) -> Outcome {
     rt.block_on(async move {
         let mut signals = Signals::install()?;
         let devices = initial.config.devices.len();
-        let ctl = Controller::start(opts, initial);
+        let mut ctl = Controller::new(opts, initial);
+        // Bound before anything connects: a bad --listen exits 2 having written nothing.
         let server = match &args.listen {
-            Some(addr) => {
-                let s = controller::http::serve(addr, &ctl).await.map_err(|e| Failure::Input(e.to_string()));
-                match s {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        ctl.shutdown().await;
-                        return Err(e);
-                    }
-                }
-            }
+            Some(addr) => Some(controller::http::serve(addr, &ctl).await.map_err(|e| Failure::Input(e.to_string()))?),
             None => None,
         };
+        ctl.start();
         let listen = server.as_ref().map(|s| format!("http://{}", s.local_addr())).unwrap_or_else(|| "off".into());
         tracing::info!(
             config = %args.config.display(),

@@ -92,22 +92,38 @@ impl ControllerOptions {
     }
 }
 
-/// A running controller (its tasks run on the current tokio runtime).
-#[derive(Debug)]
+/// A controller: made with [`Controller::new`] (nothing runs yet, so its
+/// endpoints can be bound first), run by [`Controller::start`] (its tasks run
+/// on the current tokio runtime).
 pub struct Controller {
     opts: Arc<ControllerOptions>,
     board: Arc<StatusBoard>,
     config: watch::Receiver<Arc<Config>>,
     reload: Arc<Notify>,
     shutdown: watch::Sender<bool>,
-    supervisor: JoinHandle<()>,
+    /// Before [`Controller::start`]: the supervisor to run; after: its task.
+    supervisor: SupervisorState,
+}
+
+enum SupervisorState {
+    Ready(Box<Supervisor>),
+    Running(JoinHandle<()>),
+    Stopped,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("config_path", &self.opts.config_path)
+            .field("running", &matches!(self.supervisor, SupervisorState::Running(_)))
+            .finish()
+    }
 }
 
 impl Controller {
-    /// Starts the supervisor and one task per device of `initial` (already
-    /// loaded and validated, see [`config_file::load`]). Must be called from
-    /// within a tokio runtime.
-    pub fn start(opts: ControllerOptions, initial: LoadedConfig) -> Controller {
+    /// A controller for `initial` (already loaded and validated, see
+    /// [`config_file::load`]); nothing is connected until [`Controller::start`].
+    pub fn new(opts: ControllerOptions, initial: LoadedConfig) -> Controller {
         let opts = Arc::new(opts);
         let board = Arc::new(StatusBoard::default());
         let (config_tx, config) = watch::channel(Arc::new(initial.config));
@@ -122,8 +138,15 @@ impl Controller {
             shutdown: shutdown_rx,
             devices: HashMap::new(),
         };
-        let supervisor = tokio::spawn(sup.run());
-        Controller { opts, board, config, reload, shutdown, supervisor }
+        Controller { opts, board, config, reload, shutdown, supervisor: SupervisorState::Ready(Box::new(sup)) }
+    }
+
+    /// Starts the supervisor and one task per device (once; later calls do
+    /// nothing). Must be called from within a tokio runtime.
+    pub fn start(&mut self) {
+        if let SupervisorState::Ready(sup) = std::mem::replace(&mut self.supervisor, SupervisorState::Stopped) {
+            self.supervisor = SupervisorState::Running(tokio::spawn(sup.run()));
+        }
     }
 
     /// The options it runs with.
@@ -150,9 +173,10 @@ impl Controller {
     /// 30 s), closes its stream and ends; then this returns.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        let mut sup = self.supervisor;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut sup).await.is_err() {
-            sup.abort();
+        if let SupervisorState::Running(mut sup) = self.supervisor {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut sup).await.is_err() {
+                sup.abort();
+            }
         }
     }
 }
