@@ -126,6 +126,9 @@ impl Controller {
     pub fn new(opts: ControllerOptions, initial: LoadedConfig) -> Controller {
         let opts = Arc::new(opts);
         let board = Arc::new(StatusBoard::default());
+        for d in &initial.config.devices {
+            board.register(&d.name, &d.address);
+        }
         let (config_tx, config) = watch::channel(Arc::new(initial.config));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let reload = Arc::new(Notify::new());
