@@ -137,6 +137,7 @@ impl Controller {
             board: Arc::clone(&board),
             config: config_tx,
             fingerprint: initial.fingerprint,
+            stamp: None,
             reload: Arc::clone(&reload),
             shutdown: shutdown_rx,
             devices: HashMap::new(),
@@ -198,6 +199,8 @@ struct Supervisor {
     board: Arc<StatusBoard>,
     config: watch::Sender<Arc<Config>>,
     fingerprint: Option<u64>,
+    /// Size and modification time at the last poll.
+    stamp: Option<(Option<std::time::SystemTime>, u64)>,
     reload: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
     devices: HashMap<String, JoinHandle<()>>,
@@ -228,7 +231,7 @@ impl Supervisor {
                     settle_at = None;
                     self.check_file();
                 }
-                _ = poll.tick() => self.check_file(),
+                _ = poll.tick() => self.poll_file(),
             }
         }
         drop(watcher);
@@ -239,6 +242,16 @@ impl Supervisor {
             }
         }
         tracing::info!("controller stopped");
+    }
+
+    /// The poll: reads the file only when its size or modification time
+    /// changed (a large config is not hashed every second).
+    fn poll_file(&mut self) {
+        let stamp = std::fs::metadata(&self.opts.config_path).ok().map(|m| (m.modified().ok(), m.len()));
+        if stamp.is_some() && stamp != self.stamp {
+            self.stamp = stamp;
+            self.check_file();
+        }
     }
 
     /// Reloads when the file's bytes differ from the config in force (or
