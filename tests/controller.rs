@@ -361,6 +361,17 @@ fn unreachable_device_does_not_block_the_other() {
     let (_, v) = ctl.health();
     assert!(v["not_in_sync"].get("nic0").is_none(), "{v}");
     assert_eq!(v["devices"]["nic0"]["in_sync"], true, "{v}");
+    // /metrics answers at once: the unreachable device is reported down, not waited for.
+    let asked = Instant::now();
+    let (code, metrics) = ctl.get("/metrics");
+    assert!(asked.elapsed() < Duration::from_secs(2), "/metrics took {:?}", asked.elapsed());
+    assert_eq!(code, 200, "{metrics}");
+    assert!(metrics.contains("p4clone_device_up{device=\"nic0\"} 1"), "{metrics}");
+    assert!(metrics.contains("p4clone_device_up{device=\"sw1\"} 0"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("p4clone_controller_device_connected{{device=\"sw1\",address=\"{dead}\"}} 0")),
+        "{metrics}"
+    );
     assert_eq!(ctl.stop(), Some(0));
 }
 

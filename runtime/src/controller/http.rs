@@ -1,13 +1,14 @@
 //! The controller's HTTP endpoints (the server of [`crate::metrics`]):
 //! `/metrics` serves the clone statistics as `stats --listen` does (read
-//! afresh from the devices on every scrape) followed by the controller's own
+//! afresh on every scrape from the devices the controller is connected to;
+//! the others are reported as errors) followed by the controller's own
 //! metrics; `/healthz` the [`StatusBoard::health`](super::StatusBoard::health).
 
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use super::Controller;
+use super::{Controller, Role};
 use crate::fleet::{DeviceTarget, StatsCollector};
 use crate::metrics::{self, MetricsServer};
 use crate::stats;
@@ -28,16 +29,25 @@ pub async fn serve(addr: &str, controller: &Controller) -> std::io::Result<Metri
             (Arc::clone(&board), config.clone(), opts.clone(), Arc::clone(&collector));
         async move {
             let cfg = config.borrow().clone();
-            let targets = DeviceTarget::from_config(&cfg);
+            // Only the devices the controller is connected to are read: an
+            // unreachable one would hold every scrape for a connect timeout.
+            let status = board.devices();
+            let (targets, down): (Vec<DeviceTarget>, Vec<DeviceTarget>) = DeviceTarget::from_config(&cfg)
+                .into_iter()
+                .partition(|t| status.get(&t.name).is_some_and(|d| d.role != Role::Disconnected));
             let mut slot = collector.lock().await;
             let stale = slot.as_ref().is_none_or(|(t, _)| *t != targets);
             if stale {
                 *slot = Some((targets.clone(), StatsCollector::new(targets, opts)));
             }
-            let clone_stats = match slot.as_mut() {
-                Some((_, c)) => stats::render_prometheus(&c.collect(&cfg, None).await),
-                None => String::new(),
+            let mut reads = match slot.as_mut() {
+                Some((_, c)) => c.read().await,
+                None => Default::default(),
             };
+            for t in down {
+                reads.insert(t.name, Err(format!("not connected ({})", t.address)));
+            }
+            let clone_stats = stats::render_prometheus(&stats::build_report(&cfg, &reads, None));
             Ok::<_, String>(format!("{clone_stats}{}", board.render_prometheus()))
         }
     };
