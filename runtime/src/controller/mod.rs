@@ -1,10 +1,10 @@
 //! `p4clone controller`: a long-running process that keeps every device of a
 //! config in sync.
 //!
-//! One task per device ([`device`]), independent of the others (an
+//! One task per device (`device.rs`), independent of the others (an
 //! unreachable device never blocks the rest): it holds the P4Runtime
 //! StreamChannel with the controller's election id, reconnecting with capped
-//! exponential backoff and jitter ([`backoff`]); as primary it installs the
+//! exponential backoff and jitter ([`ReconnectBackoff`]); as primary it installs the
 //! pipeline where the cookie differs and reconciles (read → diff → ordered
 //! minimal writes, [`crate::reconcile`]) at start, on every reconnect, when
 //! it becomes primary, when the config changes and every resync period (a
