@@ -66,6 +66,8 @@ pub enum Command {
     Soft(commands::soft::Args),
     /// Write a p4clone config from another system's objects (`import avi`: the load balancer's export and a site file)
     Import(commands::import::Args),
+    /// Keep every device of a config in sync, long-running: hold the P4Runtime stream, reconcile on start, reconnect, config change and every --resync seconds
+    Controller(commands::controller::Args),
 }
 
 /// Runs one parsed command line.
@@ -80,6 +82,7 @@ pub fn dispatch(cli: &Cli) -> Outcome {
         Command::Stats(args) => commands::stats::run(args),
         Command::Soft(args) => commands::soft::run(args),
         Command::Import(args) => commands::import::run(args),
+        Command::Controller(args) => commands::controller::run(args),
     }
 }
 

@@ -330,6 +330,12 @@ impl Client {
         *self.arb.borrow()
     }
 
+    /// A receiver of the arbitration state, notified on every change (role,
+    /// stream end); it closes when the stream's reader stops.
+    pub fn arbitration_watch(&self) -> watch::Receiver<Arbitration> {
+        self.arb.clone()
+    }
+
     /// Whether this controller is currently the primary (and its stream is open).
     pub fn is_primary(&self) -> bool {
         let a = self.arb.borrow();

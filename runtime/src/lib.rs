@@ -11,6 +11,7 @@
 //! | [`stats`] | mirror counters → per-clone-server statistics; table / JSON / Prometheus renderers |
 //! | [`metrics`] | the `/metrics` (Prometheus) and `/healthz` HTTP server (hyper) |
 //! | [`fleet`] | plan / push / stats over many devices concurrently |
+//! | [`controller`] | `p4clone controller`: per-device tasks that hold the stream and keep devices in sync; config reloads; health |
 //! | [`describe`] | one-line human forms of entities |
 //!
 //! No local state: what the runtime needs to know about a device (pipeline
@@ -19,6 +20,7 @@
 //! entry metadata.
 
 pub mod client;
+pub mod controller;
 pub mod counters;
 pub mod describe;
 pub mod encode;

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod compile;
+pub mod controller;
 pub mod diff;
 pub mod import;
 pub mod plan;

@@ -1,0 +1,356 @@
+//! One device's task: connect and hold the StreamChannel, follow the
+//! arbitration, reconcile as primary (at start, on every reconnect, when the
+//! config changes, when it becomes primary, every resync period), reconnect
+//! with backoff when the stream is lost; a reconcile that fails on a
+//! connected device is retried with backoff (capped at the resync period).
+//! It never returns an error: failures are logged, counted on the
+//! [`StatusBoard`] and retried.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use p4clone_compiler::config::Config;
+use p4clone_compiler::intent::{self, Allocation, Intent};
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use super::backoff::ReconnectBackoff;
+use super::status::{Role, StatusBoard};
+use super::ControllerOptions;
+use crate::client::Client;
+use crate::error::{PipelineError, ReconcileError};
+use crate::fleet::{CompileError, DeviceTarget};
+use crate::pipeline::{self, PipelineArtifacts, PipelineStatus};
+use crate::reconcile::{Plan, ReconcileOptions, Reconciler};
+
+/// What a device task shares with the supervisor.
+pub(super) struct DeviceContext {
+    /// Device name in the config.
+    pub name: String,
+    pub opts: Arc<ControllerOptions>,
+    pub board: Arc<StatusBoard>,
+    /// The config in force.
+    pub config: watch::Receiver<Arc<Config>>,
+    /// `true` once the controller is stopping.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Why a session with a connected device ended.
+enum SessionEnd {
+    /// The controller is stopping (the stream is closed).
+    Shutdown,
+    /// The stream or the device went away.
+    Lost(String),
+    /// The device's address or id changed in the config, or it left the config.
+    Retarget,
+}
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    #[error("the device is not in the config")]
+    NotInConfig,
+    #[error("{failed} of {total} updates failed: {first}")]
+    Writes { failed: usize, total: usize, first: String },
+}
+
+impl SyncError {
+    fn is_connection(&self) -> bool {
+        matches!(self, SyncError::Reconcile(ReconcileError::Client(e)) if e.is_connection())
+            || matches!(self, SyncError::Reconcile(ReconcileError::Pipeline(PipelineError::Client(e))) if e.is_connection())
+    }
+}
+
+/// What one reconcile did.
+struct Synced {
+    pipeline: PipelineStatus,
+    writes: usize,
+    summary: Option<String>,
+}
+
+fn target_of(cfg: &Config, name: &str) -> Option<DeviceTarget> {
+    DeviceTarget::from_config(cfg).into_iter().find(|t| t.name == name)
+}
+
+fn salt(name: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
+}
+
+/// Runs until the controller stops or the device leaves the config.
+pub(super) async fn run(mut cx: DeviceContext) {
+    let mut backoff = ReconnectBackoff::new(cx.opts.reconnect_initial, cx.opts.reconnect_max, salt(&cx.name));
+    let mut last_error: Option<String> = None;
+    loop {
+        if *cx.shutdown.borrow() {
+            return;
+        }
+        let current = cx.config.borrow().clone();
+        let Some(target) = target_of(&current, &cx.name) else {
+            cx.board.remove(&cx.name);
+            tracing::info!(device = %cx.name, "no longer in the config; stream closed");
+            return;
+        };
+        // What the device is programmed with (a BMv2 device needs the p4c
+        // output): without it there is no point in connecting.
+        let connected = match PipelineArtifacts::for_target(target.target, cx.opts.fleet.p4src_dir.as_deref()) {
+            Err(e) => Err(("cannot program the device; retrying with backoff", e.to_string())),
+            Ok(artifacts) => {
+                let connect = Client::connect(cx.opts.fleet.connect_options(&target));
+                tokio::select! {
+                    r = connect => r
+                        .map(|c| (c, artifacts))
+                        .map_err(|e| ("cannot connect; retrying with backoff", e.to_string())),
+                    _ = cx.shutdown.changed() => return,
+                }
+            }
+        };
+        let delay = match connected {
+            Ok((client, artifacts)) => {
+                backoff.reset();
+                last_error = None;
+                let a = client.arbitration();
+                tracing::info!(device = %cx.name, address = %target.address, election_id = a.election_id, "connected");
+                match session(&mut cx, &target, client, &artifacts).await {
+                    SessionEnd::Shutdown => return,
+                    SessionEnd::Retarget => {
+                        cx.board.set_role(&cx.name, &target.address, Role::Disconnected);
+                        continue;
+                    }
+                    SessionEnd::Lost(reason) => {
+                        cx.board.set_role(&cx.name, &target.address, Role::Disconnected);
+                        cx.board.failed(&cx.name, &target.address, &reason, 0);
+                        let d = backoff.next_delay();
+                        tracing::warn!(
+                            device = %cx.name,
+                            address = %target.address,
+                            reason = %reason,
+                            retry_ms = d.as_millis() as u64,
+                            "disconnected; reconnecting"
+                        );
+                        d
+                    }
+                }
+            }
+            Err((what, msg)) => {
+                cx.board.set_role(&cx.name, &target.address, Role::Disconnected);
+                cx.board.failed(&cx.name, &target.address, &msg, 0);
+                let d = backoff.next_delay();
+                if last_error.as_deref() != Some(msg.as_str()) {
+                    tracing::warn!(device = %cx.name, address = %target.address, error = %msg, "{what}");
+                }
+                last_error = Some(msg);
+                d
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = cx.shutdown.changed() => return,
+            c = cx.config.changed() => if c.is_err() { return },
+        }
+    }
+}
+
+/// Holds one connection until it is lost, the target moves or the controller stops.
+async fn session(
+    cx: &mut DeviceContext,
+    target: &DeviceTarget,
+    client: Client,
+    artifacts: &PipelineArtifacts,
+) -> SessionEnd {
+    let (name, address) = (cx.name.clone(), target.address.clone());
+    let mut arb = client.arbitration_watch();
+    let mut rec = match Reconciler::new(client, name.clone()) {
+        Ok(r) => r.with_options(ReconcileOptions {
+            batch_size: cx.opts.fleet.batch_size,
+            reset_counters: cx.opts.fleet.reset_counters,
+            in_flight: cx.opts.fleet.in_flight,
+        }),
+        Err(e) => return SessionEnd::Lost(e.to_string()),
+    };
+    let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + cx.opts.resync, cx.opts.resync);
+    resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut due = true;
+    let mut compiled: Option<CompiledIntent> = None;
+    // After a failed reconcile (device still connected): retry sooner than
+    // the next resync, with backoff.
+    let mut retry = ReconnectBackoff::new(cx.opts.reconnect_initial, cx.opts.resync, salt(&name));
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    let mut in_sync = false;
+    loop {
+        let a = *arb.borrow_and_update();
+        if !a.connected {
+            return SessionEnd::Lost("stream ended".into());
+        }
+        let role = if a.primary { Role::Primary } else { Role::Backup };
+        if cx.board.set_role(&name, &address, role) {
+            in_sync = false;
+            match role {
+                Role::Primary => {
+                    tracing::info!(device = %name, address = %address, election_id = a.election_id, "primary");
+                    due = true;
+                }
+                _ => tracing::info!(
+                    device = %name,
+                    address = %address,
+                    election_id = a.election_id,
+                    primary_election_id = %a.primary_election_id.map_or_else(|| "higher".to_string(), |p| p.to_string()),
+                    "backup; not writing"
+                ),
+            }
+        }
+        if role == Role::Primary && due {
+            due = false;
+            retry_at = None;
+            let cfg = cx.config.borrow().clone();
+            match reconcile_once(&mut rec, artifacts, &cfg, &mut compiled, &name, cx.opts.fleet.reset_counters).await {
+                Ok(s) => {
+                    cx.board.reconciled(&name, &address, s.writes);
+                    if s.pipeline.installed() {
+                        tracing::info!(device = %name, address = %address, "{}", s.pipeline);
+                    }
+                    if let Some(summary) = s.summary {
+                        tracing::info!(device = %name, address = %address, writes = s.writes, "repaired: {summary}");
+                    } else if !in_sync {
+                        tracing::info!(device = %name, address = %address, "in sync");
+                    }
+                    in_sync = true;
+                    retry.reset();
+                }
+                Err((e, writes)) => {
+                    in_sync = false;
+                    let msg = e.to_string();
+                    cx.board.failed(&name, &address, &msg, writes);
+                    tracing::warn!(device = %name, address = %address, error = %msg, "reconcile failed");
+                    if e.is_connection() || !rec.client().is_connected() {
+                        rec.into_client().close_stream();
+                        return SessionEnd::Lost(msg);
+                    }
+                    retry_at = Some(tokio::time::Instant::now() + retry.next_delay());
+                }
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = cx.shutdown.changed() => {
+                rec.into_client().close().await;
+                tracing::info!(device = %name, address = %address, "stream closed");
+                return SessionEnd::Shutdown;
+            }
+            c = arb.changed() => if c.is_err() {
+                return SessionEnd::Lost("stream ended".into());
+            },
+            c = cx.config.changed() => {
+                if c.is_err() {
+                    rec.into_client().close().await;
+                    return SessionEnd::Shutdown;
+                }
+                let moved = target_of(&cx.config.borrow(), &name)
+                    .is_none_or(|t| t.address != target.address || t.device_id != target.device_id || t.target != target.target);
+                if moved {
+                    rec.into_client().close().await;
+                    return SessionEnd::Retarget;
+                }
+                cx.board.mark_stale(&name, &address);
+                in_sync = false;
+                due = true;
+            }
+            _ = resync.tick() => due = true,
+            () = sleep_until(retry_at) => due = true,
+        }
+    }
+}
+
+/// The intent of the config in force, compiled with the device's member
+/// allocation as hints; reused by the drift checks while neither changes.
+struct CompiledIntent {
+    config: Arc<Config>,
+    hints: Allocation,
+    intent: Intent,
+}
+
+/// Sleeps until `at`, or forever when `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Pipeline (where the cookie differs), read, diff, and the minimal ordered
+/// writes when the device differs. `Err` carries the updates written anyway.
+async fn reconcile_once(
+    rec: &mut Reconciler,
+    artifacts: &PipelineArtifacts,
+    cfg: &Arc<Config>,
+    compiled: &mut Option<CompiledIntent>,
+    name: &str,
+    reset_counters: bool,
+) -> Result<Synced, (SyncError, usize)> {
+    let no_writes = |e: SyncError| (e, 0);
+    rec.client().ensure_primary().map_err(|e| no_writes(ReconcileError::from(e).into()))?;
+    let pipeline = pipeline::ensure_pipeline(rec.client(), artifacts)
+        .await
+        .map_err(|e| no_writes(ReconcileError::from(e).into()))?;
+    let state = rec.read_state().await.map_err(|e| no_writes(e.into()))?;
+    let hints = rec.allocation(&state);
+    let fresh = compiled.as_ref().is_some_and(|c| Arc::ptr_eq(&c.config, cfg) && c.hints == hints);
+    if !fresh {
+        let intent = intent::compile(cfg, &hints).map_err(|d| no_writes(CompileError(d).into()))?;
+        *compiled = Some(CompiledIntent { config: Arc::clone(cfg), hints, intent });
+    }
+    let device =
+        compiled.as_ref().and_then(|c| c.intent.device(name)).ok_or_else(|| no_writes(SyncError::NotInConfig))?;
+    // A pipeline just set starts with zeroed counters.
+    rec.options_mut().reset_counters = reset_counters && !pipeline.installed();
+    let plan = rec.plan(device, &state).await.map_err(|e| no_writes(e.into()))?;
+    if plan.write_count() == 0 {
+        return Ok(Synced { pipeline, writes: 0, summary: None });
+    }
+    let result = rec.apply(&plan, &mut |_, _| {}).await;
+    let writes = result.writes();
+    if let Some(first) = result.errors.first() {
+        return Err((
+            SyncError::Writes { failed: result.errors.len(), total: plan.write_count(), first: first.to_string() },
+            writes,
+        ));
+    }
+    Ok(Synced { pipeline, writes, summary: Some(summary(&plan)) })
+}
+
+/// `2 inserted, 1 deleted (+ wire …; - clone_rewrite …)`, at most five changes named.
+fn summary(plan: &Plan) -> String {
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (plan.inserts.len(), "inserted"),
+        (plan.modifies.len(), "modified"),
+        (plan.deletes.len(), "deleted"),
+        (plan.counter_resets.len(), "counter cells reset"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    let changes: Vec<String> = plan
+        .inserts
+        .iter()
+        .map(|c| format!("+ {}", c.entity()))
+        .chain(plan.modifies.iter().map(|c| format!("~ {}", c.entity())))
+        .chain(plan.deletes.iter().map(|c| format!("- {}", c.entity())))
+        .collect();
+    let mut s = parts.join(", ");
+    if !changes.is_empty() {
+        let more = changes.len().saturating_sub(5);
+        s.push_str(&format!(" ({}", changes.into_iter().take(5).collect::<Vec<_>>().join("; ")));
+        if more > 0 {
+            s.push_str(&format!("; {more} more"));
+        }
+        s.push(')');
+    }
+    s
+}

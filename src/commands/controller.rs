@@ -1,0 +1,189 @@
+//! `p4clone controller CONFIG`: keep every device of the config in sync until
+//! SIGTERM / SIGINT (the logic is in `p4clone_runtime::controller`; this is
+//! the flags, the signals and the HTTP endpoints).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use p4clone::jobs::runtime::{async_runtime, Workers};
+use p4clone_runtime::controller::{self, config_file, Controller, ControllerOptions};
+use p4clone_runtime::TlsOptions;
+
+use crate::failure::{Failure, Outcome, EXIT_INPUT};
+
+const AFTER_HELP: &str = "\
+What it does, per device of the config, independently:
+  - holds the P4Runtime StreamChannel with the election id, reconnecting with
+    capped exponential backoff (200 ms .. 10 s, with jitter);
+  - as primary: installs the pipeline where the cookie differs and reconciles
+    (read, diff, minimal ordered writes) at start, on every reconnect, when it
+    becomes primary, when the config changes, and every --resync seconds
+    (writes only when the device differs, and logs what it repaired);
+  - as backup: never writes; reconciles at once when it becomes primary.
+The config file is re-read when it changes (watched, and polled every second)
+and on SIGHUP; a config that does not validate is not applied (the last good one
+stays in force; the errors are logged and shown at /healthz).
+SIGTERM / SIGINT: the reconcile in flight finishes, the streams close, exit 0.
+
+Examples:
+  p4clone controller examples/basic.yaml
+  p4clone controller examples/multi.yaml --election-id 2 --listen 127.0.0.1:9100 --resync 10";
+
+/// Keep every device of a config in sync: hold the P4Runtime stream, reconcile
+/// on start, reconnect, config change and every --resync seconds.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Config file (YAML, or JSON when it ends in .json); re-read when it changes and on SIGHUP
+    pub config: PathBuf,
+    /// Election id for arbitration (the highest connected id is primary; give an HA pair two ids)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub election_id: u64,
+    /// Serve /metrics (clone statistics + controller metrics) and /healthz at http://ADDR
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Seconds between drift checks (a read and a diff per device; writes only when it differs)
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub resync: u64,
+    /// Updates per Write RPC
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: Option<u64>,
+    /// CA certificate (PEM) to verify the devices with; enables TLS
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate chain (PEM) for mutual TLS (with --key); enables TLS
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS (with --cert)
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+impl Args {
+    fn options(&self) -> Result<ControllerOptions, Failure> {
+        let mut opts = ControllerOptions::new(&self.config);
+        opts.fleet.election_id = u128::from(self.election_id);
+        if self.ca.is_some() || self.cert.is_some() || self.key.is_some() {
+            let tls = TlsOptions::from_files(self.ca.as_deref(), self.cert.as_deref(), self.key.as_deref())
+                .map_err(|e| Failure::Input(e.to_string()))?;
+            opts.fleet.tls = Some(tls);
+        }
+        if let Some(b) = self.batch {
+            opts.fleet.batch_size = usize::try_from(b).unwrap_or(usize::MAX);
+        }
+        opts.resync = Duration::from_secs(self.resync);
+        Ok(opts)
+    }
+}
+
+/// Runs `controller` until SIGTERM / SIGINT.
+pub fn run(args: &Args) -> Outcome {
+    let opts = args.options()?;
+    let initial = config_file::load(&args.config).map_err(|e| {
+        for line in &e.errors {
+            eprintln!("{line}");
+        }
+        eprintln!("error: {}: the config is not valid; nothing started", e.path.display());
+        Failure::Reported(EXIT_INPUT)
+    })?;
+    if initial.config.devices.is_empty() {
+        return Err(Failure::Input(format!("{}: the config has no devices", args.config.display())));
+    }
+    for w in &initial.warnings {
+        eprintln!("{w}");
+    }
+    // One line per event on stderr: UTC time, level, message, fields.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+    let rt = async_runtime(Workers::PerCpu)?;
+    rt.block_on(async move {
+        let mut signals = Signals::install()?;
+        let devices = initial.config.devices.len();
+        let mut ctl = Controller::new(opts, initial);
+        // Bound before anything connects: a bad --listen exits 2 having written nothing.
+        let server = match &args.listen {
+            Some(addr) => Some(controller::http::serve(addr, &ctl).await.map_err(|e| Failure::Input(e.to_string()))?),
+            None => None,
+        };
+        ctl.start();
+        let listen = server.as_ref().map(|s| format!("http://{}", s.local_addr())).unwrap_or_else(|| "off".into());
+        tracing::info!(
+            config = %args.config.display(),
+            devices,
+            election_id = args.election_id,
+            resync_s = args.resync,
+            listen = %listen,
+            "controller started"
+        );
+        loop {
+            match signals.recv().await {
+                Signal::Reload => ctl.reload(),
+                Signal::Stop(name) => {
+                    tracing::info!(signal = name, "stopping: finishing the reconciles in flight, closing streams");
+                    break;
+                }
+            }
+        }
+        if let Some(s) = server {
+            s.shutdown();
+        }
+        ctl.shutdown().await;
+        Ok(())
+    })
+}
+
+/// A signal the controller acts on.
+enum Signal {
+    /// SIGHUP: re-read the config.
+    Reload,
+    /// SIGINT / SIGTERM: stop.
+    Stop(&'static str),
+}
+
+/// SIGINT, SIGTERM and SIGHUP.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (inside the runtime).
+    fn install() -> Result<Signals, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let err = |e: std::io::Error| Failure::Runtime(format!("cannot install signal handlers: {e}"));
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).map_err(err)?,
+                term: signal(SignalKind::terminate()).map_err(err)?,
+                hup: signal(SignalKind::hangup()).map_err(err)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal.
+    async fn recv(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => Signal::Stop("SIGINT"),
+                _ = self.term.recv() => Signal::Stop("SIGTERM"),
+                _ = self.hup.recv() => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop("Ctrl-C")
+        }
+    }
+}
