@@ -32,6 +32,15 @@ pub struct DeviceArgs {
     /// device; with several devices, selects those configured with it
     #[arg(long, value_name = "HOST:PORT")]
     pub address: Option<String>,
+    /// TLS to the devices.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS to the devices: `--ca`, `--cert`, `--key` (shared by `plan`, `push`,
+/// `stats` and `controller`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsArgs {
     /// CA certificate (PEM) to verify the devices with; enables TLS
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
@@ -56,17 +65,25 @@ impl DeviceArgs {
 
     /// TLS options from `--ca` / `--cert` / `--key` (`None`: plaintext).
     pub fn tls(&self) -> Result<Option<TlsOptions>, Failure> {
+        self.tls.options()
+    }
+
+    /// Fleet options with these TLS settings (everything else default).
+    pub fn fleet_options(&self) -> Result<FleetOptions, Failure> {
+        Ok(FleetOptions { tls: self.tls()?, ..FleetOptions::default() })
+    }
+}
+
+impl TlsArgs {
+    /// TLS options from `--ca` / `--cert` / `--key` (`None`: plaintext; an
+    /// unreadable or invalid file: exit 2).
+    pub fn options(&self) -> Result<Option<TlsOptions>, Failure> {
         if self.ca.is_none() && self.cert.is_none() && self.key.is_none() {
             return Ok(None);
         }
         TlsOptions::from_files(self.ca.as_deref(), self.cert.as_deref(), self.key.as_deref())
             .map(Some)
             .map_err(|e| Failure::Input(e.to_string()))
-    }
-
-    /// Fleet options with these TLS settings (everything else default).
-    pub fn fleet_options(&self) -> Result<FleetOptions, Failure> {
-        Ok(FleetOptions { tls: self.tls()?, ..FleetOptions::default() })
     }
 }
 

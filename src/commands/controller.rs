@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::flags::TlsArgs;
 use p4clone::jobs::runtime::{async_runtime, Workers};
 use p4clone_runtime::controller::{self, config_file, Controller, ControllerOptions};
-use p4clone_runtime::TlsOptions;
 
 use crate::failure::{Failure, Outcome, EXIT_INPUT};
 
@@ -48,26 +48,16 @@ pub struct Args {
     /// Updates per Write RPC
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: Option<u64>,
-    /// CA certificate (PEM) to verify the devices with; enables TLS
-    #[arg(long, value_name = "FILE")]
-    pub ca: Option<PathBuf>,
-    /// Client certificate chain (PEM) for mutual TLS (with --key); enables TLS
-    #[arg(long, value_name = "FILE", requires = "key")]
-    pub cert: Option<PathBuf>,
-    /// Client private key (PEM) for mutual TLS (with --cert)
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
+    /// TLS to the devices.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 impl Args {
     fn options(&self) -> Result<ControllerOptions, Failure> {
         let mut opts = ControllerOptions::new(&self.config);
         opts.fleet.election_id = u128::from(self.election_id);
-        if self.ca.is_some() || self.cert.is_some() || self.key.is_some() {
-            let tls = TlsOptions::from_files(self.ca.as_deref(), self.cert.as_deref(), self.key.as_deref())
-                .map_err(|e| Failure::Input(e.to_string()))?;
-            opts.fleet.tls = Some(tls);
-        }
+        opts.fleet.tls = self.tls.options()?;
         if let Some(b) = self.batch {
             opts.fleet.batch_size = usize::try_from(b).unwrap_or(usize::MAX);
         }
