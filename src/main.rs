@@ -15,6 +15,7 @@ mod compiled;
 mod failure;
 mod flags;
 mod render;
+mod signals;
 
 /// mimalloc: large configs lower to hundreds of thousands of small protobuf
 /// buffers, which the system allocator handles slowly (BENCHMARKS.md).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::flags::TlsArgs;
+use crate::signals::{Signal, Signals};
 use p4clone::jobs::runtime::{async_runtime, Workers};
 use p4clone_runtime::controller::{self, config_file, Controller, ControllerOptions};
 
@@ -90,7 +91,7 @@ pub fn run(args: &Args) -> Outcome {
         .try_init();
     let rt = async_runtime(Workers::PerCpu)?;
     rt.block_on(async move {
-        let mut signals = Signals::install()?;
+        let mut signals = Signals::install(true)?;
         let devices = initial.config.devices.len();
         let mut ctl = Controller::new(opts, initial);
         // Bound before anything connects: a bad --listen exits 2 having written nothing.
@@ -123,57 +124,4 @@ pub fn run(args: &Args) -> Outcome {
         ctl.shutdown().await;
         Ok(())
     })
-}
-
-/// A signal the controller acts on.
-enum Signal {
-    /// SIGHUP: re-read the config.
-    Reload,
-    /// SIGINT / SIGTERM: stop.
-    Stop(&'static str),
-}
-
-/// SIGINT, SIGTERM and SIGHUP.
-struct Signals {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    /// Installs the handlers (inside the runtime).
-    fn install() -> Result<Signals, Failure> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let err = |e: std::io::Error| Failure::Runtime(format!("cannot install signal handlers: {e}"));
-            Ok(Signals {
-                int: signal(SignalKind::interrupt()).map_err(err)?,
-                term: signal(SignalKind::terminate()).map_err(err)?,
-                hup: signal(SignalKind::hangup()).map_err(err)?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Signals {})
-    }
-
-    /// The next signal.
-    async fn recv(&mut self) -> Signal {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.int.recv() => Signal::Stop("SIGINT"),
-                _ = self.term.recv() => Signal::Stop("SIGTERM"),
-                _ = self.hup.recv() => Signal::Reload,
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            Signal::Stop("Ctrl-C")
-        }
-    }
 }

@@ -41,6 +41,7 @@ use p4clone_soft::server::{SoftTarget, DEFAULT_PORT};
 use crate::compiled::{load_and_compile, select_device};
 use crate::failure::{Failure, Outcome};
 use crate::render::{emit, warn_clones};
+use crate::signals::Signals;
 
 const AFTER_HELP: &str = "\
 Modes:
@@ -195,47 +196,6 @@ fn parse_listen(s: &str) -> Result<SocketAddr, Failure> {
         .ok_or_else(|| bad("resolves to no address".into()))
 }
 
-/// SIGINT and SIGTERM.
-struct Signals {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    /// Installs the handlers (inside the runtime).
-    fn install() -> Result<Signals, Failure> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let err = |e: std::io::Error| Failure::Runtime(format!("cannot install signal handlers: {e}"));
-            Ok(Signals {
-                int: signal(SignalKind::interrupt()).map_err(err)?,
-                term: signal(SignalKind::terminate()).map_err(err)?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Signals {})
-    }
-
-    /// The next signal's name.
-    async fn recv(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.int.recv() => "SIGINT",
-                _ = self.term.recv() => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
-        }
-    }
-}
-
 /// A port that reports itself exhausted once `stop` is set, so a pcap replay
 /// ([`Engine::run_until_drained`]) ends early on a signal.
 struct StopPort {
@@ -301,7 +261,7 @@ async fn wait_for_controller(target: &SoftTarget, settle: Duration, signals: &mu
     let mut since = Instant::now();
     loop {
         tokio::select! {
-            s = signals.recv() => return Some(s),
+            s = signals.stop() => return Some(s),
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
         if !target.has_pipeline() {
@@ -384,7 +344,7 @@ pub fn run(args: &Args) -> Outcome {
     }
     let rt = async_runtime(Workers::InProcessTarget)?;
     let (server, mut signals) = rt.block_on(async {
-        let signals = Signals::install()?;
+        let signals = Signals::install(false)?;
         let server = Embedded::serve(&target, listen).await?;
         Ok::<_, Failure>((server, signals))
     })?;
@@ -402,7 +362,7 @@ pub fn run(args: &Args) -> Outcome {
     let mut interrupted = None;
     let (report, result) = if specs.is_empty() {
         eprintln!("p4clone soft: serving until SIGINT/SIGTERM");
-        interrupted = Some(rt.block_on(signals.recv()));
+        interrupted = Some(rt.block_on(signals.stop()));
         (Engine::new(target.pipeline(), BTreeMap::new()).report(), Ok(()))
     } else {
         if !live && compiled.is_none() {
@@ -447,7 +407,7 @@ pub fn run(args: &Args) -> Outcome {
             }
             interrupted = rt.block_on(async {
                 tokio::select! {
-                    s = signals.recv() => Some(s),
+                    s = signals.stop() => Some(s),
                     _ = done_rx => None,
                 }
             });
@@ -472,7 +432,7 @@ pub fn run(args: &Args) -> Outcome {
         Some(s) => announce(s),
         None if args.hold && !specs.is_empty() => {
             eprintln!("p4clone soft: inputs drained; serving P4Runtime on {addr} until SIGINT/SIGTERM (--hold)");
-            announce(rt.block_on(signals.recv()));
+            announce(rt.block_on(signals.stop()));
         }
         None => {}
     }
@@ -514,9 +474,9 @@ fn run_dpdk_loop(
     }
     let waiter = {
         let stop = stop.clone();
-        let mut signals = rt.block_on(async { Signals::install() })?;
+        let mut signals = rt.block_on(async { Signals::install(false) })?;
         rt.spawn(async move {
-            let s = signals.recv().await;
+            let s = signals.stop().await;
             stop.store(true, Ordering::Relaxed);
             eprintln!("p4clone soft: {s}, stopping (again to exit at once)");
             s
@@ -572,8 +532,8 @@ async fn read_own_stats(
 /// After a first signal: a second one exits at once with 130.
 fn exit_on_next_signal(rt: &tokio::runtime::Runtime) {
     rt.spawn(async move {
-        if let Ok(mut signals) = Signals::install() {
-            let s = signals.recv().await;
+        if let Ok(mut signals) = Signals::install(false) {
+            let s = signals.stop().await;
             eprintln!("p4clone soft: {s} again, exiting now");
             std::process::exit(130);
         }
