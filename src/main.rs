@@ -5,7 +5,8 @@
 //! A thin command line over the `p4clone` library (`src/lib.rs`, the jobs).
 //! Layout: [`cli`] holds the clap definitions and the dispatch; each subcommand lives
 //! in its own module under [`commands`]; [`flags`] has the flags several commands
-//! share; [`compiled`] loads and compiles a config for a command; [`render`] has the
+//! share; [`serve_flags`] the software target's service flags (TLS, limits);
+//! [`compiled`] loads and compiles a config for a command; [`render`] has the
 //! aligned-table and output helpers; [`failure`] the error type that maps to exit
 //! codes.
 
@@ -15,6 +16,7 @@ mod compiled;
 mod failure;
 mod flags;
 mod render;
+mod serve_flags;
 mod signals;
 
 /// mimalloc: large configs lower to hundreds of thousands of small protobuf

@@ -30,9 +30,9 @@ use std::time::Duration;
 use p4clone_proto::p4::v1::p4_runtime_client::P4RuntimeClient;
 use p4clone_proto::p4::v1::{
     get_forwarding_pipeline_config_request, set_forwarding_pipeline_config_request, stream_message_request,
-    stream_message_response, write_request, Entity, ForwardingPipelineConfig, GetForwardingPipelineConfigRequest,
-    MasterArbitrationUpdate, ReadRequest, SetForwardingPipelineConfigRequest, StreamMessageRequest, Uint128, Update,
-    WriteRequest, WriteResponse,
+    stream_message_response, write_request, CapabilitiesRequest, Entity, ForwardingPipelineConfig,
+    GetForwardingPipelineConfigRequest, MasterArbitrationUpdate, ReadRequest, SetForwardingPipelineConfigRequest,
+    StreamMessageRequest, Uint128, Update, WriteRequest, WriteResponse,
 };
 use p4clone_proto::p4clone::soft::v1::{MemberDiagnostics, ReadCloneDiagnosticsRequest, ReadCloneDiagnosticsResponse};
 use p4clone_proto::{p4::v1::Error as P4Error, status};
@@ -683,11 +683,75 @@ async fn channel(opts: &ConnectOptions) -> Result<Channel, ClientError> {
         }
         ep = ep.tls_config(cfg).map_err(|e| tls_err(transport_reason(&e)))?;
     }
-    match tokio::time::timeout(opts.timeout + Duration::from_millis(100), ep.connect()).await {
-        Ok(Ok(ch)) => Ok(ch),
-        Ok(Err(e)) => Err(ClientError::Unreachable { address: address.clone(), reason: transport_reason(&e) }),
-        Err(_) => Err(ClientError::Timeout { address: address.clone(), what: "connect".into(), timeout: opts.timeout }),
+    let ch = match tokio::time::timeout(opts.timeout + Duration::from_millis(100), ep.connect()).await {
+        Ok(Ok(ch)) => ch,
+        Ok(Err(e)) => return Err(ClientError::Unreachable { address: address.clone(), reason: transport_reason(&e) }),
+        Err(_) => {
+            return Err(ClientError::Timeout {
+                address: address.clone(),
+                what: "connect".into(),
+                timeout: opts.timeout,
+            })
+        }
+    };
+    check_accepted(&ch, address, opts.tls.as_ref(), opts.timeout).await?;
+    Ok(ch)
+}
+
+/// One `Capabilities` call right after connecting, so that a connection the
+/// device accepts at the TCP level but not at the TLS / HTTP/2 level is
+/// reported as what it most likely is, not as a later RPC's transport error:
+/// - TLS: with TLS 1.3 a server that refuses the client's certificate (or its
+///   lack) says so only after the client considers the handshake done; the
+///   first RPC then just sees the connection fail → [`ClientError::Tls`];
+/// - plaintext against a TLS server: the answer is not HTTP/2 →
+///   [`ClientError::Unreachable`] suggesting `--ca`.
+///
+/// Any answer, even an error status, means the session was accepted.
+async fn check_accepted(
+    ch: &Channel,
+    address: &str,
+    tls: Option<&TlsOptions>,
+    timeout: Duration,
+) -> Result<(), ClientError> {
+    let mut probe = P4RuntimeClient::new(ch.clone());
+    let Ok(Err(status)) = tokio::time::timeout(timeout, probe.capabilities(CapabilitiesRequest::default())).await
+    else {
+        return Ok(());
+    };
+    match tls {
+        Some(tls) if transport_failure(&status) => {
+            let message = if tls.cert.is_some() {
+                "the connection failed right after the TLS handshake: the device does not accept the client \
+                 certificate given (--cert; not signed by its client CA?)"
+            } else {
+                "the connection failed right after the TLS handshake: the device probably requires mutual \
+                 TLS (a client certificate signed by its client CA: --cert and --key)"
+            };
+            Err(ClientError::Tls { address: address.to_string(), message: message.to_string() })
+        }
+        None if transport_failure(&status) => Err(ClientError::Unreachable {
+            address: address.to_string(),
+            reason: format!(
+                "no plaintext HTTP/2 answer ({}): the device may require TLS (--ca FILE)",
+                std::error::Error::source(&status).map(transport_reason).unwrap_or_else(|| status.message().into())
+            ),
+        }),
+        _ => Ok(()),
     }
+}
+
+/// Whether an RPC failed below gRPC (connection, HTTP/2), not with a status
+/// the device sent.
+fn transport_failure(s: &tonic::Status) -> bool {
+    let mut cur = std::error::Error::source(s);
+    while let Some(e) = cur {
+        if e.is::<hyper::Error>() || e.is::<std::io::Error>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 fn arbitration_request(opts: &ConnectOptions) -> StreamMessageRequest {

@@ -41,6 +41,7 @@ use p4clone_soft::server::{SoftTarget, DEFAULT_PORT};
 use crate::compiled::{load_and_compile, select_device};
 use crate::failure::{Failure, Outcome};
 use crate::render::{emit, warn_clones};
+use crate::serve_flags::ServeArgs;
 use crate::signals::Signals;
 
 const AFTER_HELP: &str = "\
@@ -106,6 +107,9 @@ pub struct Args {
     /// After a pcap replay, keep serving P4Runtime until SIGINT/SIGTERM (to read counters)
     #[arg(long)]
     pub hold: bool,
+    /// TLS and limits of the P4Runtime service.
+    #[command(flatten)]
+    pub service: ServeArgs,
     /// DPDK EAL arguments for N=dpdk:ID ports, e.g. "-l 0-1 --no-huge -m 1024 --no-pci
     /// --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0"
     #[cfg(feature = "dpdk")]
@@ -281,6 +285,10 @@ async fn wait_for_controller(target: &SoftTarget, settle: Duration, signals: &mu
 /// Runs `soft`.
 pub fn run(args: &Args) -> Outcome {
     let listen = parse_listen(&args.p4rt)?;
+    let serve = args.service.options()?;
+    if let Some(w) = args.service.plaintext_warning(listen) {
+        eprintln!("p4clone soft: {w}");
+    }
     let specs = parse_port_specs(&args.ports).map_err(JobError::from)?;
     let has_pcap = specs.values().any(|s| matches!(s.backend, BackendSpec::Pcap(_)));
     let live = specs.values().any(|s| !matches!(s.backend, BackendSpec::Pcap(_)));
@@ -345,7 +353,7 @@ pub fn run(args: &Args) -> Outcome {
     let rt = async_runtime(Workers::InProcessTarget)?;
     let (server, mut signals) = rt.block_on(async {
         let signals = Signals::install(false)?;
-        let server = Embedded::serve(&target, listen).await?;
+        let server = Embedded::serve_with(&target, listen, &serve).await?;
         Ok::<_, Failure>((server, signals))
     })?;
     let addr = server.local_addr();
@@ -437,7 +445,18 @@ pub fn run(args: &Args) -> Outcome {
         None => {}
     }
 
-    let stats = compiled.as_ref().map(|(cfg, d)| rt.block_on(read_own_stats(connectable(addr), device_id, cfg, d)));
+    let stats = match &compiled {
+        // The server takes TLS clients only, and this process holds no client identity.
+        Some(_) if serve.tls.is_some() => {
+            eprintln!(
+                "p4clone soft: per-clone-server statistics are not read at exit when serving TLS; \
+                 read them with `p4clone stats --ca ...` (and --hold)"
+            );
+            None
+        }
+        Some((cfg, d)) => Some(rt.block_on(read_own_stats(connectable(addr), device_id, cfg, d))),
+        None => None,
+    };
     rt.block_on(server.shutdown());
     rt.shutdown_timeout(Duration::from_millis(100));
 

@@ -25,7 +25,7 @@ use p4clone_runtime::reconcile::{self, PushResult, Reconciler};
 use p4clone_soft::engine::RunReport;
 use p4clone_soft::ports::pcap::output_path;
 use p4clone_soft::ports::MAX_PORT;
-use p4clone_soft::server::{ServerHandle, SoftTarget};
+use p4clone_soft::server::{ServeOptions, ServerHandle, SoftTarget};
 
 use crate::jobs::error::JobError;
 
@@ -101,7 +101,16 @@ impl Embedded {
     /// Serves `target` on `listen` (port 0: an ephemeral port). Must run inside
     /// the tokio runtime. A bind failure is a [`JobError::Runtime`].
     pub async fn serve(target: &SoftTarget, listen: SocketAddr) -> Result<Embedded, JobError> {
-        let handle = target.serve(listen).await.map_err(|e| JobError::Runtime(e.to_string()))?;
+        Self::serve_with(target, listen, &ServeOptions::default()).await
+    }
+
+    /// Like [`Embedded::serve`], with TLS and limits.
+    pub async fn serve_with(
+        target: &SoftTarget,
+        listen: SocketAddr,
+        opts: &ServeOptions,
+    ) -> Result<Embedded, JobError> {
+        let handle = target.serve_with(listen, opts).await.map_err(|e| JobError::Runtime(e.to_string()))?;
         Ok(Embedded { handle })
     }
 

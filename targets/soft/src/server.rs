@@ -16,7 +16,9 @@
 //! - `pipeline_config`: `Set/GetForwardingPipelineConfig`, P4Info comparison;
 //! - `write`: the `Write` RPC (one atomic pipeline batch per request);
 //! - `read`: the `Read` RPC (wildcards, streamed in chunks);
-//! - `diagnostics`: the `CloneDiagnostics` service (clone send failures).
+//! - `diagnostics`: the `CloneDiagnostics` service (clone send failures);
+//! - `tls`: TLS / mutual TLS material ([`ServerTls`]);
+//! - `limits`: message size, batch size, connections, streams, idle timeout ([`Limits`]).
 //!
 //! # Spec decisions (P4Runtime v1.4)
 //! - **Arbitration**: default role only (a role name → UNIMPLEMENTED, a role config
@@ -38,19 +40,24 @@
 //! - **Pipeline config**: COMMIT without a saved config → NOT_FOUND, with a config →
 //!   INVALID_ARGUMENT; a P4Info differing from the program → INVALID_ARGUMENT naming
 //!   the first difference; the device config bytes are ignored and kept.
+//! - **Limits** ([`Limits`]): a request message over `max_message_bytes` or a
+//!   Write of more than `max_batch_updates` updates → RESOURCE_EXHAUSTED (nothing
+//!   applied); a full table → RESOURCE_EXHAUSTED for that update.
 //! - Per-update / per-read-request failures: gRPC UNKNOWN with one `p4.v1.Error` per
 //!   update in the `google.rpc.Status` details (see [`crate::translate`] for codes).
 
 mod arbitration;
 mod diagnostics;
 mod inner;
+mod limits;
 mod pipeline_config;
 mod read;
 mod stream;
+mod tls;
 mod write;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -68,14 +75,25 @@ use crate::translate;
 use arbitration::Arbiter;
 pub use diagnostics::DiagnosticsService;
 use inner::{internal, BoxStream, Inner, State};
+pub use limits::{Limits, MessageSizeLimit};
 use p4clone_proto::p4clone::soft::v1::clone_diagnostics_server::CloneDiagnosticsServer;
+pub use tls::{PemError, ServerTls, TlsError};
 
 /// The P4Runtime API version this server implements (`Capabilities`).
 pub const P4RUNTIME_API_VERSION: &str = "1.4.1";
 /// The IANA P4Runtime port.
 pub const DEFAULT_PORT: u16 = 9559;
-/// Largest gRPC message accepted or sent (big Write batches).
-const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// Largest gRPC message sent (Read responses come in smaller chunks).
+const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// How [`SoftTarget::serve_with`] serves: plaintext or TLS, and the limits.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// TLS (with a client CA: mutual TLS); `None` = plaintext.
+    pub tls: Option<ServerTls>,
+    /// Resource limits.
+    pub limits: Limits,
+}
 
 /// The software target: the pipeline plus its P4Runtime state. Clones share both.
 #[derive(Clone)]
@@ -106,6 +124,7 @@ impl SoftTarget {
                 arbiter: Arbiter::new(device_id),
                 state: RwLock::new(State::default()),
                 lenient_bytestrings: AtomicBool::new(false),
+                max_batch_updates: AtomicUsize::new(Limits::DEFAULT_MAX_BATCH_UPDATES),
                 shutdown: tokio::sync::watch::channel(false).0,
             }),
         }
@@ -143,6 +162,12 @@ impl SoftTarget {
         self.inner.lenient_bytestrings.store(accept, Ordering::Relaxed);
     }
 
+    /// The most updates one `Write` may carry (more → RESOURCE_EXHAUSTED);
+    /// [`SoftTarget::serve_with`] sets it from its [`Limits`].
+    pub fn set_max_batch_updates(&self, n: usize) {
+        self.inner.max_batch_updates.store(n.max(1), Ordering::Relaxed);
+    }
+
     /// Applies a `WriteRequest` in-process, through the same validation and
     /// translation as the `Write` RPC, without the arbitration check (the device id
     /// must still match, and a pipeline config must be set). Blocking: from async
@@ -157,11 +182,17 @@ impl SoftTarget {
         pipeline_config::commit_in_process(&self.inner, p4info, cookie)
     }
 
-    /// The tonic service, to mount in a server of one's own.
+    /// The tonic service, to mount in a server of one's own (requests up to
+    /// [`Limits::DEFAULT_MAX_MESSAGE_BYTES`]; [`SoftTarget::serve_with`] mounts
+    /// it behind a [`MessageSizeLimit`] that answers RESOURCE_EXHAUSTED).
     pub fn service(&self) -> P4RuntimeServer<Service> {
+        self.service_with_limit(Limits::DEFAULT_MAX_MESSAGE_BYTES)
+    }
+
+    fn service_with_limit(&self, max_message_bytes: usize) -> P4RuntimeServer<Service> {
         P4RuntimeServer::new(Service { inner: self.inner.clone() })
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
     }
 
     /// The tonic `p4clone.soft.v1.CloneDiagnostics` service (per-member send
@@ -171,16 +202,37 @@ impl SoftTarget {
     }
 
     /// Binds `addr` (port 0: an ephemeral port) and serves P4Runtime on it in a
-    /// spawned task, until [`ServerHandle::shutdown`].
+    /// spawned task, until [`ServerHandle::shutdown`]: plaintext, default limits.
     pub async fn serve(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
+        self.serve_with(addr, &ServeOptions::default()).await
+    }
+
+    /// Like [`SoftTarget::serve`], with TLS (plaintext connections then fail
+    /// their handshake) and the given limits (see [`Limits`]).
+    pub async fn serve_with(&self, addr: SocketAddr, opts: &ServeOptions) -> Result<ServerHandle, ServeError> {
+        let limits = opts.limits;
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &opts.tls {
+            builder = builder
+                .tls_config(tls.config())
+                .map_err(|e| ServeError::Tls { origin: tls.origin().to_string(), message: e.to_string() })?;
+        }
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
-        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = limits::Incoming::new(listener, &limits);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let service = self.service();
-        let diagnostics = self.diagnostics_service();
+        self.set_max_batch_updates(limits.max_batch_updates);
+        let service =
+            MessageSizeLimit::new(self.service_with_limit(limits.max_message_bytes), limits.max_message_bytes);
+        let diagnostics = MessageSizeLimit::new(self.diagnostics_service(), limits.max_message_bytes);
+        let keepalive = limits.keepalive_interval();
         let task = tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            builder
+                .max_concurrent_streams(limits.max_concurrent_streams)
+                .http2_keepalive_interval(Some(keepalive))
+                .http2_keepalive_timeout(Some(keepalive))
+                .http2_max_header_list_size(64 << 10)
+                .http2_max_pending_accept_reset_streams(Some(64))
                 .add_service(service)
                 .add_service(diagnostics)
                 .serve_with_incoming_shutdown(incoming, async {
@@ -202,6 +254,14 @@ pub enum ServeError {
         addr: SocketAddr,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The TLS material does not make a server configuration.
+    #[error("cannot use the TLS material from {origin}: {message}")]
+    Tls {
+        /// The files it came from.
+        origin: String,
+        /// What rustls said.
+        message: String,
     },
 }
 

@@ -2,7 +2,7 @@
 //! P4Runtime state), the forwarding pipeline [`Config`] and [`State`].
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use p4clone_pipeline::Pipeline;
@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub state: RwLock<State>,
     /// Accept non-canonical (zero-padded) bytestrings.
     pub lenient_bytestrings: AtomicBool,
+    /// Most updates per Write request (RESOURCE_EXHAUSTED beyond).
+    pub max_batch_updates: AtomicUsize,
     /// Tells open `StreamChannel`s that the server is stopping.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }

@@ -17,6 +17,14 @@ pub(crate) fn write(inner: &Inner, req: &WriteRequest, check_arbitration: bool) 
     if check_arbitration && !inner.arbiter.is_primary(req.election_id.as_ref()) {
         return Err(Status::permission_denied("not the primary client: the election id is not the primary's"));
     }
+    let max = inner.max_batch_updates.load(std::sync::atomic::Ordering::Relaxed);
+    if req.updates.len() > max {
+        return Err(Status::resource_exhausted(format!(
+            "the Write carries {} updates, more than this server's limit of {max} per batch \
+             (p4clone soft --max-batch-updates); split it",
+            req.updates.len()
+        )));
+    }
     let mut st = inner.write_state();
     if !st.has_pipeline() {
         return Err(Status::failed_precondition("no forwarding pipeline config set for this device"));
