@@ -17,7 +17,7 @@ use p4clone_proto::p4::v1::{
 };
 use p4clone_proto::schema::P4Schema;
 use p4clone_proto::status;
-use p4clone_soft::server::{ServerHandle, SoftTarget};
+use p4clone_soft::server::{ServeOptions, ServerHandle, SoftTarget};
 use tokio::sync::mpsc;
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -45,8 +45,13 @@ pub struct Rig {
 }
 
 pub async fn rig_without_pipeline() -> Rig {
+    rig_without_pipeline_with(&ServeOptions::default()).await
+}
+
+/// [`rig_without_pipeline`] served with `opts` (limits, TLS).
+pub async fn rig_without_pipeline_with(opts: &ServeOptions) -> Rig {
     let target = SoftTarget::new(DEVICE);
-    let handle = target.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let handle = target.serve_with("127.0.0.1:0".parse().unwrap(), opts).await.unwrap();
     let mut client = P4RuntimeClient::connect(format!("http://{}", handle.local_addr()))
         .await
         .unwrap()
@@ -56,7 +61,12 @@ pub async fn rig_without_pipeline() -> Rig {
 }
 
 pub async fn rig() -> Rig {
-    let mut r = rig_without_pipeline().await;
+    rig_with(&ServeOptions::default()).await
+}
+
+/// [`rig`] served with `opts` (limits; plaintext only).
+pub async fn rig_with(opts: &ServeOptions) -> Rig {
+    let mut r = rig_without_pipeline_with(opts).await;
     r.set_config(CfgAction::VerifyAndCommit, Some(config(SoftTarget::program_p4info(), 7))).await.unwrap();
     r
 }
