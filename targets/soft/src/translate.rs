@@ -19,6 +19,7 @@
 //! | zero priority on a ternary table, priority on an exact-only table | INVALID_ARGUMENT |
 //! | INSERT/DELETE of a default entry, counter/register INSERT/DELETE | INVALID_ARGUMENT |
 //! | clone session id 0 or > 32767, replica port ≥ 512, instance ≥ 2^16, class_of_service ≠ 0 | INVALID_ARGUMENT |
+//! | Tofino mode (Stratum's rules, `replication`): session id 0 or > 1015, `packet_length_bytes` > 65535, not exactly one replica, replica `egress_port` 0 (or given as `port` bytes), instance ≠ 0, class_of_service ≥ 8 | INVALID_ARGUMENT |
 //! | counter / register index negative | INVALID_ARGUMENT |
 //! | counter / register index ≥ size | OUT_OF_RANGE |
 //! | multicast groups, action profiles, extern entries, backup replicas, deprecated `controller_metadata` | UNIMPLEMENTED |
