@@ -95,5 +95,5 @@ pub mod build {
     /// The compiler command (Intel P4 Studio / open-p4studio `p4c` driver with
     /// the Tofino back end, bf-p4c), as run in `p4src/`. Its output directory
     /// holds the device config Stratum needs (see the README, "Running on Tofino").
-    pub const P4C_COMMAND: &str = "p4c --target tofino --arch tna --p4runtime-files build/tofino/traffic_clone_tna.p4info.txtpb -o build/tofino traffic_clone_tna.p4";
+    pub const P4C_COMMAND: &str = "p4c --target tofino --arch tna --p4runtime-force-std-externs --p4runtime-files build/tofino/traffic_clone_tna.p4info.txtpb -o build/tofino traffic_clone_tna.p4";
 }
