@@ -70,3 +70,10 @@ fn golden_multi() {
 fn golden_ssl_tandem() {
     check_golden("ssl-tandem");
 }
+
+/// A Tofino device: clone sessions with instance 0 and the truncation as
+/// `packet_length_bytes`, `truncate_len` 0 (`compiler::target`).
+#[test]
+fn golden_tofino() {
+    check_golden("tofino");
+}

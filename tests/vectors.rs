@@ -6,7 +6,11 @@
 //! - `vectors_through_run`: `p4clone run` (in-process software target, entities
 //!   pushed over real P4Runtime gRPC, pcap replay merged by timestamp);
 //! - `vectors_through_soft`: `p4clone soft --config` (entities loaded in process,
-//!   pcap port backend).
+//!   pcap port backend);
+//! - `vectors_through_run_as_tofino`: `p4clone run` on each case's config with its
+//!   device's target set to `tofino` (the software target then runs the TNA
+//!   program's P4Info with Stratum's clone-session rules, and the clone sessions,
+//!   not the program, truncate).
 //!
 //! Every port named by an `in-`/`expected-` file is opened (inputs as `--pcap` /
 //! `--port`; outputs are created for every port that sends). A port without an
@@ -66,13 +70,32 @@ fn compare(case: &str, port: u16, got: &[Vec<u8>], want: &[Vec<u8>]) -> Vec<Stri
     out
 }
 
+/// `config` with every `target: soft` device made a Tofino device, written next to `out`.
+fn as_tofino(config: &Path, out: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config).expect("read the case config");
+    let re = |line: &str| {
+        let t = line.trim_start();
+        if t.starts_with("target: soft") {
+            format!("{}target: tofino", &line[..line.len() - t.len()])
+        } else {
+            line.to_string()
+        }
+    };
+    let tofino: Vec<String> = text.lines().map(re).collect();
+    assert!(tofino.iter().any(|l| l.trim() == "target: tofino"), "{}: no soft device", config.display());
+    let path = out.with_extension("tofino.yaml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, tofino.join("\n") + "\n").unwrap();
+    path
+}
+
 fn run_case(case: &VectorCase, how: &str, out: &Path) -> Output {
     let ins = case.input_ports();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_p4clone"));
     cmd.current_dir(root());
-    let config = case.config();
+    let config = if how == "run-tofino" { as_tofino(&case.config(), out) } else { case.config() };
     match how {
-        "run" => {
+        "run" | "run-tofino" => {
             cmd.arg("run").arg(&config).arg("--out").arg(out).args(["--output", "json"]);
             for p in &ins {
                 cmd.arg("--pcap").arg(format!("{p}={}", case.input(*p).display()));
@@ -150,6 +173,11 @@ fn vectors_through_run() {
 #[test]
 fn vectors_through_soft() {
     check("soft");
+}
+
+#[test]
+fn vectors_through_run_as_tofino() {
+    check("run-tofino");
 }
 
 #[test]

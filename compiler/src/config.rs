@@ -100,6 +100,13 @@ pub struct Device {
     /// Bump-in-the-wire port pairs, forwarded both ways.
     #[serde(default)]
     pub wires: Vec<[u32; 2]>,
+    /// The file sent as the pipeline's `p4_device_config` with the P4Info (a
+    /// Tofino switch under Stratum: the `bf_pipeline_builder` output of the
+    /// compiled TNA program; README, "Running on Tofino"); a relative path is
+    /// taken from the working directory. Absent: BMv2 uses
+    /// `p4src/build/traffic_clone.json`, the software target needs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_config: Option<String>,
 }
 
 /// A service-engine group.

@@ -16,6 +16,8 @@
 //! - [`intent`]: target-neutral per-device intent (wires, clone members, classify
 //!   rules, NAT bindings) with stable member ids, compiled from the model.
 //! - [`lower`]: intent to ordered P4Runtime `Update`s through the P4Info schema.
+//! - [`target`]: what each kind of device asks of the entities (program, clone
+//!   session ids and form, who truncates), as data.
 //! - [`synthetic`]: a generator of large valid configs for benchmarks and tests.
 
 pub mod config;
@@ -28,4 +30,5 @@ pub mod model;
 pub mod net;
 pub mod source;
 pub mod synthetic;
+pub mod target;
 pub mod validate;

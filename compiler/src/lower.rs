@@ -16,9 +16,12 @@
 //!   requires for don't-care ternary fields. Entries of ternary tables carry the rule's
 //!   priority; exact tables carry none.
 //! - Clone sessions: `PacketReplicationEngineEntry.clone_session_entry` with
-//!   `session_id` = member id, one replica `{egress_port, instance = member id}`,
-//!   `class_of_service` 0 and `packet_length_bytes` 0 (truncation is the
-//!   `clone_rewrite_set.truncate_len` parameter, `docs/dataplane.md`, `docs/targets.md`). The replica uses the
+//!   `session_id` = member id, one replica `{egress_port, instance}` and
+//!   `class_of_service` 0, in the form the device's target asks for
+//!   ([`crate::target`]): on v1model `instance` = member id and
+//!   `packet_length_bytes` 0 (truncation is the `clone_rewrite_set.truncate_len`
+//!   parameter, `docs/dataplane.md`, `docs/targets.md`); on Tofino `instance` 0 and
+//!   `packet_length_bytes` = the profile's truncation, with `truncate_len` 0. The replica uses the
 //!   `egress_port` form, which BMv2/PI accepts; its value is checked against the width
 //!   of `wire.ingress_port` (the program's port width).
 //!
@@ -53,6 +56,7 @@ use p4clone_proto::{bytestring, Bytes};
 
 use crate::config::Distribution;
 use crate::intent::{ClassifyRule, CloneMember, DeviceIntent, Digest, Family, NatEntry, WirePair};
+use crate::target::{ReplicaInstance, TargetRules, Truncation};
 
 /// The program's P4Info text (`p4clone_proto::program`, where it is embedded).
 pub use p4clone_proto::program::P4INFO_TEXT;
@@ -412,6 +416,7 @@ pub fn wire_metadata(w: &WirePair) -> Vec<u8> {
 struct Lowerer<'a> {
     ids: Ids,
     enc: Enc<'a>,
+    rules: &'static TargetRules,
 }
 
 /// Where lowered entities go, in order: entities, or `INSERT` updates. Table entries
@@ -471,13 +476,31 @@ impl Lowerer<'_> {
         }
         #[allow(deprecated)] // `egress_port` is the form BMv2/PI implements
         let port_kind = Some(replica::PortKind::EgressPort(m.egress_port));
+        let instance = match self.rules.replica_instance {
+            ReplicaInstance::Member => u32::from(m.id.0),
+            ReplicaInstance::Zero => 0,
+        };
+        let packet_length_bytes = match self.rules.truncation {
+            Truncation::Program => 0,
+            Truncation::Session => {
+                if u32::from(m.truncate) > self.rules.max_packet_length {
+                    return Err(LowerError::TooWide {
+                        device: self.enc.device.to_string(),
+                        what: format!("clone session {} packet_length_bytes", m.id),
+                        value: u128::from(m.truncate),
+                        bits: 16,
+                    });
+                }
+                i32::from(m.truncate)
+            }
+        };
         Ok(Entity {
             entity: Some(entity::Entity::PacketReplicationEngineEntry(PacketReplicationEngineEntry {
                 r#type: Some(packet_replication_engine_entry::Type::CloneSessionEntry(CloneSessionEntry {
                     session_id: u32::from(m.id.0),
-                    replicas: vec![Replica { instance: u32::from(m.id.0), backup_replicas: Vec::new(), port_kind }],
+                    replicas: vec![Replica { instance, backup_replicas: Vec::new(), port_kind }],
                     class_of_service: 0,
-                    packet_length_bytes: 0,
+                    packet_length_bytes,
                 })),
             })),
         })
@@ -492,7 +515,10 @@ impl Lowerer<'_> {
             u128::from(m.dst_mac.to_u64()),
             u128::from(m.src_mac.to_u64()),
             u128::from(m.vlan.unwrap_or(0)),
-            u128::from(m.truncate),
+            match self.rules.truncation {
+                Truncation::Program => u128::from(m.truncate),
+                Truncation::Session => 0,
+            },
             u128::from(m.nat_restore),
         ];
         // Fast path when everything fits, as in `classify`.
@@ -654,7 +680,7 @@ fn entity_count(d: &DeviceIntent) -> usize {
 
 /// Feeds the entities of a full apply of `d`, in order, to `out`.
 fn lower_into(d: &DeviceIntent, schema: &P4Schema, out: &mut impl Sink) -> Result<(), LowerError> {
-    let l = Lowerer { ids: Ids::resolve(schema)?, enc: Enc { device: &d.name } };
+    let l = Lowerer { ids: Ids::resolve(schema)?, enc: Enc { device: &d.name }, rules: d.target.rules() };
     for w in &d.wires {
         for e in l.wire(w)? {
             out.entity(e);
@@ -758,8 +784,17 @@ pub fn default_action_entities(schema: &P4Schema) -> Result<Vec<Entity>, LowerEr
 /// fits its bitwidth and (ternary) no value bits outside the mask and no all-zero
 /// mask; priority is set exactly on ternary tables; the action belongs to the table
 /// and its parameters are exactly the action's, canonical and fitting. Clone sessions
-/// need an id in 1..=32767, one replica and `packet_length_bytes` 0.
+/// need an id in 1..=32767, one replica and `packet_length_bytes` 0 (the v1model
+/// rules; [`verify_entity_for`] checks another target's).
 pub fn verify_entity(schema: &P4Schema, e: &Entity) -> Result<(), LowerError> {
+    verify_entity_for(crate::config::Target::Soft.rules(), schema, e)
+}
+
+/// [`verify_entity`] with the clone-session rules of a target: session id in
+/// 1..=`max_session_id`, one replica whose `instance` and port are the target's,
+/// `packet_length_bytes` 0 where the program truncates and at most
+/// `max_packet_length` where the session does.
+pub fn verify_entity_for(rules: &TargetRules, schema: &P4Schema, e: &Entity) -> Result<(), LowerError> {
     let bad = |m: String| Err(LowerError::Entity(m));
     match &e.entity {
         Some(entity::Entity::TableEntry(te)) => {
@@ -834,14 +869,37 @@ pub fn verify_entity(schema: &P4Schema, e: &Entity) -> Result<(), LowerError> {
         Some(entity::Entity::PacketReplicationEngineEntry(PacketReplicationEngineEntry {
             r#type: Some(packet_replication_engine_entry::Type::CloneSessionEntry(c)),
         })) => {
-            if c.session_id == 0 || c.session_id > u32::from(crate::intent::MAX_SESSION_ID) {
-                return bad(format!("clone session id {} outside 1..=32767", c.session_id));
+            let id = c.session_id;
+            if id == 0 || id > u32::from(rules.max_session_id) {
+                return bad(format!("clone session id {id} outside 1..={}", rules.max_session_id));
             }
-            if c.packet_length_bytes != 0 {
-                return bad(format!("clone session {}: packet_length_bytes must be 0", c.session_id));
+            let max_len = match rules.truncation {
+                Truncation::Program => 0,
+                Truncation::Session => rules.max_packet_length,
+            };
+            if u32::try_from(c.packet_length_bytes).map_or(true, |l| l > max_len) {
+                return bad(format!(
+                    "clone session {id}: packet_length_bytes {} outside 0..={max_len}",
+                    c.packet_length_bytes
+                ));
             }
-            if c.replicas.len() != 1 {
-                return bad(format!("clone session {}: {} replicas, want 1", c.session_id, c.replicas.len()));
+            let [r] = c.replicas.as_slice() else {
+                return bad(format!("clone session {id}: {} replicas, want 1", c.replicas.len()));
+            };
+            let want = match rules.replica_instance {
+                ReplicaInstance::Member => id,
+                ReplicaInstance::Zero => 0,
+            };
+            if r.instance != want {
+                return bad(format!("clone session {id}: replica instance {}, want {want}", r.instance));
+            }
+            #[allow(deprecated)] // `egress_port` is the form the lowering writes
+            let port = match r.port_kind {
+                Some(replica::PortKind::EgressPort(p)) => p,
+                _ => return bad(format!("clone session {id}: replica without an egress_port")),
+            };
+            if port < rules.min_clone_port {
+                return bad(format!("clone session {id}: egress port {port} below {}", rules.min_clone_port));
             }
             Ok(())
         }

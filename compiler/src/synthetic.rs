@@ -149,6 +149,7 @@ pub fn fleet(
             address: format!("127.0.0.1:{}", 9559 + d),
             device_id: d as u64 + 1,
             wires: vec![[1, 2]],
+            device_config: None,
         })
         .collect();
     let se_groups = (0..devices)

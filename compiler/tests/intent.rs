@@ -327,6 +327,7 @@ fn devices_without_clones_keep_their_wires_and_are_sorted() {
             address: "127.0.0.1:9560".into(),
             device_id: 7,
             wires: vec![[5, 6], [7, 8]],
+            device_config: None,
         },
     );
     let i = ok(&cfg);

@@ -26,6 +26,7 @@ pub mod bytestring;
 pub mod error;
 pub mod format;
 pub mod program;
+pub mod program_tna;
 pub mod schema;
 pub mod status;
 

@@ -44,6 +44,9 @@ pub struct DeviceTarget {
     /// Data-plane kind (selects the pipeline artifacts).
     #[serde(skip)]
     pub target: Target,
+    /// The device config file the config names, if any.
+    #[serde(skip)]
+    pub device_config: Option<std::path::PathBuf>,
 }
 
 impl DeviceTarget {
@@ -56,8 +59,17 @@ impl DeviceTarget {
                 address: d.address.clone(),
                 device_id: d.device_id,
                 target: d.target,
+                device_config: d.device_config.as_ref().map(std::path::PathBuf::from),
             })
             .collect()
+    }
+
+    /// What this device is programmed with ([`PipelineArtifacts::for_device`]).
+    pub fn artifacts(
+        &self,
+        p4src_dir: Option<&std::path::Path>,
+    ) -> Result<PipelineArtifacts, crate::error::PipelineError> {
+        PipelineArtifacts::for_device(self.target, self.device_config.as_deref(), p4src_dir)
     }
 
     /// The devices a command works on (`--device NAME`, `--address HOST:PORT`):
@@ -298,7 +310,7 @@ async fn prepare(
         // A backup stops here, saying who is primary; it never writes.
         client.ensure_primary()?;
     }
-    let artifacts = PipelineArtifacts::for_target(t.target, opts.p4src_dir.as_deref())?;
+    let artifacts = t.artifacts(opts.p4src_dir.as_deref())?;
     let mut rec = Reconciler::new(client, t.name.clone())?.with_options(opts.reconcile_options());
     emit(&progress, &t.name, Stage::Pipeline);
     let status = if push {

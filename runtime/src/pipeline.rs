@@ -3,9 +3,11 @@
 //! # Cookie
 //! Our pipeline's cookie is the first 8 bytes (big-endian) of
 //! `sha256(P4Info bytes ‖ device config)`, where the P4Info bytes are the
-//! protobuf encoding of the program's P4Info (`p4src/traffic_clone.p4info.txtpb`,
-//! embedded in the compiler) and the device config is the target's blob (empty
-//! for the software target, the BMv2 JSON for BMv2). [`ensure_pipeline`] reads
+//! protobuf encoding of the P4Info of the program the target runs
+//! (`p4src/traffic_clone.p4info.txtpb`, or `traffic_clone_tna.p4info.txtpb` for
+//! Tofino) and the device config is the target's blob (empty for the software
+//! target, the BMv2 JSON for BMv2, the device's `device_config` file if the config
+//! names one). [`ensure_pipeline`] reads
 //! the device's cookie (`COOKIE_ONLY`) and sets the pipeline with
 //! `VERIFY_AND_COMMIT` only when it is absent or differs; the cookie is the only
 //! state the runtime keeps about the pipeline, and it lives on the device.
@@ -68,14 +70,36 @@ impl PipelineArtifacts {
         PipelineArtifacts { p4info, device_config, cookie: c }
     }
 
-    /// Our program's artifacts for `target`: the embedded P4Info plus, for BMv2,
-    /// `p4src/build/traffic_clone.json` (under `p4src_dir`, default
-    /// [`default_p4src_dir`]). Tofino is not supported yet.
+    /// Our program's artifacts for `target` with no device config file given
+    /// ([`PipelineArtifacts::for_device`]).
     pub fn for_target(target: Target, p4src_dir: Option<&Path>) -> Result<PipelineArtifacts, PipelineError> {
-        let schema = p4clone_proto::program::schema().map_err(|e| PipelineError::P4Info(e.to_string()))?;
+        Self::for_device(target, None, p4src_dir)
+    }
+
+    /// What a device of kind `target` is programmed with: the P4Info of the
+    /// program the target runs (`Target::rules`: v1model for the software target
+    /// and BMv2, the TNA program for Tofino) and, as the device config, the bytes
+    /// of `device_config` if given, else: nothing for the software target,
+    /// `p4src/build/traffic_clone.json` for BMv2 (under `p4src_dir`, default
+    /// [`default_p4src_dir`]), nothing for Tofino (which the software target in
+    /// Tofino mode accepts; Stratum needs its `bf_pipeline_builder` output, the
+    /// device's `device_config`).
+    pub fn for_device(
+        target: Target,
+        device_config: Option<&Path>,
+        p4src_dir: Option<&Path>,
+    ) -> Result<PipelineArtifacts, PipelineError> {
+        let schema = target.rules().schema().map_err(|e| PipelineError::P4Info(e.to_string()))?;
         let p4info = schema.p4info().clone();
+        if let Some(path) = device_config {
+            let bytes = std::fs::read(path).map_err(|e| PipelineError::MissingArtifact {
+                path: path.display().to_string(),
+                hint: format!("{e}; it is the device's `device_config` in the config"),
+            })?;
+            return Ok(Self::new(p4info, bytes));
+        }
         match target {
-            Target::Soft => Ok(Self::new(p4info, Vec::new())),
+            Target::Soft | Target::Tofino => Ok(Self::new(p4info, Vec::new())),
             Target::Bmv2 => {
                 let dir = p4src_dir.map_or_else(default_p4src_dir, Path::to_path_buf);
                 let path = dir.join(BMV2_JSON);
@@ -90,7 +114,6 @@ impl PipelineArtifacts {
                 })?;
                 Ok(Self::new(p4info, json))
             }
-            Target::Tofino => Err(PipelineError::Unsupported("tofino".into())),
         }
     }
 
@@ -195,7 +218,26 @@ mod tests {
         let m = e.to_string();
         assert!(m.contains("build/traffic_clone.json"), "{m}");
         assert!(m.contains("p4c"), "{m}");
-        assert!(matches!(PipelineArtifacts::for_target(Target::Tofino, None), Err(PipelineError::Unsupported(_))));
         assert!(PipelineArtifacts::for_target(Target::Soft, None).is_ok());
+    }
+
+    #[test]
+    fn tofino_runs_the_tna_program_with_the_given_device_config() {
+        let bare = PipelineArtifacts::for_target(Target::Tofino, None).unwrap();
+        assert_eq!(bare.p4info.pkg_info.as_ref().unwrap().arch, "tna");
+        assert!(bare.device_config.is_empty());
+        let soft = PipelineArtifacts::for_target(Target::Soft, None).unwrap();
+        assert_ne!(bare.cookie, soft.cookie, "the two programs have different cookies");
+
+        let file = std::env::temp_dir().join(format!("p4clone-tofino-devcfg-{}", std::process::id()));
+        std::fs::write(&file, b"bf pipeline config").unwrap();
+        let with = PipelineArtifacts::for_device(Target::Tofino, Some(&file), None).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(with.device_config, b"bf pipeline config");
+        assert_ne!(with.cookie, bare.cookie);
+
+        let missing = std::env::temp_dir().join("p4clone-no-such-device-config.bin");
+        let e = PipelineArtifacts::for_device(Target::Tofino, Some(&missing), None).unwrap_err().to_string();
+        assert!(e.contains("p4clone-no-such-device-config.bin") && e.contains("device_config"), "{e}");
     }
 }

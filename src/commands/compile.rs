@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 use p4clone_compiler::intent::DeviceIntent;
-use p4clone_compiler::lower::{lower_device, program_schema, write_request};
+use p4clone_compiler::lower::{lower_device, write_request};
 use p4clone_proto::format;
 use p4clone_proto::p4::v1::WriteRequest;
 
@@ -66,9 +66,10 @@ pub fn run(args: &Args) -> Outcome {
             }
         },
     };
-    let schema = program_schema().map_err(|e| Failure::Runtime(e.to_string()))?;
     let mut requests: Vec<(&DeviceIntent, WriteRequest)> = Vec::with_capacity(devices.len());
     for d in devices {
+        // Each device through the P4Info of the program its target runs.
+        let schema = d.target.rules().schema().map_err(|e| Failure::Runtime(e.to_string()))?;
         let updates = lower_device(d, schema).map_err(|e| Failure::Input(e.to_string()))?;
         requests.push((d, write_request(d.device_id, updates)));
     }
@@ -194,11 +195,12 @@ mod tests {
             include_str!("../../examples/basic.yaml"),
             include_str!("../../examples/multi.yaml"),
             include_str!("../../examples/ssl-tandem.yaml"),
+            include_str!("../../examples/tofino.yaml"),
         ] {
             let cfg = serde_norway::from_str(text).unwrap();
             let intent = compile(&cfg, &Allocation::default()).unwrap();
-            let schema = program_schema().unwrap();
             for d in &intent.devices {
+                let schema = d.target.rules().schema().unwrap();
                 let mut wr = write_request(d.device_id, lower_device(d, schema).unwrap());
                 let mut out = Vec::new();
                 write_request_text(&mut out, &wr).unwrap();

@@ -36,7 +36,7 @@ use p4clone_soft::ports::{
     open_ports, parse_port_specs, BackendSpec, BackendStats, InputKind, Port, PortSpec, Result as PortResult, RxBatch,
     TxBurst,
 };
-use p4clone_soft::server::{SoftTarget, DEFAULT_PORT};
+use p4clone_soft::server::{Dialect, SoftTarget, DEFAULT_PORT};
 
 use crate::compiled::{load_and_compile, select_device};
 use crate::failure::{Failure, Outcome};
@@ -101,6 +101,10 @@ pub struct Args {
     /// The --config device (default: the only device, else the one with --device-id, else the only soft one)
     #[arg(long, value_name = "NAME", requires = "config")]
     pub device: Option<String>,
+    /// Behave like this device: v1model (BMv2's program and rules) or tofino (the TNA
+    /// program, Stratum's clone-session rules) [default: the --config device's target, else v1model]
+    #[arg(long = "as", value_name = "DEVICE", value_enum)]
+    pub as_device: Option<SoftAs>,
     /// Without --config: how long the tables must stay unchanged before a pcap replay starts
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub settle_ms: u64,
@@ -118,6 +122,15 @@ pub struct Args {
     #[cfg(feature = "dpdk")]
     #[command(flatten)]
     pub dpdk_options: DpdkArgs,
+}
+
+/// The device `soft --as` stands in for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SoftAs {
+    /// BMv2 running p4src/traffic_clone.p4 (v1model).
+    V1model,
+    /// A Tofino switch under Stratum running p4src/traffic_clone_tna.p4 (TNA).
+    Tofino,
 }
 
 /// Settings of the DPDK devices and packet loop (with `--dpdk`).
@@ -345,7 +358,24 @@ pub fn run(args: &Args) -> Outcome {
         }
     };
 
-    let target = SoftTarget::new(device_id);
+    let dialect = match (args.as_device, &compiled) {
+        (Some(SoftAs::V1model), _) => Dialect::V1model,
+        (Some(SoftAs::Tofino), _) => Dialect::Tofino,
+        (None, Some((_, d))) => embedded::soft_stand_in(d.target).0,
+        (None, None) => Dialect::V1model,
+    };
+    if let (Some((_, d)), true) = (&compiled, args.as_device.is_some()) {
+        if embedded::soft_stand_in(d.target).0 != dialect {
+            return Err(Failure::Input(format!(
+                "--as {} cannot load device `{}` of {}: its target is {}",
+                if dialect == Dialect::Tofino { "tofino" } else { "v1model" },
+                d.name,
+                show(args.config.as_deref()),
+                d.target.rules().name
+            )));
+        }
+    }
+    let target = SoftTarget::new_as(device_id, dialect);
     if let Some((_, d)) = &compiled {
         let n = embedded::load_in_process(&target, d)?;
         eprintln!("p4clone soft: loaded {n} entities of device {} from {}", d.name, show(args.config.as_deref()));

@@ -25,7 +25,7 @@ use p4clone_runtime::reconcile::{self, PushResult, Reconciler};
 use p4clone_soft::engine::RunReport;
 use p4clone_soft::ports::pcap::output_path;
 use p4clone_soft::ports::MAX_PORT;
-use p4clone_soft::server::{ServeOptions, ServerHandle, SoftTarget};
+use p4clone_soft::server::{Dialect, ServeOptions, ServerHandle, SoftTarget};
 
 use crate::jobs::error::JobError;
 
@@ -125,6 +125,17 @@ impl Embedded {
     }
 }
 
+/// How the software target stands in for a device of kind `target`: the dialect
+/// it runs and the target whose pipeline it is programmed with. A Tofino device
+/// is played by the Tofino dialect (TNA P4Info, Stratum's clone-session rules);
+/// a software or BMv2 device by the v1model program (with no device config).
+pub fn soft_stand_in(target: Target) -> (Dialect, Target) {
+    match target {
+        Target::Tofino => (Dialect::Tofino, Target::Tofino),
+        Target::Soft | Target::Bmv2 => (Dialect::V1model, Target::Soft),
+    }
+}
+
 /// Programs the device at `address` with `device`'s intent over P4Runtime, the
 /// way `push` does: connect and arbitrate (election id 1), install the soft
 /// pipeline (`VERIFY_AND_COMMIT`, P4Info + cookie) unless it is there, read what
@@ -137,7 +148,7 @@ pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Cli
     opts.timeout = Duration::from_secs(10);
     let mut client = Client::connect(opts).await.map_err(|e| fail(&e))?;
     client.ensure_primary().map_err(|e| fail(&e))?;
-    let artifacts = PipelineArtifacts::for_target(Target::Soft, None).map_err(|e| fail(&e))?;
+    let artifacts = PipelineArtifacts::for_target(soft_stand_in(device.target).1, None).map_err(|e| fail(&e))?;
     let status = pipeline::ensure_pipeline(&mut client, &artifacts).await.map_err(|e| fail(&e))?;
     let mut rec = Reconciler::new(client, device.name.clone()).map_err(|e| fail(&e))?;
     let state = rec.read_state().await.map_err(|e| fail(&e))?;
@@ -155,9 +166,10 @@ pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Cli
 /// all entities as one Write. Returns the number of entities written. Blocking.
 pub fn load_in_process(target: &SoftTarget, device: &DeviceIntent) -> Result<usize, JobError> {
     let fail = |e: &dyn std::fmt::Display| JobError::Runtime(format!("loading device {}: {e}", device.name));
-    let artifacts = PipelineArtifacts::for_target(Target::Soft, None).map_err(|e| fail(&e))?;
+    let pipeline_target = soft_stand_in(device.target).1;
+    let artifacts = PipelineArtifacts::for_target(pipeline_target, None).map_err(|e| fail(&e))?;
     target.set_pipeline_in_process(artifacts.p4info.clone(), Some(artifacts.cookie)).map_err(|e| fail(&e))?;
-    let schema = lower::program_schema().map_err(|e| fail(&e))?;
+    let schema = pipeline_target.rules().schema().map_err(|e| fail(&e))?;
     let entities = reconcile::desired_entities(device, schema).map_err(|e| fail(&e))?;
     let n = entities.len();
     let req = write_request(target.device_id(), lower::updates(entities, update::Type::Insert));

@@ -47,7 +47,7 @@ pub fn run_soft(
     let ports = inputs::open_inputs(inputs, out)?;
 
     let rt = async_runtime(Workers::InProcessTarget)?;
-    let target = SoftTarget::new(device.device_id);
+    let target = SoftTarget::new_as(device.device_id, embedded::soft_stand_in(device.target).0);
     let (server, mut client, pushed) = rt.block_on(async {
         let server = Embedded::serve(&target, "127.0.0.1:0".parse().expect("address")).await?;
         let address = server.local_addr().to_string();

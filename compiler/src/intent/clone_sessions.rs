@@ -1,8 +1,9 @@
 //! Clone sessions of one device: a member block per (profile, SE) key, allocated
-//! hints first ([`allocate_blocks`]), and in each block one clone member (clone
-//! session plus `clone_rewrite` entry) per clone server.
+//! hints first ([`allocate_blocks_in`]) within the session ids the device's target
+//! accepts ([`crate::target`]), and in each block one clone member (clone session
+//! plus `clone_rewrite` entry) per clone server.
 
-use super::blocks::{allocate_blocks, BLOCK_WIDTH, MAX_BLOCKS, MAX_SESSION_ID};
+use super::blocks::{allocate_blocks_in, BLOCK_WIDTH};
 use super::entities::{Allocation, CloneMember, MemberBlock, MemberId};
 use super::inputs::Inputs;
 use super::placement::DeviceAcc;
@@ -21,16 +22,21 @@ pub(super) fn allocate(
 ) -> Option<Vec<u16>> {
     let cfg = model.config;
     let dev = &cfg.devices[di];
+    let rules = dev.target.rules();
+    let max_blocks = rules.max_session_id / BLOCK_WIDTH;
     let keys: Vec<(&str, &str)> =
         acc.keys.iter().map(|&(pi, se)| (cfg.traffic_clone_profiles[pi].name.as_str(), inputs.ses[se].name)).collect();
-    let Some(alloc) = allocate_blocks(&keys, |p, s| hints.get(&dev.name, p, s)) else {
+    let Some(alloc) = allocate_blocks_in(&keys, |p, s| hints.get(&dev.name, p, s), max_blocks) else {
         errs.push(Diagnostic::error(
             format!("devices[{di}]"),
             format!(
-                "device `{}` needs more than {MAX_SESSION_ID} clone sessions: {} (profile, service engine) \
-                 blocks of {BLOCK_WIDTH}, at most {MAX_BLOCKS} fit",
+                "device `{}` ({}) needs more than {} clone sessions: {} (profile, service engine) \
+                 blocks of {BLOCK_WIDTH} member ids, at most {max_blocks} fit in session ids 1..={}",
                 dev.name,
-                keys.len()
+                rules.name,
+                rules.max_session_id,
+                keys.len(),
+                rules.max_session_id
             ),
         ));
         return None;
@@ -44,10 +50,13 @@ pub(super) fn blocks_and_members(
     model: &Model<'_>,
     inputs: &Inputs<'_>,
     acc: &DeviceAcc,
+    di: usize,
     block_of: &[u16],
     errs: &mut Vec<Diagnostic>,
 ) -> (Vec<MemberBlock>, Vec<CloneMember>) {
     let cfg = model.config;
+    let dev = &cfg.devices[di];
+    let rules = dev.target.rules();
     let mut blocks = Vec::with_capacity(acc.keys.len());
     let mut members = Vec::new();
     for (ki, &(pi, se)) in acc.keys.iter().enumerate() {
@@ -82,6 +91,26 @@ pub(super) fn blocks_and_members(
                 ));
                 continue;
             };
+            if itf.port < rules.min_clone_port {
+                let r = &model.ses[se];
+                let ii =
+                    se_info.ifaces.iter().position(|i| i.as_ref().is_some_and(|i| i.net == Some(net))).unwrap_or(0);
+                errs.push(Diagnostic::error(
+                    format!("se_groups[{}].service_engines[{}].interfaces[{ii}].port", r.group, r.index),
+                    format!(
+                        "device `{}` ({}) cannot clone to port {}: its clone sessions need a port of at least {} \
+                         (service engine `{}`, clone server {} of profile `{}`)",
+                        dev.name,
+                        rules.name,
+                        itf.port,
+                        rules.min_clone_port,
+                        se_info.name,
+                        p.clone_servers[ci].ip,
+                        p.name
+                    ),
+                ));
+                continue;
+            }
             members.push(CloneMember {
                 id: MemberId(first + ci as u16),
                 profile: p.name.clone(),

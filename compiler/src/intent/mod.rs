@@ -86,7 +86,9 @@ mod nat;
 mod placement;
 mod summary;
 
-pub use blocks::{allocate_blocks, home_block, BLOCK_WIDTH, MAX_BLOCKS, MAX_SESSION_ID};
+pub use blocks::{
+    allocate_blocks, allocate_blocks_in, home_block, home_block_in, BLOCK_WIDTH, MAX_BLOCKS, MAX_SESSION_ID,
+};
 pub use classify::RULE_PRIORITY;
 pub use digest::{owner_digest, profile_digest, Digest};
 pub use entities::{
@@ -128,7 +130,7 @@ pub fn compile_model(model: &Model<'_>, hints: &Allocation) -> Result<Intent, Ve
         let Some(block_of) = clone_sessions::allocate(model, &inputs, acc, di, hints, &mut errs) else {
             continue;
         };
-        let (blocks, members) = clone_sessions::blocks_and_members(model, &inputs, acc, &block_of, &mut errs);
+        let (blocks, members) = clone_sessions::blocks_and_members(model, &inputs, acc, di, &block_of, &mut errs);
         let rules = candidates.device_rules(model, &inputs, &placement, acc, &block_of, &dev.name, &mut errs);
         let nat = nat::device_entries(cfg, &acc.nat, &mut errs);
         devices.push(DeviceIntent {

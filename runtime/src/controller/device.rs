@@ -98,7 +98,7 @@ pub(super) async fn run(mut cx: DeviceContext) {
         };
         // What the device is programmed with (a BMv2 device needs the p4c
         // output): without it there is no point in connecting.
-        let connected = match PipelineArtifacts::for_target(target.target, cx.opts.fleet.p4src_dir.as_deref()) {
+        let connected = match target.artifacts(cx.opts.fleet.p4src_dir.as_deref()) {
             Err(e) => Err(("cannot program the device; retrying with backoff", e.to_string())),
             Ok(artifacts) => {
                 let connect = Client::connect(cx.opts.fleet.connect_options(&target));

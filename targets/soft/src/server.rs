@@ -95,6 +95,27 @@ pub struct ServeOptions {
     pub limits: Limits,
 }
 
+/// Which device the software target behaves like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// BMv2 running the v1model program `p4src/traffic_clone.p4` (the default).
+    #[default]
+    V1model,
+    /// A Tofino switch under Stratum running the TNA program
+    /// `p4src/traffic_clone_tna.p4`: that P4Info, Stratum's clone-session rules
+    /// and statuses, truncation by the session (`crate::translate`, `replication`).
+    Tofino,
+}
+
+impl Dialect {
+    fn program(self) -> &'static translate::Program {
+        match self {
+            Dialect::V1model => translate::program(),
+            Dialect::Tofino => translate::tna_program(),
+        }
+    }
+}
+
 /// The software target: the pipeline plus its P4Runtime state. Clones share both.
 #[derive(Clone)]
 pub struct SoftTarget {
@@ -114,13 +135,23 @@ impl SoftTarget {
         Self::with_pipeline(device_id, Arc::new(Pipeline::new()))
     }
 
+    /// [`SoftTarget::new`] behaving like `dialect`'s device.
+    pub fn new_as(device_id: u64, dialect: Dialect) -> Self {
+        Self::with_pipeline_as(device_id, Arc::new(Pipeline::new()), dialect)
+    }
+
     /// A target serving an existing pipeline.
     pub fn with_pipeline(device_id: u64, pipeline: Arc<Pipeline>) -> Self {
+        Self::with_pipeline_as(device_id, pipeline, Dialect::V1model)
+    }
+
+    /// A target serving an existing pipeline, behaving like `dialect`'s device.
+    pub fn with_pipeline_as(device_id: u64, pipeline: Arc<Pipeline>, dialect: Dialect) -> Self {
         SoftTarget {
             inner: Arc::new(Inner {
                 device_id,
                 pipeline,
-                program: translate::program(),
+                program: dialect.program(),
                 arbiter: Arbiter::new(device_id),
                 state: RwLock::new(State::default()),
                 lenient_bytestrings: AtomicBool::new(false),
@@ -128,6 +159,12 @@ impl SoftTarget {
                 shutdown: tokio::sync::watch::channel(false).0,
             }),
         }
+    }
+
+    /// The P4Info this target's program has (what `SetForwardingPipelineConfig`
+    /// must be given).
+    pub fn p4info(&self) -> &'static P4Info {
+        self.inner.program.p4info()
     }
 
     /// The P4Runtime device id.

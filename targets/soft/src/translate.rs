@@ -19,6 +19,7 @@
 //! | zero priority on a ternary table, priority on an exact-only table | INVALID_ARGUMENT |
 //! | INSERT/DELETE of a default entry, counter/register INSERT/DELETE | INVALID_ARGUMENT |
 //! | clone session id 0 or > 32767, replica port ≥ 512, instance ≥ 2^16, class_of_service ≠ 0 | INVALID_ARGUMENT |
+//! | Tofino mode (Stratum's rules, `replication`): session id 0 or > 1015, `packet_length_bytes` > 65535, not exactly one replica, replica `egress_port` 0 (or given as `port` bytes), instance ≠ 0, class_of_service ≥ 8 | INVALID_ARGUMENT |
 //! | counter / register index negative | INVALID_ARGUMENT |
 //! | counter / register index ≥ size | OUT_OF_RANGE |
 //! | multicast groups, action profiles, extern entries, backup replicas, deprecated `controller_metadata` | UNIMPLEMENTED |
@@ -45,6 +46,7 @@ use p4clone_proto::p4::config::v1::P4Info;
 use p4clone_proto::p4::v1::{self as p4, entity::Entity as E, update::Type as UpdateType};
 use p4clone_proto::schema::P4Schema;
 
+pub use replication::SessionRules;
 pub(crate) use tables::TableDef;
 pub(crate) use update::{Budget, EntityIter, Planned};
 pub use update::{Failure, Parse, SideState};
@@ -57,9 +59,22 @@ static PROGRAM: LazyLock<Program> = LazyLock::new(|| {
     Program::new(p4info).expect("the embedded P4Info matches docs/dataplane.md")
 });
 
+static TNA_PROGRAM: LazyLock<Program> = LazyLock::new(|| {
+    let p4info = p4clone_proto::program_tna::p4info().expect("the embedded TNA P4Info parses").clone();
+    Program::bind(p4info, SessionRules::Stratum, p4clone_proto::program_tna::build::SOURCE)
+        .expect("the embedded TNA P4Info matches docs/dataplane.md")
+});
+
 /// The software target's program: the embedded P4Info, bound to the pipeline.
 pub fn program() -> &'static Program {
     &PROGRAM
+}
+
+/// The TNA program (`p4src/traffic_clone_tna.p4`) bound to the same pipeline,
+/// with Stratum's clone-session rules: what the software target runs in Tofino
+/// mode. Its objects are the v1model program's, less the classify direct counters.
+pub fn tna_program() -> &'static Program {
+    &TNA_PROGRAM
 }
 
 /// The software target's P4Info (what `SetForwardingPipelineConfig` must be given).
@@ -74,17 +89,36 @@ pub struct Program {
     tables: Vec<TableDef>,
     counters: Vec<counters::CounterDef>,
     registers: Vec<registers::RegisterDef>,
+    sessions: SessionRules,
+    source: &'static str,
 }
 
 impl Program {
     /// Binds a P4Info to the pipeline. Fails (naming the object) when the P4Info
     /// does not describe the contract of `docs/dataplane.md`.
     pub fn new(p4info: P4Info) -> Result<Self, String> {
+        Self::bind(p4info, SessionRules::Bmv2, p4clone_proto::program::build::SOURCE)
+    }
+
+    /// Binds a P4Info of the program in `source` (relative to `p4src/`) whose clone
+    /// sessions follow `sessions`. Under Stratum's rules (the TNA program) a
+    /// table's direct counter may be absent.
+    pub fn bind(p4info: P4Info, sessions: SessionRules, source: &'static str) -> Result<Self, String> {
         let schema = P4Schema::new(p4info).map_err(|e| e.to_string())?;
-        let tables = tables::bind(&schema)?;
+        let tables = tables::bind(&schema, sessions == SessionRules::Stratum)?;
         let counters = counters::bind(&schema)?;
         let registers = registers::bind(&schema)?;
-        Ok(Program { schema, tables, counters, registers })
+        Ok(Program { schema, tables, counters, registers, sessions, source })
+    }
+
+    /// Whose clone-session rules Writes follow.
+    pub fn session_rules(&self) -> SessionRules {
+        self.sessions
+    }
+
+    /// The P4 source the program is, relative to `p4src/` (for messages).
+    pub fn source(&self) -> &'static str {
+        self.source
     }
 
     /// The indexed P4Info.
@@ -117,7 +151,7 @@ impl Program {
         };
         match e {
             E::TableEntry(te) => tables::plan_write(&self.tables, ty, te, pipeline, parse),
-            E::PacketReplicationEngineEntry(pre) => replication::plan_write(ty, pre, parse),
+            E::PacketReplicationEngineEntry(pre) => replication::plan_write(ty, pre, parse, self.sessions),
             E::CounterEntry(ce) => counters::plan_counter_write(&self.counters, ty, ce),
             E::DirectCounterEntry(dce) => counters::plan_direct_write(&self.tables, ty, dce, pipeline, parse),
             E::RegisterEntry(re) => registers::plan_write(&self.registers, ty, re, parse),
@@ -139,7 +173,7 @@ impl Program {
         };
         match e {
             E::TableEntry(te) => tables::read(&self.tables, te, pipeline, side, parse, budget),
-            E::PacketReplicationEngineEntry(pre) => replication::read(pre, pipeline, side, budget),
+            E::PacketReplicationEngineEntry(pre) => replication::read(pre, pipeline, side, budget, self.sessions),
             E::CounterEntry(ce) => counters::read_counters(&self.counters, ce, pipeline, budget),
             E::DirectCounterEntry(dce) => counters::read_direct(&self.tables, dce, pipeline, parse, budget),
             E::RegisterEntry(re) => registers::read(&self.registers, re, pipeline, budget),
@@ -207,6 +241,17 @@ mod tests {
             p4clone_proto::program::tables::CLONE_REWRITE.name
         );
         assert_eq!(tables::find(&p.tables, 7).unwrap_err().code, tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn the_tna_program_binds_with_stratum_rules() {
+        let p = tna_program();
+        assert_eq!(p.tables.len(), 8);
+        assert_eq!(p.counters.len(), 2);
+        assert_eq!(p.registers.len(), 1);
+        assert_eq!(p.session_rules(), SessionRules::Stratum);
+        assert_eq!(program().session_rules(), SessionRules::Bmv2);
+        assert!(p.schema().direct_counters().is_empty());
     }
 
     #[test]

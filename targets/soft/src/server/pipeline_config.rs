@@ -44,14 +44,14 @@ pub(crate) fn set(inner: &Inner, req: SetForwardingPipelineConfigRequest) -> Res
     let action = Action::try_from(req.action).unwrap_or(Action::Unspecified);
     match action {
         Action::Verify => {
-            verify(req.config)?;
+            verify(inner, req.config)?;
         }
         Action::VerifyAndSave => {
-            let config = verify(req.config)?;
+            let config = verify(inner, req.config)?;
             inner.write_state().saved = Some(config);
         }
         Action::VerifyAndCommit => {
-            let config = verify(req.config)?;
+            let config = verify(inner, req.config)?;
             let mut st = inner.write_state();
             reset(inner, &mut st);
             st.committed = Some(config);
@@ -72,7 +72,7 @@ pub(crate) fn set(inner: &Inner, req: SetForwardingPipelineConfigRequest) -> Res
         }
         Action::ReconcileAndCommit => {
             // The program can only be this one, so the forwarding state is kept.
-            let config = verify(req.config)?;
+            let config = verify(inner, req.config)?;
             let mut st = inner.write_state();
             st.committed = Some(config);
             st.saved = None;
@@ -86,11 +86,14 @@ pub(crate) fn set(inner: &Inner, req: SetForwardingPipelineConfigRequest) -> Res
 
 /// `VERIFY_AND_COMMIT` without gRPC or arbitration.
 pub(crate) fn commit_in_process(inner: &Inner, p4info: P4Info, cookie: Option<u64>) -> Result<(), Status> {
-    let config = verify(Some(ForwardingPipelineConfig {
-        p4info: Some(p4info),
-        p4_device_config: Bytes::new(),
-        cookie: cookie.map(|cookie| Cookie { cookie }),
-    }))?;
+    let config = verify(
+        inner,
+        Some(ForwardingPipelineConfig {
+            p4info: Some(p4info),
+            p4_device_config: Bytes::new(),
+            cookie: cookie.map(|cookie| Cookie { cookie }),
+        }),
+    )?;
     let mut st = inner.write_state();
     reset(inner, &mut st);
     st.committed = Some(config);
@@ -107,15 +110,18 @@ fn reset(inner: &Inner, st: &mut State) {
     st.side = SideState::default();
 }
 
-fn verify(config: Option<ForwardingPipelineConfig>) -> Result<Config, Status> {
+fn verify(inner: &Inner, config: Option<ForwardingPipelineConfig>) -> Result<Config, Status> {
     let Some(config) = config else {
         return Err(Status::invalid_argument("no forwarding pipeline config given"));
     };
     let Some(p4info) = config.p4info else {
         return Err(Status::invalid_argument("the config has no P4Info"));
     };
-    compare(&p4info, crate::translate::program().p4info()).map_err(|e| {
-        Status::invalid_argument(format!("this target runs only the p4clone program (p4src/traffic_clone.p4): {e}"))
+    compare(&p4info, inner.program.p4info()).map_err(|e| {
+        Status::invalid_argument(format!(
+            "this target runs only the p4clone program (p4src/{}): {e}",
+            inner.program.source()
+        ))
     })?;
     Ok(Config { p4info, device_config: config.p4_device_config.to_vec(), cookie: config.cookie.map(|c| c.cookie) })
 }

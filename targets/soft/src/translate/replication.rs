@@ -1,11 +1,20 @@
 //! `PacketReplicationEngineEntry`: clone sessions (multicast groups are not
-//! supported: the program never multicasts).
+//! supported: the program never multicasts), under one of two rule sets
+//! ([`SessionRules`]).
 //!
-//! Session ids are 1..=32767 (0 is the read wildcard; BMv2 refuses 32768 with
-//! INVALID_ARGUMENT, `docs/targets.md`). A replica's port is the deprecated `egress_port`
-//! or the v1.4 `port` bytestring; a session is read back in the form it was
-//! written. `packet_length_bytes` is honoured (the clone is cut to at most that
-//! many bytes); BMv2 refuses non-zero values, the software target does not.
+//! BMv2's: session ids are 1..=32767 (0 is the read wildcard; BMv2 refuses 32768
+//! with INVALID_ARGUMENT, `docs/targets.md`). A replica's port is the deprecated
+//! `egress_port` or the v1.4 `port` bytestring; a session is read back in the form
+//! it was written. `packet_length_bytes` is honoured (the clone is cut to at most
+//! that many bytes); BMv2 refuses non-zero values, the software target does not.
+//!
+//! Stratum's on Tofino (`$mirror.cfg`, `docs/targets.md` "Tofino"), each refusal
+//! INVALID_ARGUMENT as Stratum reports it: session ids 1..=1015 and
+//! `packet_length_bytes` ≤ 65535 (every update type); on INSERT / MODIFY exactly
+//! one replica, whose (deprecated) `egress_port` is non-zero and `instance` 0, and
+//! `class_of_service` < 8. The session truncates (`$max_pkt_len`). The member
+//! travels in the TNA program's mirror header, keyed by the session id, so the
+//! pipeline's replica instance is the session id; it reads back as 0.
 
 use p4clone_pipeline::{CloneSession, CloneSessionEntry, Pipeline, Replica, TableOp};
 use p4clone_proto::bytestring;
@@ -18,8 +27,19 @@ use super::update::{entity, Budget, EntityIter, Failure, Parse, Planned, SideEff
 
 /// Highest clone session id (BMv2 accepts 32767, refuses 32768).
 pub(crate) const MAX_SESSION_ID: u32 = 32_767;
-/// Number of port numbers (v1model `bit<9>`).
+/// Highest clone session id Stratum accepts on Tofino (`kMaxCloneSessionId`).
+pub(crate) const STRATUM_MAX_SESSION_ID: u32 = p4clone_proto::program_tna::limits::MAX_CLONE_SESSION as u32;
+/// Number of port numbers (v1model and TNA `bit<9>`).
 const PORTS: u32 = 512;
+
+/// Whose clone-session rules the target follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRules {
+    /// BMv2 (PI) running the v1model program.
+    Bmv2,
+    /// Stratum (BfRt `$mirror.cfg`) on a Tofino running the TNA program.
+    Stratum,
+}
 
 fn session_id(id: u32) -> Result<u16, Failure> {
     if id == 0 {
@@ -29,6 +49,85 @@ fn session_id(id: u32) -> Result<u16, Failure> {
         return Err(Failure::invalid(format!("clone session id {id} is out of range (1..={MAX_SESSION_ID})")));
     }
     Ok(id as u16)
+}
+
+/// A Write update of a clone session under Stratum's rules (see the module docs).
+fn plan_stratum(ty: UpdateType, cs: &p4::CloneSessionEntry) -> Result<Planned, Failure> {
+    let id = cs.session_id;
+    if id == 0 || id > STRATUM_MAX_SESSION_ID {
+        return Err(Failure::invalid(format!(
+            "Invalid session id in CloneSessionEntry: session id {id} (Stratum accepts 1..={STRATUM_MAX_SESSION_ID})"
+        )));
+    }
+    let id = id as u16;
+    let max_len = p4clone_proto::program_tna::limits::MAX_PACKET_LENGTH;
+    let Ok(length) = u32::try_from(cs.packet_length_bytes) else {
+        return Err(Failure::invalid(format!(
+            "clone session {id}: packet_length_bytes {} is negative",
+            cs.packet_length_bytes
+        )));
+    };
+    if length > max_len {
+        return Err(Failure::invalid(format!(
+            "Packet length exceeds maximum value: clone session {id}, packet_length_bytes {length} > {max_len}"
+        )));
+    }
+    if ty == UpdateType::Delete {
+        return Ok(Planned {
+            ops: vec![TableOp::delete_clone_session(id)],
+            fill: None,
+            side: vec![SideEffect::SessionRemoved(id)],
+        });
+    }
+    let [r] = cs.replicas.as_slice() else {
+        return Err(Failure::invalid(format!(
+            "Multiple replicas are not supported: clone session {id} has {} replicas (Stratum takes exactly 1)",
+            cs.replicas.len()
+        )));
+    };
+    // Stratum reads the deprecated `egress_port`; the v1.4 `port` form leaves it 0.
+    #[allow(deprecated)]
+    let port = match r.port_kind {
+        Some(PortKind::EgressPort(p)) => p,
+        _ => 0,
+    };
+    if port == 0 {
+        return Err(Failure::invalid(format!(
+            "Invalid egress port in Replica: clone session {id} (Stratum needs a non-zero egress_port)"
+        )));
+    }
+    if port >= PORTS {
+        return Err(Failure::invalid(format!("replica port {port} does not exist (ports are 1..={})", PORTS - 1)));
+    }
+    if r.instance != 0 {
+        return Err(Failure::invalid(format!(
+            "Instances on Replicas are not supported: clone session {id} replica instance {} (must be 0)",
+            r.instance
+        )));
+    }
+    if cs.class_of_service >= 8 {
+        return Err(Failure::invalid(format!(
+            "Class of service must be smaller than 8: clone session {id} class_of_service {}",
+            cs.class_of_service
+        )));
+    }
+    // The TNA program keys its egress on the member carried in the mirror
+    // header, which is the session id: the pipeline's replica instance.
+    let replica = Replica { egress_port: port as u16, instance: id };
+    let entry = CloneSessionEntry {
+        session_id: id,
+        session: CloneSession { replicas: vec![replica], packet_length_bytes: length },
+    };
+    let op = if ty == UpdateType::Insert {
+        TableOp::insert_clone_session(entry)
+    } else {
+        TableOp::modify_clone_session(entry)
+    };
+    Ok(Planned {
+        ops: vec![op],
+        fill: None,
+        side: vec![SideEffect::SessionPortForm(id, false), SideEffect::SessionCos(id, cs.class_of_service)],
+    })
 }
 
 /// The port of a replica and whether it was given as bytes.
@@ -50,6 +149,7 @@ pub(crate) fn plan_write(
     ty: UpdateType,
     pre: &p4::PacketReplicationEngineEntry,
     parse: Parse,
+    rules: SessionRules,
 ) -> Result<Planned, Failure> {
     let cs = match &pre.r#type {
         Some(PreType::CloneSessionEntry(cs)) => cs,
@@ -60,6 +160,9 @@ pub(crate) fn plan_write(
         }
         None => return Err(Failure::invalid("the packet replication engine entry has no type set")),
     };
+    if rules == SessionRules::Stratum {
+        return plan_stratum(ty, cs);
+    }
     let id = session_id(cs.session_id)?;
     if ty == UpdateType::Delete {
         return Ok(Planned {
@@ -114,7 +217,8 @@ pub(crate) fn plan_write(
     Ok(Planned { ops: vec![op], fill: None, side: vec![SideEffect::SessionPortForm(id, any_bytes)] })
 }
 
-fn session_proto(id: u16, s: &CloneSession, port_bytes: bool) -> p4::Entity {
+fn session_proto(id: u16, s: &CloneSession, side: &SideState, rules: SessionRules) -> p4::Entity {
+    let port_bytes = side.session_port_bytes.contains(&id);
     #[allow(deprecated)]
     let replicas = s
         .replicas
@@ -125,7 +229,8 @@ fn session_proto(id: u16, s: &CloneSession, port_bytes: bool) -> p4::Entity {
             } else {
                 PortKind::EgressPort(r.egress_port.into())
             }),
-            instance: r.instance.into(),
+            // Stratum reads every replica back with instance 0.
+            instance: if rules == SessionRules::Stratum { 0 } else { r.instance.into() },
             backup_replicas: Vec::new(),
         })
         .collect();
@@ -133,7 +238,7 @@ fn session_proto(id: u16, s: &CloneSession, port_bytes: bool) -> p4::Entity {
         r#type: Some(PreType::CloneSessionEntry(p4::CloneSessionEntry {
             session_id: id.into(),
             replicas,
-            class_of_service: 0,
+            class_of_service: side.session_cos.get(&id).copied().unwrap_or(0),
             packet_length_bytes: i32::try_from(s.packet_length_bytes).unwrap_or(i32::MAX),
         })),
     }))
@@ -145,21 +250,16 @@ pub(crate) fn read(
     p: &Pipeline,
     side: &SideState,
     budget: &mut Budget,
+    rules: SessionRules,
 ) -> Result<EntityIter, Failure> {
     match &pre.r#type {
         Some(PreType::CloneSessionEntry(cs)) => {
             budget.spend(if cs.session_id == 0 { p.table_sizes().clone_sessions } else { 1 })?;
             let out: Vec<p4::Entity> = if cs.session_id == 0 {
-                p.clone_sessions()
-                    .iter()
-                    .map(|e| session_proto(e.session_id, &e.session, side.session_port_bytes.contains(&e.session_id)))
-                    .collect()
+                p.clone_sessions().iter().map(|e| session_proto(e.session_id, &e.session, side, rules)).collect()
             } else {
                 let id = session_id(cs.session_id)?;
-                p.clone_session(id)
-                    .map(|s| session_proto(id, &s, side.session_port_bytes.contains(&id)))
-                    .into_iter()
-                    .collect()
+                p.clone_session(id).map(|s| session_proto(id, &s, side, rules)).into_iter().collect()
             };
             Ok(Box::new(out.into_iter()))
         }

@@ -120,6 +120,9 @@ pub struct SideState {
     /// Clone sessions whose replicas were written with the `port` bytes form
     /// (the others are read back with the deprecated `egress_port`).
     pub(crate) session_port_bytes: HashSet<u16>,
+    /// `class_of_service` of clone sessions written with a non-zero one (Stratum
+    /// rules only; the pipeline does not keep it).
+    pub(crate) session_cos: HashMap<u16, u32>,
 }
 
 /// A change to [`SideState`] made when its update succeeds.
@@ -127,6 +130,7 @@ pub struct SideState {
 pub(crate) enum SideEffect {
     DefaultMetadata(u32, Vec<u8>),
     SessionPortForm(u16, bool),
+    SessionCos(u16, u32),
     SessionRemoved(u16),
 }
 
@@ -147,8 +151,16 @@ impl SideState {
                     self.session_port_bytes.remove(&s);
                 }
             }
+            SideEffect::SessionCos(s, cos) => {
+                if cos == 0 {
+                    self.session_cos.remove(&s);
+                } else {
+                    self.session_cos.insert(s, cos);
+                }
+            }
             SideEffect::SessionRemoved(s) => {
                 self.session_port_bytes.remove(&s);
+                self.session_cos.remove(&s);
             }
         }
     }

@@ -17,7 +17,7 @@ use p4clone_proto::p4::v1::{
 };
 use p4clone_proto::schema::P4Schema;
 use p4clone_proto::status;
-use p4clone_soft::server::{ServeOptions, ServerHandle, SoftTarget};
+use p4clone_soft::server::{Dialect, ServeOptions, ServerHandle, SoftTarget};
 use tokio::sync::mpsc;
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -50,7 +50,21 @@ pub async fn rig_without_pipeline() -> Rig {
 
 /// [`rig_without_pipeline`] served with `opts` (limits, TLS).
 pub async fn rig_without_pipeline_with(opts: &ServeOptions) -> Rig {
-    let target = SoftTarget::new(DEVICE);
+    serve(SoftTarget::new(DEVICE), opts).await
+}
+
+/// A [`rig`] whose target behaves like `dialect`'s device, with that device's
+/// program set as the pipeline.
+pub async fn rig_as(dialect: Dialect) -> Rig {
+    let target = SoftTarget::new_as(DEVICE, dialect);
+    let p4info = target.p4info().clone();
+    let mut r = serve(target, &ServeOptions::default()).await;
+    r.s = P4Schema::new(p4info.clone()).unwrap();
+    r.set_config(CfgAction::VerifyAndCommit, Some(config(p4info, 7))).await.unwrap();
+    r
+}
+
+async fn serve(target: SoftTarget, opts: &ServeOptions) -> Rig {
     let handle = target.serve_with("127.0.0.1:0".parse().unwrap(), opts).await.unwrap();
     let mut client = P4RuntimeClient::connect(format!("http://{}", handle.local_addr()))
         .await
