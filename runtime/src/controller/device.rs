@@ -78,8 +78,9 @@ struct Synced {
     pipeline: PipelineStatus,
     writes: usize,
     summary: Option<String>,
-    /// Bindings read back from the device and adopted as live.
-    adopted: usize,
+    /// Bindings read back from the device and adopted as live, and live
+    /// bindings dropped because the device did not hold them.
+    adopted: (usize, usize),
 }
 
 fn target_of(cfg: &Config, name: &str) -> Option<DeviceTarget> {
@@ -96,9 +97,9 @@ fn salt(name: &str) -> u64 {
 pub(super) async fn run(mut cx: DeviceContext) {
     let mut backoff = ReconnectBackoff::new(cx.opts.reconnect_initial, cx.opts.reconnect_max, salt(&cx.name));
     let mut last_error: Option<String> = None;
-    // Adopt the device's bindings at the next reconcile as primary (see
-    // `super::bindings`): at start and after having seen another primary.
-    let mut adopt = true;
+    // Take the device's bindings at the next reconcile as primary (see
+    // `super::bindings`): at start, and after having seen another primary.
+    let mut adopt = Adopt::Merge;
     loop {
         if *cx.shutdown.borrow() {
             return;
@@ -175,7 +176,7 @@ async fn session(
     target: &DeviceTarget,
     client: Client,
     artifacts: &PipelineArtifacts,
-    adopt: &mut bool,
+    adopt: &mut Adopt,
 ) -> SessionEnd {
     let (name, address) = (cx.name.clone(), target.address.clone());
     let mut arb = client.arbitration_watch();
@@ -206,13 +207,14 @@ async fn session(
         let role = if a.primary { Role::Primary } else { Role::Backup };
         if cx.board.set_role(&name, &address, role) {
             in_sync = false;
+            cx.bindings.set_backup(&name, role == Role::Backup);
             match role {
                 Role::Primary => {
                     tracing::info!(device = %name, address = %address, election_id = a.election_id, "primary");
                     due = true;
                 }
                 _ => {
-                    *adopt = true;
+                    *adopt = Adopt::Replace;
                     tracing::info!(
                     device = %name,
                     address = %address,
@@ -232,9 +234,15 @@ async fn session(
                 .await
             {
                 Ok(s) => {
-                    *adopt = false;
-                    if s.adopted > 0 {
-                        tracing::info!(device = %name, address = %address, adopted = s.adopted, "live bindings adopted from the device");
+                    *adopt = Adopt::No;
+                    if s.adopted != (0, 0) {
+                        tracing::info!(
+                            device = %name,
+                            address = %address,
+                            adopted = s.adopted.0,
+                            dropped = s.adopted.1,
+                            "live bindings taken from the device"
+                        );
                     }
                     cx.board.reconciled(&name, &address, s.writes);
                     if s.pipeline.installed() {
@@ -396,11 +404,22 @@ async fn flush(
     }
 }
 
+/// Whether a reconcile first takes the device's bindings as live ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Adopt {
+    /// No: this controller's bindings are the truth.
+    No,
+    /// At start: adds the device's bindings to those accepted so far.
+    Merge,
+    /// After another controller was primary: the device's bindings replace
+    /// this controller's (stale) ones.
+    Replace,
+}
+
 /// The live bindings a reconcile writes besides the config.
 struct Live<'a> {
     table: &'a BindingTable,
-    /// Adopt the device's bindings first (failover).
-    adopt: bool,
+    adopt: Adopt,
 }
 
 /// Pipeline (where the cookie differs), read, diff, and the minimal ordered
@@ -430,10 +449,11 @@ async fn reconcile_once(
         compiled.as_ref().and_then(|c| c.intent.device(name)).ok_or_else(|| no_writes(SyncError::NotInConfig))?;
     // Desired = config + live bindings (adopted from the device first after a failover).
     let schema = rec.schema();
-    let adopted = if live.adopt {
-        live.table.adopt(name, state.entries.iter().filter_map(|e| entries::decode(e, schema)))
+    let adopted = if live.adopt != Adopt::No {
+        let found = state.entries.iter().filter_map(|e| entries::decode(e, schema));
+        live.table.adopt(name, found, live.adopt == Adopt::Replace)
     } else {
-        0
+        (0, 0)
     };
     let live_nat = live.table.reconcile_snapshot(name);
     let merged;

@@ -223,7 +223,6 @@ impl BindingsClient {
                     }
                 }
                 Err(e) => {
-                    last_line = line;
                     let msg = format!("line {line}: {e}");
                     (opts.on_bad_line)(&msg);
                     report.bad_lines.push(msg);

@@ -63,6 +63,7 @@ fn status_of(e: &BindingError, se_field: &str) -> Status {
         BindingError::ConfigBound(_) => Status::failed_precondition(e.to_string()),
         BindingError::Full { .. } => Status::resource_exhausted(e.to_string()),
         BindingError::NotFound(_) => Status::not_found(e.to_string()),
+        BindingError::NotPrimary(_) => Status::unavailable(e.to_string()),
     }
 }
 

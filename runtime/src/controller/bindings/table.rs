@@ -53,6 +53,9 @@ pub enum BindingError {
     /// Remove of an endpoint with no live binding.
     #[error("{0} has no live binding")]
     NotFound(BindingKey),
+    /// This controller is backup of a device the binding goes to.
+    #[error("this controller is backup of device {0}; send bindings to its primary controller")]
+    NotPrimary(String),
 }
 
 /// An add or a remove.
@@ -114,6 +117,8 @@ struct Slot {
     /// Keys changed since.
     dirty: HashSet<BindingKey>,
     notify: Arc<Notify>,
+    /// Another controller is primary: changes are refused.
+    backup: bool,
     adds: u64,
     removes: u64,
     refused_full: u64,
@@ -272,7 +277,7 @@ impl BindingTable {
             for (n, op) in ops.iter().enumerate() {
                 let r = match op {
                     BindingOp::Add(b) => i.add(b, now, self.capacity, self.batch).map(|()| done.added += 1),
-                    BindingOp::Remove(k) => match i.remove(k, self.batch) {
+                    BindingOp::Remove(k) => match i.remove_checked(k, self.batch) {
                         Ok(_) => {
                             done.removed += 1;
                             Ok(())
@@ -299,7 +304,7 @@ impl BindingTable {
 
     /// Removes the binding of `key`; returns its client.
     pub fn remove(&self, key: &BindingKey) -> Result<SocketAddr, BindingError> {
-        self.with(|i| i.remove(key, self.batch))
+        self.with(|i| i.remove_checked(key, self.batch))
     }
 
     /// Every live binding, sorted by SE endpoint.
@@ -327,6 +332,12 @@ impl BindingTable {
     /// What wakes `device`'s task when it has bindings to write.
     pub fn notifier(&self, device: &str) -> Arc<Notify> {
         self.with(|i| Arc::clone(&i.devices.entry(device.to_string()).or_default().notify))
+    }
+
+    /// Whether this controller is backup of `device` (another controller is
+    /// primary): adds and removes of its bindings are then refused.
+    pub fn set_backup(&self, device: &str, backup: bool) {
+        self.with(|i| i.devices.entry(device.to_string()).or_default().backup = backup);
     }
 
     /// Keys of `device` waiting to be written.
@@ -393,24 +404,40 @@ impl BindingTable {
         });
     }
 
-    /// Failover: adopts the bindings read from `device` that are not config
-    /// bindings, not live already and whose SE address an SE of `device` owns
-    /// (within the bound); returns how many were adopted.
-    pub fn adopt(&self, device: &str, found: impl IntoIterator<Item = Binding>) -> usize {
+    /// Takes the bindings read from `device` that are not config bindings
+    /// and whose SE address an SE of `device` owns as live bindings (within
+    /// the bound). With `replace` (failover: the device is the truth) the
+    /// live bindings of `device` it does not hold are dropped. Returns
+    /// (adopted, dropped).
+    pub fn adopt(&self, device: &str, found: impl IntoIterator<Item = Binding>, replace: bool) -> (usize, usize) {
         let now = Instant::now();
         self.with(|i| {
-            let mut n = 0;
+            let routed =
+                |i: &Inner, k: &BindingKey| i.routes.get(&k.se.ip()).is_some_and(|ds| ds.iter().any(|d| d == device));
+            let mut seen = HashSet::new();
+            let mut adopted = 0;
             for b in found {
-                let ours = i.routes.get(&b.key.se.ip()).is_some_and(|ds| ds.iter().any(|d| d == device));
-                if !ours || i.live.contains_key(&b.key) || i.config_keys.contains(&b.key) {
+                if !routed(i, &b.key) || i.config_keys.contains(&b.key) {
+                    continue;
+                }
+                seen.insert(b.key);
+                if i.live.get(&b.key).is_some_and(|l| l.client == b.client) {
                     continue;
                 }
                 if i.add(&b, now, self.capacity, self.batch).is_ok() {
-                    n += 1;
+                    adopted += 1;
                 }
             }
-            i.adopted += n as u64;
-            n
+            let stale: Vec<BindingKey> = if replace {
+                i.live.keys().filter(|k| routed(i, k) && !seen.contains(k)).copied().collect()
+            } else {
+                Vec::new()
+            };
+            for k in &stale {
+                let _ = i.remove(k, self.batch);
+            }
+            i.adopted += adopted as u64;
+            (adopted, stale.len())
         })
     }
 
@@ -504,6 +531,9 @@ impl Inner {
         let Some(devs) = self.routes.get(&k.se.ip()) else {
             return Err(BindingError::UnknownSe(k.se.ip()));
         };
+        if let Some(d) = devs.iter().find(|d| self.devices.get(*d).is_some_and(|s| s.backup)) {
+            return Err(BindingError::NotPrimary(d.clone()));
+        }
         let f = k.family();
         if let Some(l) = self.live.get_mut(&k) {
             l.refreshed = now;
@@ -537,6 +567,16 @@ impl Inner {
             s.live[f] += 1;
         });
         Ok(())
+    }
+
+    /// A remove by a client: refused where this controller is backup.
+    fn remove_checked(&mut self, k: &BindingKey, batch: usize) -> Result<SocketAddr, BindingError> {
+        let backup =
+            self.routes.get(&k.se.ip()).into_iter().flatten().find(|d| self.devices.get(*d).is_some_and(|s| s.backup));
+        if let Some(d) = backup {
+            return Err(BindingError::NotPrimary(d.clone()));
+        }
+        self.remove(k, batch)
     }
 
     fn remove(&mut self, k: &BindingKey, batch: usize) -> Result<SocketAddr, BindingError> {
