@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "p4/v1/p4data.proto",
     "p4/v1/p4runtime.proto",
     "p4clone/soft/v1/diagnostics.proto",
+    "p4clone/controller/v1/bindings.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -68,6 +68,8 @@ pub enum Command {
     Import(commands::import::Args),
     /// Keep every device of a config in sync, long-running: hold the P4Runtime stream, reconcile on start, reconnect, config change and every --resync seconds
     Controller(commands::controller::Args),
+    /// Add, remove, list or feed (JSON lines) the live NAT bindings of a running controller
+    Bindings(commands::bindings::Args),
 }
 
 /// Runs one parsed command line.
@@ -83,6 +85,7 @@ pub fn dispatch(cli: &Cli) -> Outcome {
         Command::Soft(args) => commands::soft::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::Controller(args) => commands::controller::run(args),
+        Command::Bindings(args) => commands::bindings::run(args),
     }
 }
 

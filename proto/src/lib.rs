@@ -8,6 +8,8 @@
 //!   [`prost::Name`].
 //! - [`p4clone::soft::v1`]: p4clone's own `CloneDiagnostics` service, which the
 //!   software target serves beside P4Runtime (per-member send failures).
+//! - [`p4clone::controller::v1`]: the `Bindings` service of `p4clone
+//!   controller` (live NAT bindings).
 //! - [`FILE_DESCRIPTOR_SET`] / [`descriptor_pool`]: the compiled descriptors,
 //!   for reflection.
 //! - [`format`]: protobuf text format and JSON rendering / parsing.
@@ -70,6 +72,15 @@ pub mod p4clone {
         #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/p4clone.soft.v1.rs"));
+        }
+    }
+
+    /// `p4clone.controller.*`: services of `p4clone controller`.
+    pub mod controller {
+        /// `p4clone.controller.v1`: `Bindings` (live NAT bindings).
+        #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/p4clone.controller.v1.rs"));
         }
     }
 }

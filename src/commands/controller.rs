@@ -26,9 +26,21 @@ and on SIGHUP; a config that does not validate is not applied (the last good one
 stays in force; the errors are logged and shown at /healthz).
 SIGTERM / SIGINT: the reconcile in flight finishes, the streams close, exit 0.
 
+Live NAT bindings (--bindings-listen ADDR): the gRPC service
+p4clone.controller.v1.Bindings (Add, Remove, Apply, List; `p4clone bindings`
+is its client) takes SE address:port -> client address:port bindings and writes
+them, batched within a few ms, to the devices whose SEs own the SE address. A
+reconcile writes config + live bindings and deletes neither. Per device and
+address family the NAT table's size (or --max-bindings) bounds config + live
+bindings: an add beyond it is refused (RESOURCE_EXHAUSTED) and counted. On
+becoming primary (at start, or after another controller was primary) the
+controller reads the device's NAT entries back and adopts those that are not in
+its config as live bindings.
+
 Examples:
   p4clone controller examples/basic.yaml
-  p4clone controller examples/multi.yaml --election-id 2 --listen 127.0.0.1:9100 --resync 10";
+  p4clone controller examples/multi.yaml --election-id 2 --listen 127.0.0.1:9100 --resync 10
+  p4clone controller examples/basic.yaml --bindings-listen 127.0.0.1:9600 --binding-idle-timeout 300";
 
 /// Keep every device of a config in sync: hold the P4Runtime stream, reconcile
 /// on start, reconnect, config change and every --resync seconds.
@@ -46,6 +58,15 @@ pub struct Args {
     /// Seconds between drift checks (a read and a diff per device; writes only when it differs)
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub resync: u64,
+    /// Serve the live NAT bindings gRPC service (p4clone.controller.v1.Bindings) on ADDR
+    #[arg(long, value_name = "ADDR")]
+    pub bindings_listen: Option<String>,
+    /// Bindings (config + live) per device and address family at most; default and upper bound: the NAT table's size in the program
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_bindings: Option<u64>,
+    /// Remove live bindings no add refreshed for SECS seconds (default: never)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub binding_idle_timeout: Option<u64>,
     /// Updates per Write RPC
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: Option<u64>,
@@ -63,6 +84,8 @@ impl Args {
             opts.fleet.batch_size = usize::try_from(b).unwrap_or(usize::MAX);
         }
         opts.resync = Duration::from_secs(self.resync);
+        opts.max_bindings = self.max_bindings.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        opts.binding_idle_timeout = self.binding_idle_timeout.map(Duration::from_secs);
         Ok(opts)
     }
 }
@@ -99,14 +122,22 @@ pub fn run(args: &Args) -> Outcome {
             Some(addr) => Some(controller::http::serve(addr, &ctl).await.map_err(|e| Failure::Input(e.to_string()))?),
             None => None,
         };
+        let bindings_server = match &args.bindings_listen {
+            Some(addr) => Some(
+                controller::bindings::serve(addr, ctl.bindings()).await.map_err(|e| Failure::Input(e.to_string()))?,
+            ),
+            None => None,
+        };
         ctl.start();
         let listen = server.as_ref().map(|s| format!("http://{}", s.local_addr())).unwrap_or_else(|| "off".into());
+        let bindings = bindings_server.as_ref().map(|s| s.local_addr().to_string()).unwrap_or_else(|| "off".into());
         tracing::info!(
             config = %args.config.display(),
             devices,
             election_id = args.election_id,
             resync_s = args.resync,
             listen = %listen,
+            bindings = %bindings,
             "controller started"
         );
         loop {
@@ -120,6 +151,9 @@ pub fn run(args: &Args) -> Outcome {
         }
         if let Some(s) = server {
             s.shutdown();
+        }
+        if let Some(s) = bindings_server {
+            s.shutdown().await;
         }
         ctl.shutdown().await;
         Ok(())

@@ -2,6 +2,7 @@
 //! shared flags ([`crate::flags`]), config loading ([`crate::compiled`]) and
 //! output helpers ([`crate::render`]); commands never import each other.
 
+pub mod bindings;
 pub mod check;
 pub mod compile;
 pub mod controller;

@@ -3,6 +3,10 @@
 //! config changes, when it becomes primary, every resync period), reconnect
 //! with backoff when the stream is lost; a reconcile that fails on a
 //! connected device is retried with backoff (capped at the resync period).
+//! As primary it also writes the live bindings that changed ([`super::bindings`]),
+//! batched: within the flush delay, at once when a batch is full; a reconcile
+//! writes config + live bindings, adopting the device's bindings first when it
+//! has just become primary (see the failover rule in [`super::bindings`]).
 //! It never returns an error: failures are logged, counted on the
 //! [`StatusBoard`] and retried.
 
@@ -15,6 +19,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use super::backoff::ReconnectBackoff;
+use super::bindings::{entries, BindingTable};
 use super::status::{Role, StatusBoard};
 use super::ControllerOptions;
 use crate::client::Client;
@@ -22,6 +27,7 @@ use crate::error::{PipelineError, ReconcileError};
 use crate::fleet::{CompileError, DeviceTarget};
 use crate::pipeline::{self, PipelineArtifacts, PipelineStatus};
 use crate::reconcile::{Plan, ReconcileOptions, Reconciler};
+use crate::{describe, write};
 
 /// What a device task shares with the supervisor.
 pub(super) struct DeviceContext {
@@ -29,6 +35,8 @@ pub(super) struct DeviceContext {
     pub name: String,
     pub opts: Arc<ControllerOptions>,
     pub board: Arc<StatusBoard>,
+    /// The live NAT bindings.
+    pub bindings: Arc<BindingTable>,
     /// The config in force.
     pub config: watch::Receiver<Arc<Config>>,
     /// `true` once the controller is stopping.
@@ -70,6 +78,9 @@ struct Synced {
     pipeline: PipelineStatus,
     writes: usize,
     summary: Option<String>,
+    /// Bindings read back from the device and adopted as live, and live
+    /// bindings dropped because the device did not hold them.
+    adopted: (usize, usize),
 }
 
 fn target_of(cfg: &Config, name: &str) -> Option<DeviceTarget> {
@@ -86,6 +97,9 @@ fn salt(name: &str) -> u64 {
 pub(super) async fn run(mut cx: DeviceContext) {
     let mut backoff = ReconnectBackoff::new(cx.opts.reconnect_initial, cx.opts.reconnect_max, salt(&cx.name));
     let mut last_error: Option<String> = None;
+    // Take the device's bindings at the next reconcile as primary (see
+    // `super::bindings`): at start, and after having seen another primary.
+    let mut adopt = Adopt::Merge;
     loop {
         if *cx.shutdown.borrow() {
             return;
@@ -116,7 +130,7 @@ pub(super) async fn run(mut cx: DeviceContext) {
                 last_error = None;
                 let a = client.arbitration();
                 tracing::info!(device = %cx.name, address = %target.address, election_id = a.election_id, "connected");
-                match session(&mut cx, &target, client, &artifacts).await {
+                match session(&mut cx, &target, client, &artifacts, &mut adopt).await {
                     SessionEnd::Shutdown => return,
                     SessionEnd::Retarget => {
                         cx.board.set_role(&cx.name, &target.address, Role::Disconnected);
@@ -162,6 +176,7 @@ async fn session(
     target: &DeviceTarget,
     client: Client,
     artifacts: &PipelineArtifacts,
+    adopt: &mut Adopt,
 ) -> SessionEnd {
     let (name, address) = (cx.name.clone(), target.address.clone());
     let mut arb = client.arbitration_watch();
@@ -182,6 +197,8 @@ async fn session(
     let mut retry = ReconnectBackoff::new(cx.opts.reconnect_initial, cx.opts.resync, salt(&name));
     let mut retry_at: Option<tokio::time::Instant> = None;
     let mut in_sync = false;
+    let bind_notify = cx.bindings.notifier(&name);
+    let mut flush_at: Option<tokio::time::Instant> = None;
     loop {
         let a = *arb.borrow_and_update();
         if !a.connected {
@@ -190,26 +207,43 @@ async fn session(
         let role = if a.primary { Role::Primary } else { Role::Backup };
         if cx.board.set_role(&name, &address, role) {
             in_sync = false;
+            cx.bindings.set_backup(&name, role == Role::Backup);
             match role {
                 Role::Primary => {
                     tracing::info!(device = %name, address = %address, election_id = a.election_id, "primary");
                     due = true;
                 }
-                _ => tracing::info!(
+                _ => {
+                    *adopt = Adopt::Replace;
+                    tracing::info!(
                     device = %name,
                     address = %address,
                     election_id = a.election_id,
                     primary_election_id = %a.primary_election_id.map_or_else(|| "higher".to_string(), |p| p.to_string()),
                     "backup; not writing"
-                ),
+                    )
+                }
             }
         }
         if role == Role::Primary && due {
             due = false;
             retry_at = None;
             let cfg = cx.config.borrow().clone();
-            match reconcile_once(&mut rec, artifacts, &cfg, &mut compiled, &name, cx.opts.fleet.reset_counters).await {
+            let live = Live { table: &cx.bindings, adopt: *adopt };
+            match reconcile_once(&mut rec, artifacts, &cfg, &mut compiled, &name, cx.opts.fleet.reset_counters, live)
+                .await
+            {
                 Ok(s) => {
+                    *adopt = Adopt::No;
+                    if s.adopted != (0, 0) {
+                        tracing::info!(
+                            device = %name,
+                            address = %address,
+                            adopted = s.adopted.0,
+                            dropped = s.adopted.1,
+                            "live bindings taken from the device"
+                        );
+                    }
                     cx.board.reconciled(&name, &address, s.writes);
                     if s.pipeline.installed() {
                         tracing::info!(device = %name, address = %address, "{}", s.pipeline);
@@ -262,6 +296,41 @@ async fn session(
             }
             _ = resync.tick() => due = true,
             () = sleep_until(retry_at) => due = true,
+            _ = bind_notify.notified() => {
+                let now = tokio::time::Instant::now();
+                if cx.bindings.pending(&name) >= cx.opts.fleet.batch_size {
+                    flush_at = Some(now);
+                } else {
+                    flush_at.get_or_insert(now + cx.opts.binding_flush);
+                }
+            }
+            () = sleep_until(flush_at) => {
+                flush_at = None;
+                // A backup writes nothing (the changes wait for the reconcile
+                // on becoming primary); a due reconcile writes them anyway.
+                if role != Role::Primary || due {
+                    continue;
+                }
+                match flush(&mut rec, &cx.bindings, &name, cx.opts.fleet.batch_size, cx.opts.fleet.in_flight).await {
+                    Ok(f) => {
+                        if f.writes > 0 {
+                            cx.board.wrote(&name, &address, f.writes);
+                        }
+                        if let Some(e) = f.error {
+                            cx.board.failed(&name, &address, &e, 0);
+                            tracing::warn!(device = %name, address = %address, error = %e, "writing live bindings failed; reconciling");
+                            due = true;
+                        } else if cx.bindings.pending(&name) > 0 {
+                            flush_at = Some(tokio::time::Instant::now());
+                        }
+                    }
+                    Err(msg) => {
+                        cx.board.failed(&name, &address, &msg, 0);
+                        rec.into_client().close_stream();
+                        return SessionEnd::Lost(msg);
+                    }
+                }
+            }
         }
     }
 }
@@ -282,6 +351,77 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
+/// What one flush of live bindings did.
+struct Flushed {
+    /// Updates the device applied.
+    writes: usize,
+    /// Why some were not applied (the caller reconciles).
+    error: Option<String>,
+}
+
+/// Writes up to a few batches of the device's changed live bindings. `Err`:
+/// the connection is lost.
+async fn flush(
+    rec: &mut Reconciler,
+    bindings: &BindingTable,
+    name: &str,
+    batch: usize,
+    in_flight: usize,
+) -> Result<Flushed, String> {
+    let d = bindings.drain(name, batch.max(1) * in_flight.max(1) * 2);
+    if d.is_empty() {
+        return Ok(Flushed { writes: 0, error: None });
+    }
+    let counts = (d.inserts.len(), d.modifies.len(), d.deletes.len());
+    let schema = rec.schema();
+    let mut updates = Vec::with_capacity(d.len() * 2);
+    use p4clone_proto::p4::v1::update::Type;
+    let lowered = entries::push_updates(&mut updates, Type::Delete, d.deletes, schema)
+        .and_then(|()| entries::push_updates(&mut updates, Type::Modify, d.modifies, schema))
+        .and_then(|()| entries::push_updates(&mut updates, Type::Insert, d.inserts, schema));
+    if let Err(e) = lowered {
+        bindings.record_writes(name, (0, 0, 0), counts.0 + counts.1 + counts.2);
+        return Ok(Flushed { writes: 0, error: Some(format!("cannot encode the bindings: {e}")) });
+    }
+    let describe = |i: usize| updates[i].entity.as_ref().map(|e| describe::entity(schema, e)).unwrap_or_default();
+    let r = write::write_batched(rec.client(), updates.as_slice(), batch, in_flight, &describe, &mut |_, _| {}).await;
+    match r {
+        Ok(report) => {
+            bindings.record_writes(name, counts, report.errors.len());
+            let error = report
+                .errors
+                .first()
+                .map(|e| format!("{} of {} updates failed: {e}", report.errors.len(), report.sent));
+            Ok(Flushed { writes: report.applied, error })
+        }
+        Err((report, e)) => {
+            bindings.record_writes(name, (0, 0, 0), updates.len() - report.applied);
+            if e.is_connection() || !rec.client().is_connected() {
+                return Err(e.to_string());
+            }
+            Ok(Flushed { writes: report.applied, error: Some(e.to_string()) })
+        }
+    }
+}
+
+/// Whether a reconcile first takes the device's bindings as live ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Adopt {
+    /// No: this controller's bindings are the truth.
+    No,
+    /// At start: adds the device's bindings to those accepted so far.
+    Merge,
+    /// After another controller was primary: the device's bindings replace
+    /// this controller's (stale) ones.
+    Replace,
+}
+
+/// The live bindings a reconcile writes besides the config.
+struct Live<'a> {
+    table: &'a BindingTable,
+    adopt: Adopt,
+}
+
 /// Pipeline (where the cookie differs), read, diff, and the minimal ordered
 /// writes when the device differs. `Err` carries the updates written anyway.
 async fn reconcile_once(
@@ -291,6 +431,7 @@ async fn reconcile_once(
     compiled: &mut Option<CompiledIntent>,
     name: &str,
     reset_counters: bool,
+    live: Live<'_>,
 ) -> Result<Synced, (SyncError, usize)> {
     let no_writes = |e: SyncError| (e, 0);
     rec.client().ensure_primary().map_err(|e| no_writes(ReconcileError::from(e).into()))?;
@@ -306,11 +447,30 @@ async fn reconcile_once(
     }
     let device =
         compiled.as_ref().and_then(|c| c.intent.device(name)).ok_or_else(|| no_writes(SyncError::NotInConfig))?;
+    // Desired = config + live bindings (adopted from the device first after a failover).
+    let schema = rec.schema();
+    let adopted = if live.adopt != Adopt::No {
+        let found = state.entries.iter().filter_map(|e| entries::decode(e, schema));
+        live.table.adopt(name, found, live.adopt == Adopt::Replace)
+    } else {
+        (0, 0)
+    };
+    let live_nat = live.table.reconcile_snapshot(name);
+    let merged;
+    let device = if live_nat.is_empty() {
+        device
+    } else {
+        let mut d = device.clone();
+        d.nat.extend(live_nat);
+        d.nat.sort_unstable();
+        merged = d;
+        &merged
+    };
     // A pipeline just set starts with zeroed counters.
     rec.options_mut().reset_counters = reset_counters && !pipeline.installed();
     let plan = rec.plan(device, &state).await.map_err(|e| no_writes(e.into()))?;
     if plan.write_count() == 0 {
-        return Ok(Synced { pipeline, writes: 0, summary: None });
+        return Ok(Synced { pipeline, writes: 0, summary: None, adopted });
     }
     let result = rec.apply(&plan, &mut |_, _| {}).await;
     let writes = result.writes();
@@ -320,7 +480,7 @@ async fn reconcile_once(
             writes,
         ));
     }
-    Ok(Synced { pipeline, writes, summary: Some(summary(&plan)) })
+    Ok(Synced { pipeline, writes, summary: Some(summary(&plan)), adopted })
 }
 
 /// `2 inserted, 1 deleted (+ wire …; - clone_rewrite …)`, at most five changes named.

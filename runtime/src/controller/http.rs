@@ -2,7 +2,7 @@
 //! `/metrics` serves the clone statistics as `stats --listen` does (read
 //! afresh on every scrape from the devices the controller is connected to;
 //! the others are reported as errors) followed by the controller's own
-//! metrics; `/healthz` the [`StatusBoard::health`](super::StatusBoard::health).
+//! metrics and its live bindings' metrics; `/healthz` the [`StatusBoard::health`](super::StatusBoard::health).
 
 use std::sync::Arc;
 
@@ -20,13 +20,14 @@ type CollectorSlot = Arc<Mutex<Option<(Vec<DeviceTarget>, StatsCollector)>>>;
 /// Binds `addr` and serves the controller's `/metrics` and `/healthz`.
 pub async fn serve(addr: &str, controller: &Controller) -> std::io::Result<MetricsServer> {
     let board = controller.board();
+    let bindings = controller.bindings();
     let health_board = Arc::clone(&board);
     let config = controller.config_watch();
     let opts = controller.options().fleet.clone();
     let collector: CollectorSlot = Arc::new(Mutex::new(None));
     let render = move || {
-        let (board, config, opts, collector) =
-            (Arc::clone(&board), config.clone(), opts.clone(), Arc::clone(&collector));
+        let (board, bindings, config, opts, collector) =
+            (Arc::clone(&board), Arc::clone(&bindings), config.clone(), opts.clone(), Arc::clone(&collector));
         async move {
             let cfg = config.borrow().clone();
             // Only the devices the controller is connected to are read: an
@@ -48,7 +49,7 @@ pub async fn serve(addr: &str, controller: &Controller) -> std::io::Result<Metri
                 reads.insert(t.name, Err(format!("not connected ({})", t.address)));
             }
             let clone_stats = stats::render_prometheus(&stats::build_report(&cfg, &reads, None));
-            Ok::<_, String>(format!("{clone_stats}{}", board.render_prometheus()))
+            Ok::<_, String>(format!("{clone_stats}{}{}", board.render_prometheus(), bindings.render_prometheus()))
         }
     };
     metrics::serve_with_health(addr, render, move || health_board.health()).await

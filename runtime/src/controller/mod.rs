@@ -29,9 +29,11 @@
 //! | `status.rs` | [`StatusBoard`]: per-device state and counters, `/healthz`, controller metrics |
 //! | `config_file.rs` | loading and validating the config file; its fingerprint |
 //! | `backoff.rs` | reconnect delays |
+//! | `bindings/` | live NAT bindings: the table, the gRPC service, its client ([`bindings`]) |
 //! | `http.rs` | `/metrics` (clone statistics + controller metrics) and `/healthz` |
 
 mod backoff;
+pub mod bindings;
 pub mod config_file;
 mod device;
 pub mod http;
@@ -47,6 +49,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use backoff::ReconnectBackoff;
+pub use bindings::BindingTable;
 pub use config_file::{ConfigError, LoadedConfig};
 pub use status::{DeviceStatus, Role, StatusBoard};
 
@@ -76,6 +79,14 @@ pub struct ControllerOptions {
     pub reconnect_initial: Duration,
     /// Largest reconnect delay (default 10 s).
     pub reconnect_max: Duration,
+    /// Live bindings per device and family at most (default and upper bound:
+    /// the NAT table's size in the program's P4Info), config bindings included.
+    pub max_bindings: Option<usize>,
+    /// Live bindings no add refreshed for this long are removed (default: never).
+    pub binding_idle_timeout: Option<Duration>,
+    /// How long a changed binding may wait to be batched with others before a
+    /// device task writes it (default 2 ms; a full batch is written at once).
+    pub binding_flush: Duration,
 }
 
 impl ControllerOptions {
@@ -88,6 +99,9 @@ impl ControllerOptions {
             watch_interval: Duration::from_secs(1),
             reconnect_initial: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
+            max_bindings: None,
+            binding_idle_timeout: None,
+            binding_flush: Duration::from_millis(2),
         }
     }
 }
@@ -98,6 +112,7 @@ impl ControllerOptions {
 pub struct Controller {
     opts: Arc<ControllerOptions>,
     board: Arc<StatusBoard>,
+    bindings: Arc<BindingTable>,
     config: watch::Receiver<Arc<Config>>,
     reload: Arc<Notify>,
     shutdown: watch::Sender<bool>,
@@ -129,12 +144,14 @@ impl Controller {
         for d in &initial.config.devices {
             board.register(&d.name, &d.address);
         }
+        let bindings = Arc::new(BindingTable::new(&initial.config, opts.max_bindings, opts.fleet.batch_size));
         let (config_tx, config) = watch::channel(Arc::new(initial.config));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let reload = Arc::new(Notify::new());
         let sup = Supervisor {
             opts: Arc::clone(&opts),
             board: Arc::clone(&board),
+            bindings: Arc::clone(&bindings),
             config: config_tx,
             fingerprint: initial.fingerprint,
             stamp: None,
@@ -142,7 +159,15 @@ impl Controller {
             shutdown: shutdown_rx,
             devices: HashMap::new(),
         };
-        Controller { opts, board, config, reload, shutdown, supervisor: SupervisorState::Ready(Box::new(sup)) }
+        Controller {
+            opts,
+            board,
+            bindings,
+            config,
+            reload,
+            shutdown,
+            supervisor: SupervisorState::Ready(Box::new(sup)),
+        }
     }
 
     /// Starts the supervisor and one task per device (once; later calls do
@@ -161,6 +186,11 @@ impl Controller {
     /// The shared device and config status.
     pub fn board(&self) -> Arc<StatusBoard> {
         Arc::clone(&self.board)
+    }
+
+    /// The live NAT bindings (serve them with [`bindings::serve`]).
+    pub fn bindings(&self) -> Arc<BindingTable> {
+        Arc::clone(&self.bindings)
     }
 
     /// A receiver of the config in force.
@@ -197,6 +227,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 struct Supervisor {
     opts: Arc<ControllerOptions>,
     board: Arc<StatusBoard>,
+    bindings: Arc<BindingTable>,
     config: watch::Sender<Arc<Config>>,
     fingerprint: Option<u64>,
     /// Size and modification time at the last poll.
@@ -221,6 +252,12 @@ impl Supervisor {
         }
         // A burst of events (an editor writing) is checked once it settles.
         let mut settle_at: Option<tokio::time::Instant> = None;
+        let idle = self.opts.binding_idle_timeout;
+        let mut expire =
+            tokio::time::interval(idle.map_or(Duration::from_secs(3600), |d| {
+                (d / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+            }));
+        expire.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.spawn_devices();
             tokio::select! {
@@ -232,6 +269,12 @@ impl Supervisor {
                     self.check_file();
                 }
                 _ = poll.tick() => self.poll_file(),
+                _ = expire.tick() => if let Some(idle) = idle {
+                    let n = self.bindings.expire(idle);
+                    if n > 0 {
+                        tracing::info!(removed = n, idle_s = idle.as_secs_f64(), "idle live bindings removed");
+                    }
+                },
             }
         }
         drop(watcher);
@@ -277,6 +320,7 @@ impl Supervisor {
                 name: d.name.clone(),
                 opts: Arc::clone(&self.opts),
                 board: Arc::clone(&self.board),
+                bindings: Arc::clone(&self.bindings),
                 config: self.config.subscribe(),
                 shutdown: self.shutdown.clone(),
             };
@@ -299,6 +343,9 @@ impl Supervisor {
                     "config reloaded; reconciling"
                 );
                 self.board.set_config_result(None);
+                for d in self.bindings.set_config(&loaded.config) {
+                    tracing::warn!(config = %path.display(), "live binding {d}");
+                }
                 self.config.send_replace(Arc::new(loaded.config));
             }
             Err(e) => {

@@ -167,6 +167,11 @@ impl StatusBoard {
         });
     }
 
+    /// Updates written outside a reconcile (live bindings).
+    pub fn wrote(&self, name: &str, address: &str, writes: usize) {
+        self.device(name, address, |d| d.writes += writes as u64);
+    }
+
     /// A failure (connect, read, write); the device is not in sync.
     pub fn failed(&self, name: &str, address: &str, error: &str, writes: usize) {
         self.device(name, address, |d| {
