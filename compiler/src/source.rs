@@ -23,16 +23,14 @@
 //! the walker cannot follow merely yields a partial (or empty) source map.
 
 pub mod fast_yaml;
+mod map;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize as _;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+pub use map::SourceMap;
 
 use crate::config::Config;
 use crate::diag::{Diagnostic, Location};
@@ -225,24 +223,31 @@ fn strip_position(message: String, line: usize, column: usize) -> String {
 }
 
 fn parse_yaml(text: &str) -> Result<Config, LoadError> {
-    // Fast path: the strict subset parser. Whenever it declines (a construct outside
-    // its subset, or any error), serde_norway parses the text, as it always did.
-    if let Ok(config) = fast_yaml::from_str::<Config>(text) {
-        return Ok(config);
+    let error = |path: Option<String>, e: fast_yaml::Declined| LoadError::Parse {
+        file: None,
+        format: Format::Yaml,
+        location: e.at.map(|at| offset_location(text, at)),
+        message: match path {
+            Some(p) => format!("{p}: {}", e.reason),
+            None => e.reason.into_owned(),
+        },
+    };
+    let doc = fast_yaml::parse(text).map_err(|e| error(None, e))?;
+    match fast_yaml::deserialize::<Config>(text, &doc) {
+        Ok(config) => Ok(config),
+        // Only a failure pays for tracking the object path: read the events again.
+        Err(_) => fast_yaml::deserialize_tracked::<Config>(text, &doc).map_err(|(path, e)| error(path, e)),
     }
-    serde_norway::from_str::<Config>(text).map_err(|e| {
-        let location = e.location().map(|l| Location { line: l.line(), column: l.column() });
-        LoadError::Parse {
-            file: None,
-            format: Format::Yaml,
-            location,
-            // serde_norway already prefixes the object path (`pools[0]: ...`).
-            message: match location {
-                Some(l) => strip_position(e.to_string(), l.line, l.column),
-                None => e.to_string(),
-            },
-        }
-    })
+}
+
+/// The 1-based line:column of byte offset `at` in `text` (columns count characters).
+fn offset_location(text: &str, at: u32) -> Location {
+    let at = (at as usize).min(text.len());
+    let mut at = at;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    end_location(&text[..at])
 }
 
 fn parse_json(text: &str) -> Result<Config, LoadError> {
@@ -280,299 +285,9 @@ fn json_error_inner(e: &serde_json::Error, path: Option<String>) -> LoadError {
     LoadError::Parse { file: None, format: Format::Json, location, message }
 }
 
-/// Object path -> 1-based line:column in the source text.
-///
-/// Paths are written as in diagnostics: keys joined with `.`, sequence items as
-/// `[i]`, e.g. `se_groups[0].service_engines[0].interfaces[1].port`. A scalar
-/// value is located at the value itself; a mapping or sequence under a key at the
-/// key; a sequence item that is a mapping at its first key; other sequence items at
-/// their start. Only the first document is mapped; aliases are located at the
-/// alias (their contents fall back to it).
-///
-/// A map made by [`SourceMap::deferred`] (as [`load_str`] does) holds only the text
-/// until it is first queried, and is built then, once (thread-safe).
-#[derive(Clone, Default)]
-pub struct SourceMap {
-    /// The text to walk when the map is first needed (`None`: nothing to walk).
-    text: Option<Arc<String>>,
-    entries: OnceLock<HashMap<String, Location>>,
-}
-
-impl fmt::Debug for SourceMap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SourceMap").field("entries", self.entries()).finish()
-    }
-}
-
-impl PartialEq for SourceMap {
-    /// Maps are equal when they locate the same paths at the same places.
-    fn eq(&self, other: &Self) -> bool {
-        self.entries() == other.entries()
-    }
-}
-
-impl Eq for SourceMap {}
-
-impl SourceMap {
-    /// Builds the map by walking `text` (YAML or JSON) once, now. Best effort: text
-    /// the walker cannot parse yields the entries found before the problem.
-    pub fn from_text(text: &str) -> SourceMap {
-        SourceMap { text: None, entries: OnceLock::from(walk(text)) }
-    }
-
-    /// A map of `text` that is built (as by [`SourceMap::from_text`]) only when first
-    /// queried. Clones share the text.
-    pub fn deferred(text: String) -> SourceMap {
-        SourceMap { text: Some(Arc::new(text)), entries: OnceLock::new() }
-    }
-
-    /// Whether the map has been built (a deferred map that was never queried has not).
-    pub fn is_built(&self) -> bool {
-        self.entries.get().is_some()
-    }
-
-    /// The entries, building them first if this map is deferred and not built yet.
-    fn entries(&self) -> &HashMap<String, Location> {
-        self.entries.get_or_init(|| self.text.as_deref().map(|t| walk(t)).unwrap_or_default())
-    }
-
-    /// Where `path` is; when `path` itself is absent (a field left to its default,
-    /// say), the location of its nearest parent that is present. `None` only when
-    /// no prefix of the path is known.
-    pub fn locate(&self, path: &str) -> Option<Location> {
-        let entries = self.entries();
-        let mut p = path;
-        loop {
-            if let Some(l) = entries.get(p) {
-                return Some(*l);
-            }
-            p = parent_path(p)?;
-        }
-    }
-
-    /// Whether the map knows exactly this path (no parent fallback).
-    pub fn contains(&self, path: &str) -> bool {
-        self.entries().contains_key(path)
-    }
-
-    /// Number of located paths.
-    pub fn len(&self) -> usize {
-        self.entries().len()
-    }
-
-    /// Whether nothing was located (empty or unparsable text).
-    pub fn is_empty(&self) -> bool {
-        self.entries().is_empty()
-    }
-
-    /// Fills in the `location` of every diagnostic that has none, from its path.
-    /// Builds a deferred map only if some diagnostic needs a location.
-    pub fn annotate(&self, diags: &mut [Diagnostic]) {
-        for d in diags.iter_mut() {
-            if d.location.is_none() {
-                d.location = self.locate(&d.path);
-            }
-        }
-    }
-}
-
-/// Walks `text` once with the marked event parser and records every path.
-fn walk(text: &str) -> HashMap<String, Location> {
-    let mut walker = Walker::default();
-    let mut parser = Parser::new_from_str(text);
-    // A scan error just ends the walk; what was recorded so far is kept.
-    let _ = parser.load(&mut walker, false);
-    walker.entries
-}
-
-/// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> `None`.
-fn parent_path(path: &str) -> Option<&str> {
-    if path.is_empty() {
-        return None;
-    }
-    if path.ends_with(']') {
-        if let Some(i) = path.rfind('[') {
-            return Some(&path[..i]);
-        }
-    }
-    match path.rfind(['.', '[']) {
-        Some(i) => Some(&path[..i]),
-        None => Some(""),
-    }
-}
-
-/// One open collection while walking the event stream. `path` is `None` inside
-/// something that has no path (a complex mapping key).
-#[derive(Debug)]
-enum Frame {
-    Map {
-        path: Option<String>,
-        /// The key whose value comes next, with its position.
-        key: Option<(String, Location)>,
-        /// The map's own entry still awaits the position of its first key.
-        locate_at_first_key: bool,
-    },
-    Seq {
-        path: Option<String>,
-        next: usize,
-    },
-}
-
-#[derive(Debug, Default)]
-struct Walker {
-    stack: Vec<Frame>,
-    entries: HashMap<String, Location>,
-    /// Set once the first document has ended; later documents are ignored.
-    done: bool,
-}
-
-fn loc(mark: Marker) -> Location {
-    // yaml-rust2 lines are 1-based, columns 0-based.
-    Location { line: mark.line().max(1), column: mark.col() + 1 }
-}
-
-fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
-    }
-}
-
-impl Walker {
-    /// Whether the innermost open collection is a mapping waiting for a key.
-    fn expecting_key(&self) -> bool {
-        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
-    }
-
-    /// The path and position of the value that starts at `mark`.
-    fn value_slot(&self, mark: Marker) -> (Option<String>, Location) {
-        match self.stack.last() {
-            None => (Some(String::new()), loc(mark)),
-            Some(Frame::Map { path, key, .. }) => match (path, key) {
-                (Some(p), Some((k, key_loc))) => (Some(join(p, k)), *key_loc),
-                _ => (None, loc(mark)),
-            },
-            Some(Frame::Seq { path, next }) => (path.as_ref().map(|p| format!("{p}[{next}]")), loc(mark)),
-        }
-    }
-
-    /// A value just finished: the parent moves on to its next key or item.
-    fn advance(&mut self) {
-        match self.stack.last_mut() {
-            Some(Frame::Map { key, .. }) => *key = None,
-            Some(Frame::Seq { next, .. }) => *next += 1,
-            None => {}
-        }
-    }
-
-    fn record(&mut self, path: &Option<String>, at: Location) {
-        if let Some(p) = path {
-            if !p.is_empty() {
-                self.entries.entry(p.clone()).or_insert(at);
-            }
-        }
-    }
-
-    fn key(&mut self, text: String, mark: Marker) {
-        let at = loc(mark);
-        let mut fix = None;
-        if let Some(Frame::Map { path, key, locate_at_first_key }) = self.stack.last_mut() {
-            if *locate_at_first_key {
-                *locate_at_first_key = false;
-                fix = path.clone();
-            }
-            *key = Some((text, at));
-        }
-        if let Some(p) = fix.filter(|p| !p.is_empty()) {
-            self.entries.insert(p, at);
-        }
-    }
-
-    fn scalar(&mut self, text: String, mark: Marker) {
-        if self.expecting_key() {
-            self.key(text, mark);
-            return;
-        }
-        let (path, slot) = self.value_slot(mark);
-        // A scalar under a key is located at the scalar itself, not at its key.
-        let at = if matches!(self.stack.last(), Some(Frame::Map { .. })) { loc(mark) } else { slot };
-        self.record(&path, at);
-        self.advance();
-    }
-
-    fn start(&mut self, mark: Marker, is_map: bool) {
-        let (path, at) = if self.expecting_key() {
-            // A complex key (`? [a, b]`): nothing inside it has a path.
-            (None, loc(mark))
-        } else {
-            self.value_slot(mark)
-        };
-        self.record(&path, at);
-        let keyed = matches!(self.stack.last(), Some(Frame::Map { .. }));
-        self.stack.push(if is_map {
-            Frame::Map { path, key: None, locate_at_first_key: !keyed }
-        } else {
-            Frame::Seq { path, next: 0 }
-        });
-    }
-
-    fn end(&mut self) {
-        self.stack.pop();
-        match self.stack.last_mut() {
-            // The collection that just ended was a complex key.
-            Some(Frame::Map { key: key @ None, .. }) => *key = Some(("?".to_string(), Location { line: 1, column: 1 })),
-            _ => self.advance(),
-        }
-    }
-}
-
-impl MarkedEventReceiver for Walker {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.done {
-            return;
-        }
-        match ev {
-            Event::Scalar(text, ..) => self.scalar(text, mark),
-            Event::Alias(_) => self.scalar("*".to_string(), mark),
-            Event::MappingStart(..) => self.start(mark, true),
-            Event::SequenceStart(..) => self.start(mark, false),
-            Event::MappingEnd | Event::SequenceEnd => self.end(),
-            Event::DocumentEnd => self.done = true,
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parents() {
-        assert_eq!(parent_path("a.b[2].c"), Some("a.b[2]"));
-        assert_eq!(parent_path("a.b[2]"), Some("a.b"));
-        assert_eq!(parent_path("a.b"), Some("a"));
-        assert_eq!(parent_path("a"), Some(""));
-        assert_eq!(parent_path(""), None);
-    }
-
-    #[test]
-    fn walker_locates_keys_values_and_items() {
-        let text = "a:\n  - name: x\n    v: [1, 2]\n  - {k: 1, z: }\nq: 'str'\n";
-        let m = SourceMap::from_text(text);
-        let at = |p: &str| m.locate(p).map(|l| (l.line, l.column));
-        assert_eq!(at("a"), Some((1, 1)));
-        assert_eq!(at("a[0]"), Some((2, 5)));
-        assert_eq!(at("a[0].name"), Some((2, 11)));
-        assert_eq!(at("a[0].v"), Some((3, 5)));
-        assert_eq!(at("a[0].v[1]"), Some((3, 12)));
-        assert_eq!(at("a[1]"), Some((4, 6)));
-        assert_eq!(at("a[1].z"), Some((4, 13)));
-        assert_eq!(at("q"), Some((5, 4)));
-        assert_eq!(at("a[0].missing"), Some((2, 5)));
-        assert_eq!(at("nothing"), None);
-    }
 
     #[test]
     fn source_map_is_built_only_when_needed() {
@@ -604,15 +319,5 @@ mod tests {
             assert_eq!(load_str(&format!("\u{feff}{text}"), format).unwrap(), owned);
         }
         assert!(SourceMap::default().is_empty());
-    }
-
-    #[test]
-    fn walker_handles_json_and_complex_keys() {
-        let m = SourceMap::from_text("{\n  \"b\": [\n    {\"x\": 1},\n    {\"x\": 2}\n  ]\n}");
-        assert_eq!(m.locate("b[1].x"), Some(Location { line: 4, column: 11 }));
-        let m = SourceMap::from_text("{\n\t\"b\": [\n\t\t{\"x\": 1}\n\t]\n}");
-        assert_eq!(m.locate("b[0].x"), Some(Location { line: 3, column: 9 }));
-        let m = SourceMap::from_text("? [a, b]\n: 1\nc: 2\n");
-        assert_eq!(m.locate("c"), Some(Location { line: 3, column: 4 }));
     }
 }

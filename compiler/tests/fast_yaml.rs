@@ -1,8 +1,12 @@
-//! The fast YAML path (`source::fast_yaml`) against `serde_norway`: whenever the fast
-//! parser returns a config, `serde_norway` must return an equal one; real configs
-//! (the examples, the fixtures, synthetic fleets in many surface styles) must take the
-//! fast path; everything outside the subset must be declined, and then
-//! `source::load_str` gives exactly what `serde_norway` gives.
+//! Config YAML loading (`source::load_str`: the fast parser's events, or the full
+//! parser's for texts outside its subset, read by one deserializer) against
+//! `serde_norway`, the differential oracle: whenever the fast parser returns a config,
+//! `serde_norway` returns an equal one; real configs (the examples, the fixtures,
+//! synthetic fleets in many surface styles) take the fast path; everything outside
+//! the subset is declined by it, and `load_str` then gives the config `serde_norway`
+//! gives, or refuses where it refuses (with a position), except for the documented
+//! differences ([`documented_difference`]). The full parser's own cases (anchors,
+//! block scalars, multi-line JSON, alias bombs, error messages) follow.
 
 use std::path::Path;
 
@@ -43,25 +47,31 @@ fn fast_and_equal(text: &str) -> Config {
     cfg
 }
 
-/// `source::load_str` gives what serde_norway alone gives (config, or error position
-/// and message).
-fn load_matches_norway(text: &str) {
+/// `source::load_str` against serde_norway, the differential oracle: the same config,
+/// or both refuse (ours then with a position). The documented differences
+/// (RELIABILITY.md): `load_str` refuses tags, which serde_norway may read, and
+/// yaml-rust2 (the full parser) refuses some tabs libyaml takes as separators
+/// (`key:\tvalue`). Returns `load_str`'s error.
+fn load_matches_norway(text: &str) -> Option<String> {
     match (load_str(text, Format::Yaml), norway(text)) {
-        (Ok(l), Ok(n)) => assert_eq!(l.config, n, "{text}"),
-        (Err(l), Err(n)) => {
-            let nl = n.location().map(|l| (l.line(), l.column()));
-            assert_eq!(l.location().map(|l| (l.line, l.column)), nl, "{text}");
-            let msg = n.to_string();
-            let want = match nl {
-                Some((line, col)) => {
-                    format!("{line}:{col}: {}", msg.replace(&format!(" at line {line} column {col}"), ""))
-                }
-                None => msg,
-            };
-            assert_eq!(l.to_string(), want, "{text}");
+        (Ok(l), Ok(n)) => {
+            assert_eq!(l.config, n, "{text}");
+            None
         }
+        (Err(l), Err(_)) => {
+            assert!(l.location().is_some(), "error without a position: {l}\n{text}");
+            Some(l.to_string())
+        }
+        (Err(l), Ok(_)) if documented_difference(&l.to_string()) => Some(l.to_string()),
         (l, n) => panic!("load_str and serde_norway disagree on\n{text}\nload_str: {l:?}\nserde_norway: {n:?}"),
     }
+}
+
+/// The refusals serde_norway does not share, as RELIABILITY.md lists them.
+fn documented_difference(error: &str) -> bool {
+    ["a tag (`!...`)", "must be followed by a valid YAML whitespace", "tabs disallowed", "comments must be separated"]
+        .iter()
+        .any(|m| error.contains(m))
 }
 
 fn read(path: &Path) -> String {
@@ -342,19 +352,29 @@ fn unsupported_constructs_are_declined() {
         ("empty key", ": a\n".into()),
         ("bracket in a plain scalar", "tenants:\n  - name: a]b\n".into()),
     ];
+    let mut bad = Vec::new();
     for (what, text) in cases {
         match fast(&text) {
             Ok(c) => panic!("{what}: the fast path accepted\n{text}\nas {c:?}"),
             Err(e) => assert_eq!(e.kind, DeclineKind::Unsupported, "{what}: {e}"),
         }
-        load_matches_norway(&text);
+        if what.starts_with("long key") && what != "long key" {
+            // Documented difference: yaml-rust2 takes implicit keys longer than 1024
+            // characters, libyaml does not. Not a config either way unless padded.
+            assert!(norway(&text).is_err());
+            continue;
+        }
+        if std::panic::catch_unwind(|| load_matches_norway(&text)).is_err() {
+            bad.push(what);
+        }
     }
+    assert!(bad.is_empty(), "{bad:?}");
 }
 
-/// Errors in the subset (wrong type, unknown or missing field): declined, and the
-/// error is serde_norway's, with its position.
+/// Errors in the subset (wrong type, unknown or missing field): the fast path alone
+/// declines them as invalid; loading refuses them as serde_norway does.
 #[test]
-fn errors_fall_back_to_serde_norway() {
+fn errors_in_the_subset_are_refused() {
     let basic = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/basic.yaml"));
     for (from, to) in [
         ("port: 2", "port: two"),
@@ -371,6 +391,146 @@ fn errors_fall_back_to_serde_norway() {
         assert_eq!(e.kind, DeclineKind::Invalid, "{to}: {e}");
         assert!(norway(&text).is_err(), "{to}");
         load_matches_norway(&text);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The full parser (texts outside the fast subset): same events, same deserializer.
+
+/// `(line, column)` of a load error.
+fn err_at(text: &str) -> (usize, usize, String) {
+    let e = load_str(text, Format::Yaml).unwrap_err();
+    let l = e.location().unwrap_or_else(|| panic!("no position: {e}"));
+    (l.line, l.column, e.to_string())
+}
+
+#[test]
+fn anchors_and_aliases_expand_and_are_located() {
+    let text = "tenants:\n  - name: &t admin\npools:\n  - name: a\n    tenant: *t\n    servers: &s\n      - ip: 10.0.0.1\n        port: 80\n  - name: b\n    tenant: *t\n    servers: *s\n";
+    assert_eq!(fast(text).unwrap_err().kind, DeclineKind::Unsupported);
+    load_matches_norway(text);
+    let loaded = load_str(text, Format::Yaml).unwrap();
+    assert_eq!(loaded.config.pools[1].servers, loaded.config.pools[0].servers);
+    assert_eq!(loaded.config.pools[1].tenant, "admin");
+    let at = |p: &str| loaded.source_map.locate(p).map(|l| (l.line, l.column));
+    // Keys are where they are written; what an alias stands for is located at the
+    // anchored node.
+    assert_eq!(at("pools[1].servers"), Some((11, 5)));
+    assert_eq!(at("pools[1].servers[0].port"), Some((8, 15)));
+    assert_eq!(at("pools[1].tenant"), Some((2, 14)));
+}
+
+#[test]
+fn block_scalars_and_multi_line_scalars_load_as_serde_norway_reads_them() {
+    for text in [
+        "tenants:\n  - name: |\n      admin\n  - name: >-\n      a\n      b\n",
+        "tenants:\n  - name: ad\n      min\n  - name: \"x\n     y\"\n",
+        "tenants: [\n  {name: admin},\n  {name: 'b'}\n]\n",
+        "%YAML 1.2\n---\ntenants: []\n",
+    ] {
+        assert!(fast(text).is_err(), "{text}");
+        assert!(load_str(text, Format::Yaml).is_ok(), "{text}");
+        load_matches_norway(text);
+    }
+}
+
+#[test]
+fn multi_line_json_is_located_at_its_values() {
+    let cfg = synthetic::fleet(5, 2, 2, 2, 2);
+    let json = serde_json::to_string_pretty(&cfg).unwrap();
+    let value = serde_json::to_value(&cfg).unwrap();
+    for format in [Format::Json, Format::Yaml] {
+        let loaded = load_str(&json, format).unwrap();
+        assert_eq!(loaded.config, cfg);
+        let lines: Vec<&str> = json.lines().collect();
+        let mut checked = 0;
+        // Every scalar is located at its JSON text.
+        let mut stack = vec![(String::new(), &value)];
+        while let Some((path, v)) = stack.pop() {
+            match v {
+                Value::Object(o) => {
+                    for (k, x) in o {
+                        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                        stack.push((p, x));
+                    }
+                }
+                Value::Array(a) => stack.extend(a.iter().enumerate().map(|(i, x)| (format!("{path}[{i}]"), x))),
+                scalar => {
+                    let l = loaded.source_map.locate(&path).unwrap();
+                    assert!(loaded.source_map.contains(&path), "{path}");
+                    let rest: String = lines[l.line - 1].chars().skip(l.column - 1).collect();
+                    assert!(rest.starts_with(&scalar.to_string()), "{path} at {l:?}: {rest}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+    }
+}
+
+#[test]
+fn alias_bombs_and_recursive_aliases_are_refused() {
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    let (_, _, msg) = err_at(&bomb);
+    assert!(msg.contains("aliases expand"), "{msg}");
+    assert!(norway(&bomb).is_err());
+    let (line, col, msg) = err_at("tenants: &x [*x]\n");
+    assert_eq!((line, col), (1, 14), "{msg}");
+    assert!(norway("tenants: &x [*x]\n").is_err());
+    // Deep nesting through aliases is bounded as nesting in the text is.
+    let mut deep = String::from("a0: &a0 [x]\n");
+    for i in 1..70 {
+        deep.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
+    }
+    let (_, _, msg) = err_at(&deep);
+    assert!(msg.contains("nesting deeper"), "{msg}");
+}
+
+#[test]
+fn errors_name_path_and_position() {
+    for (text, want) in [
+        // The fast path: wrong type, unknown field, missing field, bad variant.
+        (
+            "pools:\n  - name: p\n    servers:\n      - { ip: a, port: two }\n",
+            "4:24: pools[0].servers[0].port: invalid type: string \"two\", expected u16",
+        ),
+        (
+            "pools:\n  - name: p\n    severs: []\n",
+            "3:5: pools[0].severs: unknown field `severs`, expected one of `name`, `tenant`, `servers`",
+        ),
+        ("pools:\n  - name: p\n", "2:5: pools[0]: missing field `servers`"),
+        (
+            "devices:\n  - { name: d, target: fpga }\n",
+            "2:24: devices[0].target: unknown variant `fpga`, expected one of",
+        ),
+        (
+            "devices:\n  - { name: d, target: soft, wires: [[1, 2, 3]] }\n",
+            "2:38: devices[0].wires[0]: invalid length 3, expected a sequence of 2 items",
+        ),
+        ("tenants: []\ntenants: []\n", "2:1: duplicate field `tenants`"),
+        // The full parser: block scalars (located at their text), anchors (at the
+        // anchored node), syntax, tags (at the tagged value).
+        (
+            "pools:\n  - name: p\n    servers:\n      - ip: a\n        port: |\n          80\n",
+            "6:11: pools[0].servers[0].port: invalid type: string \"80\\n\", expected u16",
+        ),
+        (
+            "tenants:\n  - name: &n [a]\n  - name: *n\n",
+            "2:14: tenants[0].name: invalid type: sequence, expected a string",
+        ),
+        ("tenants: [\n  {name: a},\n  {name: b}}\n", "3:12: while parsing a flow sequence, expected ',' or ']'"),
+        (
+            "devices:\n  - name: d\n    target: !!str soft\n",
+            "3:19: a tag (`!...`): tags are not part of the config format",
+        ),
+        ("tenants: []\n---\npools: []\n", "2:1: more than one YAML document (a config is one document)"),
+    ] {
+        let (_, _, msg) = err_at(text);
+        assert!(msg.starts_with(want), "got:  {msg}\nwant: {want}\nfor\n{text}");
     }
 }
 

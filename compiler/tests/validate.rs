@@ -147,7 +147,8 @@ fn unknown_field_is_rejected_with_location() {
     let err = load_file(&fixture("unknown-field.yaml")).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("unknown-field.yaml:61:5: "), "{msg}");
-    assert!(msg.contains("traffic_clone_profiles[0]: unknown field `colour`, expected one of"), "{msg}");
+    // The path names the unknown key too, as for JSON.
+    assert!(msg.contains("traffic_clone_profiles[0].colour: unknown field `colour`, expected one of"), "{msg}");
     assert_eq!(err.location(), Some(Location { line: 61, column: 5 }));
     assert!(!msg.ends_with("column 5"), "position given twice: {msg}");
 }

@@ -1,55 +1,64 @@
-//! [`Declined`]: why the fast path gave no value, so the text goes to `serde_norway`.
+//! [`Declined`]: why no value came out of a YAML text, with where, when known.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de;
 
-/// Why [`super::from_str`] gave no value: the text is to be parsed by `serde_norway`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why no value came out of a YAML text: the fast parser declined it (the full parser
+/// is to read it), or the text is not YAML, or not a value of the requested type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
 pub struct Declined {
     /// Which kind of reason it is.
     pub kind: DeclineKind,
-    /// What was found (for tests and debugging; not a user-facing message).
+    /// What was found: for [`DeclineKind::Invalid`] and [`DeclineKind::Syntax`] a
+    /// message for the user (`invalid type: string "two", expected u16`).
     pub reason: Cow<'static, str>,
+    /// Byte offset in the text of the offending event, when known.
+    pub at: Option<u32>,
 }
 
-/// The two kinds of [`Declined`].
+/// The kinds of [`Declined`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeclineKind {
-    /// The text uses YAML outside the subset, or is not YAML this parser is sure of
-    /// (a syntax error, odd indentation).
+    /// The text uses YAML outside the fast parser's subset, or is not YAML that
+    /// parser is sure of (a syntax error, odd indentation): the full parser reads it.
     Unsupported,
-    /// The text is in the subset, but is not a value of the requested type (wrong
-    /// type, unknown, missing or duplicate field, ...).
+    /// The text is YAML, but not a value of the requested type (wrong type, unknown,
+    /// missing or duplicate field, ...).
     Invalid,
+    /// The full parser found the text is not YAML (or not YAML a config may use: a
+    /// tag, several documents, aliases expanding too far, nesting too deep).
+    Syntax,
 }
 
 impl Declined {
     pub(super) fn unsupported(reason: &'static str) -> Declined {
-        Declined { kind: DeclineKind::Unsupported, reason: Cow::Borrowed(reason) }
+        Declined { kind: DeclineKind::Unsupported, reason: Cow::Borrowed(reason), at: None }
     }
 
     pub(super) fn invalid(reason: &'static str) -> Declined {
-        Declined { kind: DeclineKind::Invalid, reason: Cow::Borrowed(reason) }
+        Declined { kind: DeclineKind::Invalid, reason: Cow::Borrowed(reason), at: None }
+    }
+
+    pub(super) fn syntax(reason: impl Into<Cow<'static, str>>, at: u32) -> Declined {
+        Declined { kind: DeclineKind::Syntax, reason: reason.into(), at: Some(at) }
+    }
+
+    /// Sets the offset if none is set yet (the innermost one wins).
+    #[inline]
+    pub(super) fn or_at(mut self, at: Option<u32>) -> Declined {
+        if self.at.is_none() {
+            self.at = at;
+        }
+        self
     }
 }
-
-impl fmt::Display for Declined {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            DeclineKind::Unsupported => "unsupported",
-            DeclineKind::Invalid => "invalid",
-        };
-        write!(f, "{kind}: {}", self.reason)
-    }
-}
-
-impl std::error::Error for Declined {}
 
 impl de::Error for Declined {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Declined { kind: DeclineKind::Invalid, reason: Cow::Owned(msg.to_string()) }
+        Declined { kind: DeclineKind::Invalid, reason: Cow::Owned(msg.to_string()), at: None }
     }
 }
 

@@ -39,23 +39,59 @@
 
 mod declined;
 mod deserializer;
+pub mod full;
 mod parser;
 mod scalars;
 
 pub use declined::{DeclineKind, Declined};
-pub use parser::{MAX_DEPTH, MAX_KEY_LEN};
+pub use parser::{Doc, Ev, MAX_DEPTH, MAX_KEY_LEN};
 
-use serde::de;
+use serde::de::DeserializeOwned;
 
 use deserializer::EventDe;
-use parser::parse;
 
-/// Deserializes a `T` from YAML `text` if the text is in the supported subset and is
-/// a valid `T`; otherwise says why not (see the module docs). A leading byte-order
+/// Deserializes a `T` from YAML `text` if the text is in the fast parser's subset and
+/// is a valid `T`; otherwise says why not (see the module docs). A leading byte-order
 /// mark is not skipped (declined): strip it first.
-pub fn from_str<'a, T: de::Deserialize<'a>>(text: &'a str) -> Result<T, Declined> {
-    let doc = parse(text)?;
-    let mut de = EventDe { text, events: &doc.events, owned: &doc.owned, pos: 0 };
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Declined> {
+    let doc = parser::parse(text)?;
+    deserialize(text, &doc)
+}
+
+/// The events of `text`: the fast parser's if the text is in its subset, else the
+/// full parser's. An error is a [`DeclineKind::Syntax`] one, located.
+pub fn parse(text: &str) -> Result<Doc, Declined> {
+    match parser::parse(text) {
+        Ok(doc) => Ok(doc),
+        Err(_) => {
+            let full = full::parse(text);
+            match full.error {
+                None => Ok(full.doc),
+                Some(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// [`parse`], best effort: the events up to the first problem (for the source map,
+/// which locates what it can).
+pub fn parse_lenient(text: &str) -> Doc {
+    match parser::parse(text) {
+        Ok(doc) => doc,
+        Err(_) => full::parse(text).doc,
+    }
+}
+
+/// The full parser's events of `text` alone, best effort (what [`parse_lenient`] gives
+/// for texts outside the fast subset; for tests comparing the two parsers).
+pub fn parse_full_lenient(text: &str) -> Doc {
+    full::parse(text).doc
+}
+
+/// Reads a `T` from the events of `text` (see [`parse`]). Errors carry the byte
+/// offset of the event they are about.
+pub fn deserialize<T: DeserializeOwned>(text: &str, doc: &Doc) -> Result<T, Declined> {
+    let mut de = EventDe::new(text, doc);
     let value = T::deserialize(&mut de)?;
     if de.pos != doc.events.len() {
         return Err(Declined::invalid("trailing events"));
@@ -63,15 +99,43 @@ pub fn from_str<'a, T: de::Deserialize<'a>>(text: &'a str) -> Result<T, Declined
     Ok(value)
 }
 
+/// [`deserialize`], also tracking the object path, for the error message
+/// (`pools[0].servers[1].port`; `None` at the top level).
+pub fn deserialize_tracked<T: DeserializeOwned>(text: &str, doc: &Doc) -> Result<T, (Option<String>, Declined)> {
+    let mut de = EventDe::new(text, doc);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = (path != "." && !path.is_empty()).then_some(path);
+        (path, e.into_inner())
+    })?;
+    if de.pos != doc.events.len() {
+        return Err((None, Declined::invalid("trailing events")));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parser::{view, Ev, Raw};
+    use super::parser::{view, Raw};
     use super::scalars::parse_unsigned_int;
     use super::*;
 
-    fn events(text: &str) -> Vec<Ev<'_>> {
-        let doc = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-        doc.events.iter().map(|raw| view(text, *raw).unwrap()).collect()
+    fn events(text: &str) -> Vec<Ev<'static>> {
+        let doc = parser::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let evs: Vec<Ev<'_>> = doc.events.iter().map(|raw| view(text, &doc.owned, *raw).unwrap()).collect();
+        // Leaked for the comparison's convenience (tests only).
+        let evs: Vec<Ev<'static>> = evs
+            .into_iter()
+            .map(|e| match e {
+                Ev::Plain(s) => Ev::Plain(String::leak(s.to_string())),
+                Ev::Quoted(s) => Ev::Quoted(String::leak(s.to_string())),
+                Ev::MapStart => Ev::MapStart,
+                Ev::MapEnd => Ev::MapEnd,
+                Ev::SeqStart(n) => Ev::SeqStart(n),
+                Ev::SeqEnd => Ev::SeqEnd,
+            })
+            .collect();
+        evs
     }
 
     #[test]
@@ -95,7 +159,7 @@ mod tests {
                 Plain("b"),
                 MapStart,
                 Plain("k"),
-                Escaped(0),
+                Quoted("v\n"),
                 Plain("e"),
                 Plain(""),
                 MapEnd,
@@ -111,7 +175,7 @@ mod tests {
                 Plain("1"),
                 Plain("m"),
                 SeqStart(1),
-                Escaped(0),
+                Quoted("it's"),
                 SeqEnd,
                 MapEnd,
                 MapStart,

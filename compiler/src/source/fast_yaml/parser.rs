@@ -10,41 +10,86 @@ pub const MAX_DEPTH: usize = 64;
 /// simple keys longer than 1024 characters).
 pub const MAX_KEY_LEN: usize = 1000;
 
-/// One parse event as the deserializer sees it. Scalars borrow the text unless they
-/// had escapes to resolve.
+/// One parse event as the deserializer and the source-map walker see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ev<'a> {
+pub enum Ev<'a> {
+    /// The start of a mapping.
     MapStart,
+    /// The end of a mapping.
     MapEnd,
-    /// A sequence and its number of items.
+    /// The start of a sequence, with its number of items.
     SeqStart(u32),
+    /// The end of a sequence.
     SeqEnd,
     /// A plain scalar (the only style that resolves to null, booleans, integers).
     Plain(&'a str),
-    /// A quoted scalar without escapes, as it is in the text.
+    /// A quoted (or block) scalar, its escapes resolved.
     Quoted(&'a str),
-    /// A quoted scalar with escapes, resolved: index into [`Doc::owned`].
-    Escaped(u32),
 }
 
-/// [`Ev`] as stored: scalars as byte ranges of the text, 12 bytes an event (a large
-/// config has about a million).
+/// [`Ev`] as stored, with its byte offset in the text: scalars as byte ranges of the
+/// text (the offset is where the scalar or its opening quote starts) or as indexes
+/// into [`Doc::owned`] with their offset. 12 bytes an event (a large config has about
+/// a million).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Raw {
-    MapStart,
+    /// At the offset.
+    MapStart(u32),
     MapEnd,
-    SeqStart(u32),
+    /// Items, offset.
+    SeqStart(u32, u32),
     SeqEnd,
+    /// A plain scalar: a byte range of the text.
     Plain(u32, u32),
+    /// A quoted scalar without escapes: the byte range between the quotes.
     Quoted(u32, u32),
-    Escaped(u32),
+    /// A quoted or block scalar: index into [`Doc::owned`], offset.
+    Owned(u32, u32),
+    /// A plain scalar the full parser folded: index into [`Doc::owned`], offset.
+    OwnedPlain(u32, u32),
 }
 
-/// The events of one document.
+impl Raw {
+    /// The byte offset of the event in the text (`None` for ends).
+    #[inline]
+    pub(super) fn offset(self) -> Option<u32> {
+        match self {
+            Raw::MapStart(at)
+            | Raw::SeqStart(_, at)
+            | Raw::Plain(at, _)
+            | Raw::Owned(_, at)
+            | Raw::OwnedPlain(_, at) => Some(at),
+            Raw::Quoted(a, _) => Some(a.saturating_sub(1)),
+            Raw::MapEnd | Raw::SeqEnd => None,
+        }
+    }
+}
+
+/// The events of one YAML document, from the fast parser or the full one
+/// ([`super::full`]): what the deserializer reads and the source map is built from.
 #[derive(Debug, Default)]
-pub(super) struct Doc {
+pub struct Doc {
     pub(super) events: Vec<Raw>,
     pub(super) owned: Vec<String>,
+}
+
+impl Doc {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Event `i` of the document parsed from `text`, with its byte offset in `text`
+    /// (`None` for the end of a collection).
+    pub fn get<'a>(&'a self, text: &'a str, i: usize) -> Option<(Ev<'a>, Option<u32>)> {
+        let raw = *self.events.get(i)?;
+        Some((view(text, &self.owned, raw).ok()?, raw.offset()))
+    }
 }
 
 /// A scalar as scanned, before it is pushed as an event: a byte range of the text,
@@ -52,7 +97,8 @@ pub(super) struct Doc {
 pub(super) enum Tok {
     Plain(usize, usize),
     Quoted(usize, usize),
-    Escaped(String),
+    /// The resolved text and the offset of the opening quote.
+    Escaped(String, usize),
 }
 
 /// A line of the text holding something other than blanks and a comment.
@@ -163,6 +209,19 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A byte offset as stored in an event (the text is shorter than 4 GiB).
+    #[inline]
+    fn offset(at: usize) -> u32 {
+        at as u32
+    }
+
+    /// An empty plain value, located at `at`.
+    #[inline]
+    fn push_empty(&mut self, at: usize) {
+        let at = Self::offset(at);
+        self.doc.events.push(Raw::Plain(at, at));
+    }
+
     /// A byte range of the text as it is stored in an event (the text is shorter than
     /// 4 GiB, checked in [`parse`]).
     fn range(from: usize, to: usize) -> (u32, u32) {
@@ -258,12 +317,12 @@ impl<'a> Parser<'a> {
                 let (a, b) = Self::range(a, b);
                 Raw::Quoted(a, b)
             }
-            Tok::Escaped(s) => {
+            Tok::Escaped(s, at) => {
                 let Ok(i) = u32::try_from(self.doc.owned.len()) else {
                     return unsupported("too many escaped scalars");
                 };
                 self.doc.owned.push(s);
-                Raw::Escaped(i)
+                Raw::Owned(i, at as u32)
             }
         };
         self.doc.events.push(ev);
@@ -337,7 +396,7 @@ impl<'a> Parser<'a> {
     /// of `line` and whose `:` ends just before `v`.
     fn block_map(&mut self, mut line: Line, n: usize, mut key: Tok, mut v: usize) -> R<Option<Line>> {
         self.enter()?;
-        self.doc.events.push(Raw::MapStart);
+        self.doc.events.push(Raw::MapStart(Self::offset(line.start + n)));
         let level = n as isize;
         let next = loop {
             if v.saturating_sub(line.start + n) > MAX_KEY_LEN {
@@ -353,7 +412,7 @@ impl<'a> Parser<'a> {
                         Some(l) if l.level() > level => self.block_node(l, l.indent, level)?,
                         Some(l) if l.level() == level && self.is_seq_entry(&l, n) => self.block_seq(l, n)?,
                         _ => {
-                            self.doc.events.push(Raw::Plain(0, 0));
+                            self.push_empty(v - 1);
                             after
                         }
                     }
@@ -394,7 +453,8 @@ impl<'a> Parser<'a> {
     fn block_seq(&mut self, mut line: Line, n: usize) -> R<Option<Line>> {
         self.enter()?;
         let at = self.doc.events.len();
-        self.doc.events.push(Raw::SeqStart(0));
+        let start = Self::offset(line.start + n);
+        self.doc.events.push(Raw::SeqStart(0, start));
         let level = n as isize;
         let mut count: u32 = 0;
         let next = loop {
@@ -406,7 +466,7 @@ impl<'a> Parser<'a> {
                     match after {
                         Some(l) if l.level() > level => self.block_node(l, l.indent, level)?,
                         _ => {
-                            self.doc.events.push(Raw::Plain(0, 0));
+                            self.push_empty(line.start + n);
                             after
                         }
                     }
@@ -420,7 +480,7 @@ impl<'a> Parser<'a> {
             }
         };
         if let Some(ev) = self.doc.events.get_mut(at) {
-            *ev = Raw::SeqStart(count);
+            *ev = Raw::SeqStart(count, start);
         }
         self.doc.events.push(Raw::SeqEnd);
         self.depth -= 1;
@@ -434,7 +494,7 @@ impl<'a> Parser<'a> {
             Some(b'[') => {
                 self.enter()?;
                 let at = self.doc.events.len();
-                self.doc.events.push(Raw::SeqStart(0));
+                self.doc.events.push(Raw::SeqStart(0, Self::offset(p)));
                 let mut count: u32 = 0;
                 let mut i = self.skip_spaces(p + 1, end);
                 if self.at(i, end) != Some(b']') {
@@ -456,7 +516,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 if let Some(ev) = self.doc.events.get_mut(at) {
-                    *ev = Raw::SeqStart(count);
+                    *ev = Raw::SeqStart(count, Self::offset(p));
                 }
                 self.doc.events.push(Raw::SeqEnd);
                 self.depth -= 1;
@@ -464,7 +524,7 @@ impl<'a> Parser<'a> {
             }
             Some(b'{') => {
                 self.enter()?;
-                self.doc.events.push(Raw::MapStart);
+                self.doc.events.push(Raw::MapStart(Self::offset(p)));
                 let mut i = self.skip_spaces(p + 1, end);
                 if self.at(i, end) != Some(b'}') {
                     loop {
@@ -482,7 +542,7 @@ impl<'a> Parser<'a> {
                         }
                         i = self.skip_spaces(r + 1, end);
                         if matches!(self.at(i, end), Some(b',' | b'}')) {
-                            self.doc.events.push(Raw::Plain(0, 0));
+                            self.push_empty(r);
                         } else {
                             i = self.flow_node(i, end)?;
                         }
@@ -594,7 +654,7 @@ impl<'a> Parser<'a> {
                     out.push('\'');
                     i += 2;
                 }
-                Some(b'\'') => return Ok((Tok::Escaped(out), i + 1)),
+                Some(b'\'') => return Ok((Tok::Escaped(out, p), i + 1)),
                 Some(_) => {
                     let j = self.b.get(i..end).and_then(|r| r.iter().position(|&c| c == b'\'')).map_or(end, |k| i + k);
                     out.push_str(self.slice(i, j)?);
@@ -619,7 +679,7 @@ impl<'a> Parser<'a> {
         loop {
             match self.at(i, end) {
                 None => return unsupported("a quoted scalar that does not end on its line"),
-                Some(b'"') => return Ok((Tok::Escaped(out), i + 1)),
+                Some(b'"') => return Ok((Tok::Escaped(out, p), i + 1)),
                 Some(b'\\') => {
                     let Some(e) = self.at(i + 1, end) else {
                         return unsupported("an escaped line break");
@@ -693,18 +753,23 @@ pub(super) const SPECIAL: [bool; 256] = {
 };
 
 #[inline]
-pub(super) fn view(text: &str, raw: Raw) -> R<Ev<'_>> {
+pub(super) fn view<'a>(text: &'a str, owned: &'a [String], raw: Raw) -> R<Ev<'a>> {
     let scalar = |a: u32, b: u32| match text.get(a as usize..b as usize) {
         Some(s) => Ok(s),
         None => Err(Declined::invalid("internal: bad scalar range")),
     };
+    let owned = |i: u32| match owned.get(i as usize) {
+        Some(s) => Ok(s.as_str()),
+        None => Err(Declined::invalid("internal: bad scalar index")),
+    };
     Ok(match raw {
-        Raw::MapStart => Ev::MapStart,
+        Raw::MapStart(_) => Ev::MapStart,
         Raw::MapEnd => Ev::MapEnd,
-        Raw::SeqStart(n) => Ev::SeqStart(n),
+        Raw::SeqStart(n, _) => Ev::SeqStart(n),
         Raw::SeqEnd => Ev::SeqEnd,
         Raw::Plain(a, b) => Ev::Plain(scalar(a, b)?),
         Raw::Quoted(a, b) => Ev::Quoted(scalar(a, b)?),
-        Raw::Escaped(i) => Ev::Escaped(i),
+        Raw::Owned(i, _) => Ev::Quoted(owned(i)?),
+        Raw::OwnedPlain(i, _) => Ev::Plain(owned(i)?),
     })
 }
