@@ -184,22 +184,50 @@ struct eg_metadata_t {
     bit<16>  ipv4_residual;
     bit<16>  l4_residual;
     bit<1>   update_ipv4;
-    bit<1>   update_tcp;
-    bit<1>   update_udp;
+    bit<1>   update_tcp4;
+    bit<1>   update_udp4;
+    bit<1>   update_tcp6;
+    bit<1>   update_udp6;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Parsing (shared by both pipes)                                            */
+/* Ingress                                                                   */
 /* ------------------------------------------------------------------------ */
 
 /*
  * Ethernet, one optional 802.1Q tag, IPv4 (with options) or IPv6, TCP or UDP.
  * A header that fails its check (IPv4 version != 4 or ihl < 5, IPv6 version
  * != 6) stays valid and parsing stops there, as after v1model's verify().
+ * Only the trailing @optional intrinsic metadata the program does not use are
+ * left out of the parser and deparser signatures.
  */
-parser TcHeaderParser(packet_in pkt, inout headers_t hdr) {
+parser TcIngressParser(packet_in pkt,
+                       out headers_t hdr,
+                       out ig_metadata_t meta,
+                       out ingress_intrinsic_metadata_t ig_intr_md) {
 
     state start {
+        meta.l4_src_port = 16w0;
+        meta.l4_dst_port = 16w0;
+        meta.classified = 1w0;
+        meta.first_member = 16w0;
+        meta.member_count = 16w0;
+        meta.member_last = 16w0;
+        meta.mode = 8w0;
+        meta.member_offset = 16w0;
+        meta.member = 16w0;
+        meta.session = 0;
+        meta.hash = 32w0;
+        meta.residue0 = 8w0;
+        meta.residue1 = 8w0;
+        meta.residue2 = 8w0;
+        meta.residue3 = 8w0;
+        pkt.extract(ig_intr_md);
+        pkt.advance(PORT_METADATA_SIZE);
+        transition parse_ethernet;
+    }
+
+    state parse_ethernet {
         pkt.extract(hdr.ethernet);
         transition select(hdr.ethernet.ether_type) {
             ETHERTYPE_VLAN: parse_vlan;
@@ -261,27 +289,6 @@ parser TcHeaderParser(packet_in pkt, inout headers_t hdr) {
 
     state parse_udp {
         pkt.extract(hdr.udp);
-        transition accept;
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Ingress                                                                   */
-/* ------------------------------------------------------------------------ */
-
-parser TcIngressParser(packet_in pkt,
-                       out headers_t hdr,
-                       out ig_metadata_t meta,
-                       out ingress_intrinsic_metadata_t ig_intr_md,
-                       out ingress_intrinsic_metadata_for_tm_t ig_tm_md,
-                       out ingress_intrinsic_metadata_from_parser_t ig_prsr_md) {
-
-    TcHeaderParser() headers;
-
-    state start {
-        pkt.extract(ig_intr_md);
-        pkt.advance(PORT_METADATA_SIZE);
-        headers.apply(pkt, hdr);
         transition accept;
     }
 }
@@ -565,15 +572,29 @@ control TcIngressDeparser(packet_out pkt,
 parser TcEgressParser(packet_in pkt,
                       out headers_t hdr,
                       out eg_metadata_t meta,
-                      out egress_intrinsic_metadata_t eg_intr_md,
-                      out egress_intrinsic_metadata_from_parser_t eg_prsr_md,
-                      out egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
+                      out egress_intrinsic_metadata_t eg_intr_md) {
 
     /* Residuals: ~checksum + ~(every field the NAT restore may change). */
     Checksum() ipv4_residual;
     Checksum() l4_residual;
 
     state start {
+        meta.l4_src_port = 16w0;
+        meta.l4_dst_port = 16w0;
+        meta.dst_mac = 48w0;
+        meta.src_mac = 48w0;
+        meta.vlan_id = 12w0;
+        meta.nat_restore = 1w0;
+        meta.nat_addr4 = 32w0;
+        meta.nat_addr6 = 128w0;
+        meta.nat_port = 16w0;
+        meta.ipv4_residual = 16w0;
+        meta.l4_residual = 16w0;
+        meta.update_ipv4 = 1w0;
+        meta.update_tcp4 = 1w0;
+        meta.update_udp4 = 1w0;
+        meta.update_tcp6 = 1w0;
+        meta.update_udp6 = 1w0;
         pkt.extract(eg_intr_md);
         pkt.extract(hdr.clone_md);
         transition parse_ethernet;
@@ -653,8 +674,7 @@ control TcEgress(inout headers_t hdr,
                  inout eg_metadata_t meta,
                  in egress_intrinsic_metadata_t eg_intr_md,
                  in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
-                 inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
-                 inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
+                 inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
 
     @name(".clones_emitted") @id(0x12000002)
     Counter<bit<32>, bit<16>>(32w32768, CounterType_t.PACKETS_AND_BYTES) clones_emitted;
@@ -766,9 +786,6 @@ control TcEgress(inout headers_t hdr,
     }
 
     apply {
-        meta.update_ipv4 = 1w0;
-        meta.update_tcp = 1w0;
-        meta.update_udp = 1w0;
         meta.l4_src_port = 16w0;
         meta.l4_dst_port = 16w0;
         if (hdr.tcp.isValid()) {
@@ -828,9 +845,9 @@ control TcEgress(inout headers_t hdr,
                     }
                     if (meta.update_ipv4 == 1w1) {
                         if (hdr.tcp.isValid()) {
-                            meta.update_tcp = 1w1;
+                            meta.update_tcp4 = 1w1;
                         } else if (hdr.udp.isValid() && hdr.udp.checksum != 16w0) {
-                            meta.update_udp = 1w1;
+                            meta.update_udp4 = 1w1;
                         }
                     }
                 } else if (hdr.ipv6.isValid()) {
@@ -855,9 +872,9 @@ control TcEgress(inout headers_t hdr,
                     }
                     if (changed == 1w1) {
                         if (hdr.tcp.isValid()) {
-                            meta.update_tcp = 1w1;
+                            meta.update_tcp6 = 1w1;
                         } else if (hdr.udp.isValid() && hdr.udp.checksum != 16w0) {
-                            meta.update_udp = 1w1;
+                            meta.update_udp6 = 1w1;
                         }
                     }
                 }
@@ -878,33 +895,32 @@ control TcEgressDeparser(packet_out pkt,
     Checksum() udp6_checksum;
 
     apply {
-        /* HC' = ~(residual + the new fields): RFC 1624's incremental update. */
+        /* HC' = ~(residual + the new fields): RFC 1624's incremental update.
+         * One flat condition per checksum (the egress set at most one L4 flag). */
         if (meta.update_ipv4 == 1w1) {
             hdr.ipv4.hdr_checksum = ipv4_checksum.update({
                 hdr.ipv4.src_addr, hdr.ipv4.dst_addr, meta.ipv4_residual });
         }
-        if (meta.update_tcp == 1w1) {
-            if (hdr.ipv4.isValid()) {
-                hdr.tcp.checksum = tcp4_checksum.update({
-                    hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
-                    hdr.tcp.src_port, hdr.tcp.dst_port, meta.l4_residual });
-            } else {
-                hdr.tcp.checksum = tcp6_checksum.update({
-                    hdr.ipv6.src_addr, hdr.ipv6.dst_addr,
-                    hdr.tcp.src_port, hdr.tcp.dst_port, meta.l4_residual });
-            }
+        if (meta.update_tcp4 == 1w1) {
+            hdr.tcp.checksum = tcp4_checksum.update({
+                hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
+                hdr.tcp.src_port, hdr.tcp.dst_port, meta.l4_residual });
+        }
+        if (meta.update_tcp6 == 1w1) {
+            hdr.tcp.checksum = tcp6_checksum.update({
+                hdr.ipv6.src_addr, hdr.ipv6.dst_addr,
+                hdr.tcp.src_port, hdr.tcp.dst_port, meta.l4_residual });
         }
         /* RFC 768: a computed 0 is sent as all ones (0 = no checksum). */
-        if (meta.update_udp == 1w1) {
-            if (hdr.ipv4.isValid()) {
-                hdr.udp.checksum = udp4_checksum.update({
-                    hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
-                    hdr.udp.src_port, hdr.udp.dst_port, meta.l4_residual }, true);
-            } else {
-                hdr.udp.checksum = udp6_checksum.update({
-                    hdr.ipv6.src_addr, hdr.ipv6.dst_addr,
-                    hdr.udp.src_port, hdr.udp.dst_port, meta.l4_residual }, true);
-            }
+        if (meta.update_udp4 == 1w1) {
+            hdr.udp.checksum = udp4_checksum.update({
+                hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
+                hdr.udp.src_port, hdr.udp.dst_port, meta.l4_residual }, true);
+        }
+        if (meta.update_udp6 == 1w1) {
+            hdr.udp.checksum = udp6_checksum.update({
+                hdr.ipv6.src_addr, hdr.ipv6.dst_addr,
+                hdr.udp.src_port, hdr.udp.dst_port, meta.l4_residual }, true);
         }
         /* clone_md is not emitted: the clone leaves without it. */
         pkt.emit(hdr.ethernet);
