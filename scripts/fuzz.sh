@@ -8,6 +8,10 @@
 # turn). SECONDS: libFuzzer's -max_total_time (default 60). New corpus entries stay
 # in fuzz/corpus/TARGET/ (ignored by git; only seed-* files are committed); crash
 # inputs go to fuzz/artifacts/TARGET/. Figures and findings: RELIABILITY.md.
+#
+# Toolchain: nightly when rustup has it; otherwise the stable toolchain with
+# RUSTC_BOOTSTRAP=1 (cargo-fuzz needs nightly-only flags; stable ships the
+# sanitizer runtimes). CI (.ci/run) runs `fuzz.sh all 30`.
 set -euo pipefail
 
 target="${1:-config_yaml}"
@@ -20,14 +24,31 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
+if rustup run nightly rustc --version >/dev/null 2>&1; then
+    toolchain=(+nightly)
+else
+    echo "fuzz.sh: no nightly toolchain; using stable with RUSTC_BOOTSTRAP=1" >&2
+    toolchain=()
+    export RUSTC_BOOTSTRAP=1
+fi
+
 if [ "$target" = all ]; then
     targets=$(cargo fuzz list)
 else
     targets="$target"
 fi
 
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 for t in $targets; do
     mkdir -p "corpus/$t"
     echo "fuzz.sh: $t for ${seconds}s" >&2
-    cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds"
+    started=$(date +%s)
+    cargo "${toolchain[@]}" fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" 2>"$log" || {
+        tail -n 60 "$log" >&2
+        echo "fuzz.sh: $t FAILED; the input is in fuzz/artifacts/$t/ (RELIABILITY.md: reproduce)" >&2
+        exit 1
+    }
+    # libFuzzer's last status line: executions, coverage, features, corpus.
+    echo "fuzz.sh: $t: $(grep -E '^#[0-9]+' "$log" | tail -n 1) ($(($(date +%s) - started)) s with build)" >&2
 done
