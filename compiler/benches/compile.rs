@@ -14,6 +14,8 @@
 //! `parse_yaml_fast_only` times that parser alone, and `parse_yaml_serde_only`,
 //! `check_yaml_serde_norway` and `total_yaml_serde_norway` the same work with
 //! `serde_norway` parsing instead, as it did before the fast path, for comparison.
+//! `check_{yaml,json}_located` is `check` with the source map built and queried, as
+//! on a config with a diagnostic to place; `source_map_{yaml,json}` the map alone.
 //!
 //! ```sh
 //! cargo bench -p p4clone-compiler --bench compile -- \
@@ -152,6 +154,16 @@ fn check(text: String, loader: Loader) -> usize {
     intent.devices.iter().map(|d| d.rules.len()).sum()
 }
 
+/// [`check`] of a config with one diagnostic to place: the same work (on the clean
+/// fleet), plus building the source map and locating a deep path in it.
+fn check_located(text: String, format: Format) -> usize {
+    let loaded = load(text, Loader::Source(format));
+    let checked = loaded.check_resolved();
+    let at = loaded.source_map.locate("traffic_clone_profiles[999].clone_servers[3].mac").expect("located");
+    let intent = compile_model(&checked.model, &Allocation::default()).expect("compiles");
+    intent.devices.iter().map(|d| d.rules.len()).sum::<usize>() + at.line
+}
+
 /// parse + validate (with locations) + intent + lower, as `p4clone compile` does
 /// before rendering, from the text of a file as `source::load_file` has it after
 /// reading it; returns the number of updates (everything else is dropped here).
@@ -189,6 +201,9 @@ fn phases<M: Measurement>(c: &mut Criterion<M>, group: &str, inputs: &[Input]) {
         g.bench_with_input(BenchmarkId::new("source_map_yaml", &s), &i.yaml, |b, y| {
             b.iter(|| SourceMap::from_text(black_box(y)))
         });
+        g.bench_with_input(BenchmarkId::new("source_map_json", &s), &i.json, |b, j| {
+            b.iter(|| SourceMap::from_text(black_box(j)))
+        });
         g.bench_with_input(BenchmarkId::new("validate", &s), &i.config, |b, c| {
             b.iter(|| validate::validate(black_box(c)))
         });
@@ -198,6 +213,14 @@ fn phases<M: Measurement>(c: &mut Criterion<M>, group: &str, inputs: &[Input]) {
         g.bench_with_input(BenchmarkId::new("lower", &s), &i.intent, |b, it| b.iter(|| lower_all(black_box(it))));
         g.bench_with_input(BenchmarkId::new("check_yaml", &s), &i.yaml, |b, y| {
             b.iter_batched(|| y.clone(), |y| check(y, Loader::Source(Format::Yaml)), BatchSize::PerIteration)
+        });
+        // What `check` costs on a config with a diagnostic to place: the source map
+        // is built too.
+        g.bench_with_input(BenchmarkId::new("check_yaml_located", &s), &i.yaml, |b, y| {
+            b.iter_batched(|| y.clone(), |y| check_located(y, Format::Yaml), BatchSize::PerIteration)
+        });
+        g.bench_with_input(BenchmarkId::new("check_json_located", &s), &i.json, |b, j| {
+            b.iter_batched(|| j.clone(), |j| check_located(j, Format::Json), BatchSize::PerIteration)
         });
         g.bench_with_input(BenchmarkId::new("check_yaml_serde_norway", &s), &i.yaml, |b, y| {
             b.iter_batched(|| y.clone(), |y| check(y, Loader::SerdeNorway), BatchSize::PerIteration)

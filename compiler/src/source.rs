@@ -2,22 +2,25 @@
 //! object paths (`traffic_clone_profiles[0].clone_servers[2].subnet`) to 1-based
 //! line:column positions, so that validation diagnostics can point into the file.
 //!
-//! Parsing is done by serde (`serde_norway` for YAML, `serde_json` for JSON); syntax
-//! and type errors (wrong type, unknown field, missing field) become a [`LoadError`]
-//! carrying the position and, where known, the object path. YAML is tried first with
-//! [`fast_yaml`], a strict parser of the YAML subset configs are written in (seven
-//! to eight times faster than `serde_norway`); on any text it is not sure of (a
-//! construct outside the subset, or any error) it declines and `serde_norway` parses
-//! the text, so the result, error messages included, is always what `serde_norway`
-//! gives.
+//! JSON is parsed by `serde_json`. YAML has one reader, [`fast_yaml`]: a text becomes
+//! a flat list of compact events carrying byte offsets — from the fast parser of the
+//! subset configs are written in (seven to eight times faster than a full YAML
+//! parser) or, for anything outside it (anchors and aliases, block scalars,
+//! multi-line scalars and flow collections, multi-line JSON, ...), from `yaml-rust2`'s
+//! marked events converted into the same list ([`fast_yaml::full`]) — and one
+//! deserializer reads the list, so scalars resolve the same way whichever parser ran.
+//! Syntax and type errors (wrong type, unknown, missing or duplicate field) become a
+//! [`LoadError`] with the line:column of the offending event and the object path
+//! (`serde_path_to_error`, tracked only on a second read after a failure).
+//! `serde_norway` is not on this path: it serializes (compile output, import) and is
+//! the differential oracle of the tests and the `config_yaml` fuzz target.
 //!
-//! The source map is built separately, by walking the text with `yaml-rust2`'s
-//! marked event parser; JSON is YAML, so the same walker serves both formats. The
-//! walk costs two to three times as much as a `serde_norway` parse, and a valid,
-//! clean config never needs it, so [`load_str`] and [`load_file`] only keep the
-//! text: the map is built the first time something asks for a location
-//! ([`SourceMap::locate`], [`SourceMap::annotate`] with a diagnostic to place, ...),
-//! at most once.
+//! The [`SourceMap`] (`source/map.rs`) is built from the same events (JSON is YAML,
+//! so it serves both formats). A valid, clean config never needs it, so [`load_str`]
+//! and [`load_file`] only keep the text: the map is built the first time something
+//! asks for a location ([`SourceMap::locate`], [`SourceMap::annotate`] with a
+//! diagnostic to place, ...), at most once, by parsing the text again (the fast
+//! parser's events cost a fraction of the walk).
 //!
 //! Nothing here panics on bad input: every failure is a [`LoadError`], and a text
 //! the walker cannot follow merely yields a partial (or empty) source map.
@@ -226,7 +229,7 @@ fn parse_yaml(text: &str) -> Result<Config, LoadError> {
     let error = |path: Option<String>, e: fast_yaml::Declined| LoadError::Parse {
         file: None,
         format: Format::Yaml,
-        location: e.at.map(|at| offset_location(text, at)),
+        location: e.at().map(|at| offset_location(text, at)),
         message: match path {
             Some(p) => format!("{p}: {}", e.reason),
             None => e.reason.into_owned(),

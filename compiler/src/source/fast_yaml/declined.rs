@@ -15,9 +15,14 @@ pub struct Declined {
     /// What was found: for [`DeclineKind::Invalid`] and [`DeclineKind::Syntax`] a
     /// message for the user (`invalid type: string "two", expected u16`).
     pub reason: Cow<'static, str>,
-    /// Byte offset in the text of the offending event, when known.
-    pub at: Option<u32>,
+    /// Byte offset in the text of the offending event ([`NOWHERE`]: not known); see
+    /// [`Declined::at`]. A plain `u32` keeps the error (and every `Result` the
+    /// deserializer returns) at 32 bytes.
+    offset: u32,
 }
+
+/// [`Declined`]'s offset when it is not known.
+const NOWHERE: u32 = u32::MAX;
 
 /// The kinds of [`Declined`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,22 +40,28 @@ pub enum DeclineKind {
 
 impl Declined {
     pub(super) fn unsupported(reason: &'static str) -> Declined {
-        Declined { kind: DeclineKind::Unsupported, reason: Cow::Borrowed(reason), at: None }
+        Declined { kind: DeclineKind::Unsupported, reason: Cow::Borrowed(reason), offset: NOWHERE }
     }
 
     pub(super) fn invalid(reason: &'static str) -> Declined {
-        Declined { kind: DeclineKind::Invalid, reason: Cow::Borrowed(reason), at: None }
+        Declined { kind: DeclineKind::Invalid, reason: Cow::Borrowed(reason), offset: NOWHERE }
     }
 
     pub(super) fn syntax(reason: impl Into<Cow<'static, str>>, at: u32) -> Declined {
-        Declined { kind: DeclineKind::Syntax, reason: reason.into(), at: Some(at) }
+        Declined { kind: DeclineKind::Syntax, reason: reason.into(), offset: at }
+    }
+
+    /// Byte offset in the text of the offending event, when known.
+    pub fn at(&self) -> Option<u32> {
+        (self.offset != NOWHERE).then_some(self.offset)
     }
 
     /// Sets the offset if none is set yet (the innermost one wins).
-    #[inline]
+    #[cold]
+    #[inline(never)]
     pub(super) fn or_at(mut self, at: Option<u32>) -> Declined {
-        if self.at.is_none() {
-            self.at = at;
+        if self.offset == NOWHERE {
+            self.offset = at.unwrap_or(NOWHERE);
         }
         self
     }
@@ -58,7 +69,7 @@ impl Declined {
 
 impl de::Error for Declined {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Declined { kind: DeclineKind::Invalid, reason: Cow::Owned(msg.to_string()), at: None }
+        Declined { kind: DeclineKind::Invalid, reason: Cow::Owned(msg.to_string()), offset: NOWHERE }
     }
 }
 

@@ -6,24 +6,25 @@ use serde::de::{
 };
 
 use super::declined::{Declined, R};
-use super::parser::{view, Doc, Ev};
-use super::scalars::{is_null, parse_bool, parse_unsigned_int};
+use super::parser::{view, Doc, Ev, Raw};
+use super::scalars::{digits_but_not_number, is_null, parse_bool, parse_unsigned_int};
 
 pub(super) struct EventDe<'a> {
-    pub(super) text: &'a str,
-    pub(super) doc: &'a Doc,
+    text: &'a str,
+    events: &'a [Raw],
+    owned: &'a [String],
     pub(super) pos: usize,
 }
 
 impl<'a> EventDe<'a> {
     pub(super) fn new(text: &'a str, doc: &'a Doc) -> EventDe<'a> {
-        EventDe { text, doc, pos: 0 }
+        EventDe { text, events: &doc.events, owned: &doc.owned, pos: 0 }
     }
 
     #[inline]
     fn peek(&self) -> R<Ev<'a>> {
-        match self.doc.events.get(self.pos) {
-            Some(raw) => view(self.text, &self.doc.owned, *raw),
+        match self.events.get(self.pos) {
+            Some(raw) => view(self.text, self.owned, *raw),
             None => Err(Declined::invalid("unexpected end of events")),
         }
     }
@@ -37,16 +38,25 @@ impl<'a> EventDe<'a> {
 
     /// The byte offset of event `i` (of the end of the text past the last one).
     fn offset(&self, i: usize) -> Option<u32> {
-        match self.doc.events.get(i) {
+        match self.events.get(i) {
             Some(raw) => raw.offset(),
             None => u32::try_from(self.text.len()).ok(),
         }
     }
 
     /// Locates an error that has no position yet at event `i`.
-    #[inline]
+    #[inline(always)]
     fn at<T>(&self, r: R<T>, i: usize) -> R<T> {
-        r.map_err(|e| e.or_at(self.offset(i)))
+        match r {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.locate(e, i)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn locate(&self, e: Declined, i: usize) -> Declined {
+        e.or_at(self.offset(i))
     }
 
     /// After the items a visitor took from the sequence that started at event
@@ -97,7 +107,7 @@ fn unexpected(ev: Ev<'_>) -> Unexpected<'_> {
                 Unexpected::Bool(b)
             } else if let Some(n) = parse_unsigned_int(s) {
                 Unexpected::Unsigned(n)
-            } else if let Some(n) = s.parse::<i64>().ok().filter(|_| !super::scalars::digits_but_not_number(s)) {
+            } else if let Some(n) = s.parse::<i64>().ok().filter(|_| !digits_but_not_number(s)) {
                 Unexpected::Signed(n)
             } else if let Some(f) = parse_float(s) {
                 Unexpected::Float(f)

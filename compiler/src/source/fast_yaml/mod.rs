@@ -1,14 +1,22 @@
-//! A fast, strict deserializer for the subset of YAML that config files are written in.
+//! The config YAML reader: two parsers that produce one event representation
+//! ([`Doc`]: compact events with byte offsets), one `serde::Deserializer` over it
+//! ([`deserialize`]), from which [`crate::source`] also builds the source map.
 //!
-//! [`from_str`] reads block mappings and block sequences by indentation (including
-//! `- key: value` items, `- - x` nested items and sequences not indented under their
-//! key), single-line flow sequences and mappings (`[1, 2]`, `{ip: a, port: 80}`,
-//! nested), plain, single-quoted and double-quoted scalars on one line (with every
-//! escape double quotes allow), comments, blank lines, CRLF line endings, an optional
-//! leading `---` and trailing `...`. It parses the text into a flat list of compact
-//! events (a scalar is a byte range of the text unless it had escapes), then
-//! implements `serde::Deserializer` over them, handing scalars to serde borrowed from
-//! the text.
+//! The fast parser ([`from_str`] alone, or the first step of [`parse`]) reads block
+//! mappings and block sequences by indentation (including `- key: value` items,
+//! `- - x` nested items and sequences not indented under their key), single-line
+//! flow sequences and mappings (`[1, 2]`, `{ip: a, port: 80}`, nested), plain,
+//! single-quoted and double-quoted scalars on one line (with every escape double
+//! quotes allow), comments, blank lines, CRLF line endings, an optional leading `---`
+//! and trailing `...`. Scalars are byte ranges of the text unless they had escapes.
+//! It never guesses: anything outside the subset — anchors and aliases, tags, block
+//! scalars (`|`, `>`), multi-line plain or quoted scalars, multi-line flow
+//! collections, complex keys (`?`), directives (`%`), several documents, tabs,
+//! control characters, line breaks other than LF and CRLF, nesting deeper than
+//! [`MAX_DEPTH`], keys longer than [`MAX_KEY_LEN`] — makes it decline
+//! ([`DeclineKind::Unsupported`]), and [`parse`] hands the text to the full parser
+//! ([`full`]: `yaml-rust2`'s marked events converted into the same events, aliases
+//! expanded, tags refused).
 //!
 //! Scalars resolve exactly as in `serde_norway` (whose resolution code this mirrors):
 //! a string field takes any scalar as written (`name: 123` is `"123"`, `name: ~` is
@@ -17,25 +25,16 @@
 //! must be plain `true`/`True`/`TRUE`/`false`/`False`/`FALSE` (`yes` is not a
 //! boolean); an option is `None` for a plain `~`, `null`, `Null`, `NULL` or empty
 //! value and `Some` otherwise; an empty plain value is an empty sequence or mapping
-//! where one is expected; a unit enum variant is any scalar naming it.
-//!
-//! It never guesses. Anything outside the subset — anchors and aliases, tags, block
-//! scalars (`|`, `>`), multi-line plain or quoted scalars, multi-line flow
-//! collections, complex keys (`?`), directives (`%`), several documents, tabs, control
-//! characters, line breaks other than LF and CRLF, nesting deeper than
-//! [`MAX_DEPTH`], keys longer than [`MAX_KEY_LEN`] — and any error at all (bad
-//! indentation, a value of the wrong type, an unknown or missing field) make it
-//! return [`Declined`] instead of a value. [`crate::source`] then parses the text with
-//! `serde_norway`, so those texts load (or fail, with the same message and position)
-//! exactly as they would without the fast path. So the only promise this module has
-//! to keep is: whenever it returns `Ok(value)`, `serde_norway::from_str` returns
-//! `Ok` with an equal value. It does not panic and uses no recursion deeper than
-//! [`MAX_DEPTH`] collections.
+//! where one is expected; a unit enum variant is any scalar naming it. Errors are
+//! serde's messages (`invalid type: string "two", expected u16`) with the byte offset
+//! of the offending event. `serde_norway` is the differential oracle
+//! (`compiler/tests/fast_yaml.rs`, the `config_yaml` fuzz target): the same value, or
+//! both refuse, except for the differences RELIABILITY.md documents.
 //!
 //! Only the types the config model uses are supported (strings, unsigned integers,
 //! booleans, options, unit enum variants, sequences, fixed-size arrays, structs);
-//! asking for any other type (`deserialize_any`, signed integers, floats, ...)
-//! declines.
+//! asking for any other type (`deserialize_any`, signed integers, floats, ...) is an
+//! error. Nothing here panics or recurses deeper than [`MAX_DEPTH`] collections.
 
 mod declined;
 mod deserializer;
@@ -190,6 +189,7 @@ mod tests {
     #[test]
     fn events_are_small() {
         assert!(std::mem::size_of::<Raw>() <= 12);
+        assert!(std::mem::size_of::<Declined>() <= 32);
     }
 
     #[test]
