@@ -32,10 +32,11 @@ is its client) takes SE address:port -> client address:port bindings and writes
 them, batched within a few ms, to the devices whose SEs own the SE address. A
 reconcile writes config + live bindings and deletes neither. Per device and
 address family the NAT table's size (or --max-bindings) bounds config + live
-bindings: an add beyond it is refused (RESOURCE_EXHAUSTED) and counted. On
-becoming primary (at start, or after another controller was primary) the
-controller reads the device's NAT entries back and adopts those that are not in
-its config as live bindings.
+bindings: an add beyond it is refused (RESOURCE_EXHAUSTED) and counted. A
+backup refuses changes (UNAVAILABLE). On becoming primary after another
+controller was (failover), it reads the device's NAT entries back and takes
+those not in its config as its live bindings for that device; at start it
+merges them with the bindings accepted so far.
 
 Examples:
   p4clone controller examples/basic.yaml

@@ -272,6 +272,20 @@ async fn session(
         }
         tokio::select! {
             _ = cx.shutdown.changed() => {
+                // Accepted bindings not written yet are written before the stream closes.
+                while role == Role::Primary && cx.bindings.pending(&name) > 0 {
+                    match flush(&mut rec, &cx.bindings, &name, cx.opts.fleet.batch_size, cx.opts.fleet.in_flight).await {
+                        Ok(f) if f.error.is_none() => cx.board.wrote(&name, &address, f.writes),
+                        Ok(f) => {
+                            tracing::warn!(device = %name, address = %address, error = ?f.error, "writing live bindings failed while stopping");
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(device = %name, address = %address, error = %e, "writing live bindings failed while stopping");
+                            break;
+                        }
+                    }
+                }
                 rec.into_client().close().await;
                 tracing::info!(device = %name, address = %address, "stream closed");
                 return SessionEnd::Shutdown;

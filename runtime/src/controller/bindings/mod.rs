@@ -12,10 +12,13 @@
 //!   accepted is dropped.
 //! - A device task writes its changed bindings within a flush delay (a few
 //!   ms), at once when a batch is full; a failed write makes it reconcile.
-//! - Failover: when a controller becomes primary of a device without having
-//!   been its primary since it last saw another primary (or since it
-//!   started), it reads the device's NAT entries back and adopts those that
-//!   are not config bindings and whose SE address an SE of the device owns.
+//! - Failover: a backup refuses changes (`UNAVAILABLE`). When a controller
+//!   becomes primary of a device after another controller was its primary,
+//!   its first reconcile reads the device's NAT entries back and takes those
+//!   that are not config bindings and whose SE address an SE of the device
+//!   owns as the device's live bindings, replacing its own (stale) ones: the
+//!   device is the truth. At start it does the same but keeps the bindings
+//!   accepted meanwhile (merge).
 //!
 //! | file | job |
 //! |---|---|

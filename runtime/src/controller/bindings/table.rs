@@ -589,3 +589,73 @@ impl Inner {
         Ok(l.client)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::bindings::binding::parse_binding;
+
+    fn cfg() -> Config {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/multi.yaml")).unwrap();
+        p4clone_compiler::source::load_str(&text, p4clone_compiler::source::Format::Yaml).unwrap().config
+    }
+
+    fn b(se: &str, client: &str) -> Binding {
+        parse_binding("", se, client, "tcp").unwrap()
+    }
+
+    #[test]
+    fn bound_per_device_and_family_counts_config_bindings() {
+        // nic0 holds multi.yaml's one config binding (IPv4): 2 more fit with a bound of 3.
+        let t = BindingTable::new(&cfg(), Some(3), 10);
+        assert_eq!(t.capacity(), [3, 3]);
+        t.add(b("10.20.0.5:1", "1.1.1.1:1")).unwrap();
+        t.add(b("10.30.0.5:2", "1.1.1.1:2")).unwrap();
+        let e = t.add(b("10.20.0.5:3", "1.1.1.1:3")).unwrap_err();
+        assert!(matches!(&e, BindingError::Full { device, family: "IPv4", capacity: 3 } if device == "nic0"), "{e}");
+        // A refresh and a rebind of an existing binding still go through; sw1 has room.
+        t.add(b("10.20.0.5:1", "1.1.1.1:1")).unwrap();
+        t.add(b("10.20.0.5:1", "1.1.1.1:9")).unwrap();
+        t.add(b("10.20.0.6:1", "1.1.1.1:1")).unwrap();
+        assert!(t.render_prometheus().contains("p4clone_controller_bindings_refused_full_total{device=\"nic0\"} 1"));
+        assert_eq!(t.len(), 3);
+        let cfg_key = b("10.30.0.5:40001", "9.9.9.9:9");
+        assert!(matches!(t.add(cfg_key), Err(BindingError::ConfigBound(_))));
+        assert!(matches!(t.add(b("10.99.0.5:1", "1.1.1.1:1")), Err(BindingError::UnknownSe(_))));
+    }
+
+    #[test]
+    fn drain_coalesces_and_snapshots_reset_what_is_written() {
+        let t = BindingTable::new(&cfg(), None, 10);
+        t.add(b("10.20.0.5:1", "1.1.1.1:1")).unwrap();
+        t.add(b("10.20.0.5:2", "1.1.1.1:2")).unwrap();
+        t.remove(&b("10.20.0.5:2", "1.1.1.1:2").key).unwrap();
+        let d = t.drain("nic0", 100);
+        assert_eq!((d.inserts.len(), d.modifies.len(), d.deletes.len()), (1, 0, 0), "add + remove: nothing");
+        assert!(t.drain("sw1", 100).is_empty());
+        t.add(b("10.20.0.5:1", "1.1.1.1:7")).unwrap();
+        t.remove(&b("10.20.0.5:1", "1.1.1.1:7").key).unwrap();
+        let d = t.drain("nic0", 100);
+        assert_eq!((d.inserts.len(), d.modifies.len(), d.deletes.len()), (0, 0, 1), "rebind + remove: a delete");
+        t.add(b("10.20.0.5:5", "1.1.1.1:5")).unwrap();
+        assert_eq!(t.reconcile_snapshot("nic0").len(), 1);
+        assert_eq!(t.pending("nic0"), 0);
+        assert!(t.drain("nic0", 100).is_empty(), "the reconcile wrote it");
+    }
+
+    #[test]
+    fn adoption_merges_at_start_and_replaces_after_failover() {
+        let t = BindingTable::new(&cfg(), None, 10);
+        t.add(b("10.20.0.5:1", "1.1.1.1:1")).unwrap();
+        let found =
+            [b("10.20.0.5:2", "1.1.1.1:2"), b("10.30.0.5:40001", "198.51.100.7:51515"), b("10.20.0.6:3", "1.1.1.1:3")];
+        // Config bindings and bindings of another device's SE are not taken.
+        assert_eq!(t.adopt("nic0", found, false), (1, 0));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.adopt("nic0", [b("10.20.0.5:2", "1.1.1.1:2")], true), (0, 1));
+        assert_eq!(t.list(), vec![b("10.20.0.5:2", "1.1.1.1:2")]);
+        t.set_backup("nic0", true);
+        assert!(matches!(t.add(b("10.20.0.5:9", "1.1.1.1:9")), Err(BindingError::NotPrimary(d)) if d == "nic0"));
+        assert!(t.add(b("10.20.0.6:9", "1.1.1.1:9")).is_ok(), "sw1 is not backed up");
+    }
+}
