@@ -79,6 +79,22 @@ pub async fn write_batched(
     describe: &(dyn Fn(usize) -> String + Sync),
     on_batch: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<WriteReport, (WriteReport, ClientError)> {
+    write_batched_until(client, updates, batch_size, in_flight, describe, on_batch, &|| false).await
+}
+
+/// [`write_batched`] that sends no further batch once `stop()` is true (it is
+/// asked before each batch is sent): the Write RPCs already in flight finish,
+/// and the report says what was done (`sent` < `updates.len()` when it
+/// stopped early).
+pub async fn write_batched_until(
+    client: &mut Client,
+    updates: &(impl UpdateList + ?Sized),
+    batch_size: usize,
+    in_flight: usize,
+    describe: &(dyn Fn(usize) -> String + Sync),
+    on_batch: &mut (dyn FnMut(usize, usize) + Send),
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<WriteReport, (WriteReport, ClientError)> {
     let total = updates.len();
     let batch_size = batch_size.max(1);
     let in_flight = in_flight.max(1);
@@ -86,9 +102,14 @@ pub async fn write_batched(
     let mut start = 0;
     let mut done = 0;
     let mut fatal: Option<ClientError> = None;
+    let mut stopped = false;
     let mut running: tokio::task::JoinSet<BatchOutcome> = tokio::task::JoinSet::new();
     loop {
-        while fatal.is_none() && start < total && running.len() < in_flight {
+        while fatal.is_none() && !stopped && start < total && running.len() < in_flight {
+            if stop() {
+                stopped = true;
+                break;
+            }
             let end = (start + batch_size).min(total);
             let n = end - start;
             let ops: Vec<i32> = (start..end).map(|i| updates.get(i).0).collect();

@@ -289,3 +289,46 @@ async fn per_update_errors_are_reported_with_the_device_error() {
     assert_eq!(report.errors[0].code, "ALREADY_EXISTS");
     assert!(report.errors[0].to_string().contains("update 0 (insert the entry): ALREADY_EXISTS"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_write_stops_at_a_batch_boundary() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dev = Device::start().await;
+    let addr = dev.address();
+    let cfg = two_profiles().config(&addr);
+    assert!(push(&cfg).await.ok());
+    let mut c = Client::connect(ConnectOptions::new(addr.clone(), 1)).await.unwrap();
+    let schema = lower::program_schema().unwrap();
+    let state = reconcile::read_state(&mut c, schema).await.unwrap();
+    assert!(state.entries.len() >= 10, "{} entries", state.entries.len());
+    let deletes: Vec<_> = state
+        .entries
+        .iter()
+        .take(10)
+        .map(|e| {
+            p4clone_runtime::tables::update_of(
+                p4clone_proto::p4::v1::update::Type::Delete,
+                p4clone_runtime::tables::entity_of(e.clone()),
+            )
+        })
+        .collect();
+    // Batches of 2, one in flight: asked before each batch, stop holds after two.
+    let batches = AtomicUsize::new(0);
+    let report = p4clone_runtime::write::write_batched_until(
+        &mut c,
+        &deletes[..],
+        2,
+        1,
+        &|_| "an entry".to_string(),
+        &mut |_, _| {
+            batches.fetch_add(1, Ordering::SeqCst);
+        },
+        &|| batches.load(Ordering::SeqCst) >= 2,
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.sent, report.applied), (4, 4), "{report:?}");
+    assert!(report.errors.is_empty());
+    let after = reconcile::read_state(&mut c, schema).await.unwrap();
+    assert_eq!(after.entries.len(), state.entries.len() - 4);
+}

@@ -24,7 +24,9 @@ What it does, per device of the config, independently:
 The config file is re-read when it changes (watched, and polled every second)
 and on SIGHUP; a config that does not validate is not applied (the last good one
 stays in force; the errors are logged and shown at /healthz).
-SIGTERM / SIGINT: the reconcile in flight finishes, the streams close, exit 0.
+SIGTERM / SIGINT: a reconcile in flight stops at a Write-batch boundary (the
+Write RPCs in flight finish, no further batch is sent; accepted live bindings
+not yet written are written), the streams close, exit 0.
 
 Live NAT bindings (--bindings-listen ADDR): the gRPC service
 p4clone.controller.v1.Bindings (Add, Remove, Apply, List; `p4clone bindings`
@@ -145,7 +147,7 @@ pub fn run(args: &Args) -> Outcome {
             match signals.recv().await {
                 Signal::Reload => ctl.reload(),
                 Signal::Stop(name) => {
-                    tracing::info!(signal = name, "stopping: finishing the reconciles in flight, closing streams");
+                    tracing::info!(signal = name, "stopping: finishing the Write batches in flight, closing streams");
                     break;
                 }
             }

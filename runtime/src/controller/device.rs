@@ -64,6 +64,10 @@ enum SyncError {
     NotInConfig,
     #[error("{failed} of {total} updates failed: {first}")]
     Writes { failed: usize, total: usize, first: String },
+    /// The controller is stopping: nothing more is sent (the Write batches in
+    /// flight finished).
+    #[error("stopped by the shutdown after {written} of {total} updates")]
+    Stopped { written: usize, total: usize },
 }
 
 impl SyncError {
@@ -230,9 +234,20 @@ async fn session(
             retry_at = None;
             let cfg = cx.config.borrow().clone();
             let live = Live { table: &cx.bindings, adopt: *adopt };
-            match reconcile_once(&mut rec, artifacts, &cfg, &mut compiled, &name, cx.opts.fleet.reset_counters, live)
-                .await
-            {
+            let stopping = cx.shutdown.clone();
+            let stop = move || *stopping.borrow();
+            let r = reconcile_once(
+                &mut rec,
+                artifacts,
+                &cfg,
+                &mut compiled,
+                &name,
+                cx.opts.fleet.reset_counters,
+                live,
+                &stop,
+            )
+            .await;
+            match r {
                 Ok(s) => {
                     *adopt = Adopt::No;
                     if s.adopted != (0, 0) {
@@ -255,6 +270,19 @@ async fn session(
                     }
                     in_sync = true;
                     retry.reset();
+                }
+                Err((SyncError::Stopped { written, total }, writes)) => {
+                    // The shutdown branch below closes the stream.
+                    in_sync = false;
+                    cx.board.wrote(&name, &address, writes);
+                    cx.board.mark_stale(&name, &address);
+                    tracing::info!(
+                        device = %name,
+                        address = %address,
+                        written,
+                        total,
+                        "stopping: reconcile interrupted at a Write-batch boundary"
+                    );
                 }
                 Err((e, writes)) => {
                     in_sync = false;
@@ -438,6 +466,10 @@ struct Live<'a> {
 
 /// Pipeline (where the cookie differs), read, diff, and the minimal ordered
 /// writes when the device differs. `Err` carries the updates written anyway.
+/// Once `stop()` is true (the controller is stopping) nothing more is written:
+/// it returns [`SyncError::Stopped`] after the read, or after the Write
+/// batches in flight.
+#[allow(clippy::too_many_arguments)]
 async fn reconcile_once(
     rec: &mut Reconciler,
     artifacts: &PipelineArtifacts,
@@ -446,13 +478,20 @@ async fn reconcile_once(
     name: &str,
     reset_counters: bool,
     live: Live<'_>,
+    stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<Synced, (SyncError, usize)> {
     let no_writes = |e: SyncError| (e, 0);
+    if stop() {
+        return Err(no_writes(SyncError::Stopped { written: 0, total: 0 }));
+    }
     rec.client().ensure_primary().map_err(|e| no_writes(ReconcileError::from(e).into()))?;
     let pipeline = pipeline::ensure_pipeline(rec.client(), artifacts)
         .await
         .map_err(|e| no_writes(ReconcileError::from(e).into()))?;
     let state = rec.read_state().await.map_err(|e| no_writes(e.into()))?;
+    if stop() {
+        return Err(no_writes(SyncError::Stopped { written: 0, total: 0 }));
+    }
     let hints = rec.allocation(&state);
     let fresh = compiled.as_ref().is_some_and(|c| Arc::ptr_eq(&c.config, cfg) && c.hints == hints);
     if !fresh {
@@ -486,8 +525,12 @@ async fn reconcile_once(
     if plan.write_count() == 0 {
         return Ok(Synced { pipeline, writes: 0, summary: None, adopted });
     }
-    let result = rec.apply(&plan, &mut |_, _| {}).await;
+    let result = rec.apply_until(&plan, &mut |_, _| {}, stop).await;
     let writes = result.writes();
+    let total = plan.write_count();
+    if stop() && writes + result.errors.len() < total {
+        return Err((SyncError::Stopped { written: writes, total }, writes));
+    }
     if let Some(first) = result.errors.first() {
         return Err((
             SyncError::Writes { failed: result.errors.len(), total: plan.write_count(), first: first.to_string() },

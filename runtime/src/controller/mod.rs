@@ -56,7 +56,7 @@ pub use status::{DeviceStatus, Role, StatusBoard};
 use crate::fleet::FleetOptions;
 
 /// How long [`Controller::shutdown`] waits for the device tasks to finish
-/// the reconcile in flight.
+/// the Write batches in flight and close their streams.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// How long the config file must be quiet after a filesystem event before it
@@ -203,8 +203,10 @@ impl Controller {
         self.reload.notify_one();
     }
 
-    /// Stops: every device task finishes the reconcile in flight (for at most
-    /// 30 s), closes its stream and ends; then this returns.
+    /// Stops: a reconcile in flight stops at a Write-batch boundary (the
+    /// Write RPCs in flight finish, no further batch is sent), accepted live
+    /// bindings not yet written are written, and every device task closes its
+    /// stream and ends (all for at most 30 s); then this returns.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         if let SupervisorState::Running(mut sup) = self.supervisor {

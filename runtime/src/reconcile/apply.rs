@@ -272,6 +272,19 @@ impl Reconciler {
     /// after every batch. Refused updates are collected and the push goes on; a
     /// device-level failure stops it and is reported in the result.
     pub async fn apply(&mut self, plan: &Plan, progress: &mut (dyn FnMut(usize, usize) + Send)) -> PushResult {
+        self.apply_until(plan, progress, &|| false).await
+    }
+
+    /// [`Reconciler::apply`] that stops at a Write-batch boundary once
+    /// `stop()` is true (asked before each batch is sent; the batches in
+    /// flight finish, no later phase starts): the result then holds fewer
+    /// writes than [`Plan::write_count`] and no error.
+    pub async fn apply_until(
+        &mut self,
+        plan: &Plan,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> PushResult {
         let ids = Ids::new(self.schema);
         let mut result = PushResult::new(&plan.device, &plan.address);
         result.pipeline = plan.pipeline;
@@ -287,13 +300,17 @@ impl Reconciler {
             let base = offset;
             let describe = |i: usize| phase.name(i);
             let mut cb = |done: usize, _: usize| progress(base + done, total);
-            let r = write::write_batched(
+            if stop() {
+                return result;
+            }
+            let r = write::write_batched_until(
                 &mut self.client,
                 &phase,
                 self.opts.batch_size,
                 self.opts.in_flight,
                 &describe,
                 &mut cb,
+                stop,
             )
             .await;
             let (report, fatal) = match r {
