@@ -3,8 +3,8 @@
 //! Phases, one module each, pure functions (no I/O besides [`source::load_file`]):
 //! - [`config`]: the serde model of the config file (YAML or JSON).
 //! - [`source`]: loading text into a [`config::Config`] plus a map from object paths
-//!   to YAML line:column, for error messages; [`source::fast_yaml`] parses the YAML
-//!   subset configs use, falling back to `serde_norway` for everything else.
+//!   to YAML line:column, for error messages; [`source::fast_yaml`] is the one YAML
+//!   reader (a fast parser of the subset configs use, `yaml-rust2` outside it).
 //! - [`net`]: MAC, prefix, interface-address and endpoint value types.
 //! - [`diag`]: diagnostics (errors and warnings naming an object path).
 //! - [`limits`]: every numeric limit (ports, VLANs, truncation, clone servers,

@@ -31,6 +31,7 @@ mod map;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize as _;
 
 pub use map::SourceMap;
@@ -225,7 +226,15 @@ fn strip_position(message: String, line: usize, column: usize) -> String {
     }
 }
 
-fn parse_yaml(text: &str) -> Result<Config, LoadError> {
+/// Reads any `T` (a config, or another file of the tool such as `import avi`'s site
+/// file) from YAML `text` through the one YAML reader: the fast parser's events, or
+/// the full parser's outside its subset, read by one deserializer. An error carries
+/// the object path and the line:column of the offending event.
+pub fn yaml_from_str<T: DeserializeOwned>(text: &str) -> Result<T, LoadError> {
+    parse_yaml(text)
+}
+
+fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<T, LoadError> {
     let error = |path: Option<String>, e: fast_yaml::Declined| LoadError::Parse {
         file: None,
         format: Format::Yaml,
@@ -236,10 +245,10 @@ fn parse_yaml(text: &str) -> Result<Config, LoadError> {
         },
     };
     let doc = fast_yaml::parse(text).map_err(|e| error(None, e))?;
-    match fast_yaml::deserialize::<Config>(text, &doc) {
-        Ok(config) => Ok(config),
+    match fast_yaml::deserialize::<T>(text, &doc) {
+        Ok(value) => Ok(value),
         // Only a failure pays for tracking the object path: read the events again.
-        Err(_) => fast_yaml::deserialize_tracked::<Config>(text, &doc).map_err(|(path, e)| error(path, e)),
+        Err(_) => fast_yaml::deserialize_tracked::<T>(text, &doc).map_err(|(path, e)| error(path, e)),
     }
 }
 

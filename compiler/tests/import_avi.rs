@@ -188,3 +188,14 @@ fn an_unknown_tenant_uuid_is_an_error() {
         "{text}"
     );
 }
+
+#[test]
+fn a_bad_site_file_names_the_file_the_path_and_the_position() {
+    let e = parse_site("site.yaml", "networks:\n  - name: mon\n    vlan: ten\n").unwrap_err().to_string();
+    assert!(e.starts_with("site file site.yaml: 3:11: networks[0].vlan: invalid type"), "{e}");
+    let e = parse_site("site.yaml", "networks:\n  - name: mon\n    colour: blue\n").unwrap_err().to_string();
+    assert!(e.contains("3:5: networks[0].colour: unknown field `colour`"), "{e}");
+    // Outside the fast parser's subset (an anchor), through the same reader.
+    let site = parse_site("site.yaml", "networks:\n  - &n {name: mon, vlan: 5}\n").unwrap();
+    assert_eq!(site.networks[0].vlan, Some(5));
+}

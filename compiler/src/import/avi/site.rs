@@ -64,7 +64,8 @@ pub struct SiteSeGroup {
     pub service_engines: Vec<ServiceEngine>,
 }
 
-/// Parses a site file's YAML text; `file` names it in the error.
+/// Parses a site file's YAML text (the config's YAML reader, so errors carry the
+/// object path and line:column); `file` names it in the error.
 pub fn parse_site(file: &str, text: &str) -> Result<Site, ImportError> {
-    serde_norway::from_str(text).map_err(|e| ImportError::Site { file: file.to_string(), message: e.to_string() })
+    crate::source::yaml_from_str(text).map_err(|e| ImportError::Site { file: file.to_string(), message: e.to_string() })
 }
