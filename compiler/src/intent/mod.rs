@@ -90,8 +90,8 @@ pub use blocks::{allocate_blocks, home_block, BLOCK_WIDTH, MAX_BLOCKS, MAX_SESSI
 pub use classify::RULE_PRIORITY;
 pub use digest::{owner_digest, profile_digest, Digest};
 pub use entities::{
-    distribution_name, Allocation, ClassifyRule, CloneMember, DeviceIntent, Family, Intent, MemberBlock, MemberId,
-    NatEntry, TableCounts, WirePair,
+    distribution_name, Allocation, ClassifyRule, CloneMember, DeviceIntent, Family, Intent, MemberBlock, MemberEncap,
+    MemberId, NatEntry, TableCounts, WirePair,
 };
 pub use summary::{summarize, DeviceSummary, Summary};
 
