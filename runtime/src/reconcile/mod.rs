@@ -71,5 +71,5 @@ pub use keys::{entry_key, entry_value, session_value};
 pub use plan::{Change, CounterReset, Op, Plan, ResetReason};
 pub use state::{
     allocation, desired_entities, merge_allocation, parse_rewrite_metadata, read_state, rewrite_metadata, DeviceState,
-    RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE,
+    RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE, TRUNCATED_MTU_COUNTER,
 };

@@ -23,6 +23,8 @@ pub const REWRITE_TABLE: &str = program::tables::CLONE_REWRITE.name;
 pub const REQUESTED_COUNTER: &str = program::counters::CLONES_REQUESTED.name;
 /// Name of the emitted-clones counter.
 pub const EMITTED_COUNTER: &str = program::counters::CLONES_EMITTED.name;
+/// Name of the counter of encapsulated clones cut to the MTU.
+pub const TRUNCATED_MTU_COUNTER: &str = program::counters::TRUNCATED_MTU.name;
 
 /// What the program owns on a device, as read.
 #[derive(Debug, Clone, Default, PartialEq)]
