@@ -39,7 +39,7 @@
 //! local state file.
 //!
 //! # Counter resets
-//! A member's `clones_requested` / `clones_emitted` cells are reset when its
+//! A member's `clones_requested` / `clones_emitted` / `truncated_mtu` cells are reset when its
 //! `clone_rewrite` entry on the device is missing (a new member: the cells may
 //! hold a former occupant's counts) or carries another profile digest or owner
 //! (the profile's configuration changed: "any configuration change of a clone

@@ -94,6 +94,7 @@ pub(super) struct Ids {
     pub(super) rewrite: Option<u32>,
     pub(super) requested: Option<u32>,
     pub(super) emitted: Option<u32>,
+    pub(super) truncated: Option<u32>,
     levels: HashMap<u32, u8>,
 }
 
@@ -126,6 +127,7 @@ impl Ids {
             rewrite: schema.table(REWRITE_TABLE).ok().map(|t| t.id),
             requested: schema.counter(REQUESTED_COUNTER).ok().map(|c| c.id),
             emitted: schema.counter(EMITTED_COUNTER).ok().map(|c| c.id),
+            truncated: schema.counter(TRUNCATED_MTU_COUNTER).ok().map(|c| c.id),
             levels,
         }
     }
