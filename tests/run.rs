@@ -288,3 +288,30 @@ fn run_million_frames() {
         n as f64 / engine
     );
 }
+
+/// The README's "Remote cloning" section shows what `run` prints for
+/// `examples/remote-vxlan.yaml`: every statistics line of it, verbatim.
+#[test]
+fn readme_remote_cloning_output_is_what_run_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().display().to_string();
+    let o = p4clone(&[
+        "run",
+        "examples/remote-vxlan.yaml",
+        "--pcap",
+        "1=examples/basic-port1.pcap",
+        "--pcap",
+        "2=examples/basic-port2.pcap",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", stderr(&o));
+    let printed = stdout(&o);
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("## Remote cloning").nth(1).expect("README has a Remote cloning section");
+    let stats: Vec<&str> = printed.lines().skip_while(|l| !l.starts_with("vs-web")).filter(|l| !l.is_empty()).collect();
+    assert_eq!(stats.len(), 6, "{printed}");
+    for l in stats {
+        assert!(section.contains(l), "README's Remote cloning section lacks the line\n{l}\nof:\n{printed}");
+    }
+}
