@@ -9,8 +9,9 @@ const VERSION: u32 = 1;
 /// `En`: the original frame's VLAN tag is kept in the copy.
 const EN_TAGGED: u32 = 3;
 
-/// Appends the header; `inner_tci` is the original frame's 802.1Q TCI, if any.
-pub(super) fn push(out: &mut Vec<u8>, session_id: u16, inner_tci: Option<u16>, truncated: bool) {
+/// Writes the header into `h` (zeroed); `inner_tci` is the original frame's 802.1Q
+/// TCI, if any.
+pub(super) fn write(h: &mut [u8; LEN as usize], session_id: u16, inner_tci: Option<u16>, truncated: bool) {
     let (vlan, cos, en) = match inner_tci {
         Some(tci) => (u32::from(tci & 0x0FFF), u32::from(tci >> 13), EN_TAGGED),
         None => (0, 0, 0),
@@ -21,6 +22,5 @@ pub(super) fn push(out: &mut Vec<u8>, session_id: u16, inner_tci: Option<u16>, t
         | (en << 11)
         | (u32::from(truncated) << 10)
         | u32::from(session_id & 0x3FF);
-    out.extend_from_slice(&w0.to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes());
+    h[0..4].copy_from_slice(&w0.to_be_bytes());
 }

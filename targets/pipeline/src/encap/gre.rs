@@ -21,19 +21,20 @@ pub(super) fn len(key_present: bool) -> u16 {
     }
 }
 
-/// Appends a TEB GRE header (with the key if any).
-pub(super) fn push_teb(out: &mut Vec<u8>, key: Option<u32>) {
+/// Writes a TEB GRE header (with the key if any) into `h`; its length.
+pub(super) fn write_teb(h: &mut [u8; 8], key: Option<u32>) -> u16 {
     let flags = if key.is_some() { FLAG_KEY } else { 0 };
-    out.extend_from_slice(&flags.to_be_bytes());
-    out.extend_from_slice(&PROTO_TEB.to_be_bytes());
+    h[0..2].copy_from_slice(&flags.to_be_bytes());
+    h[2..4].copy_from_slice(&PROTO_TEB.to_be_bytes());
     if let Some(k) = key {
-        out.extend_from_slice(&k.to_be_bytes());
+        h[4..8].copy_from_slice(&k.to_be_bytes());
     }
+    len(key.is_some())
 }
 
-/// Appends the GRE header of an ERSPAN type II copy.
-pub(super) fn push_erspan(out: &mut Vec<u8>, seq: u32) {
-    out.extend_from_slice(&FLAG_SEQ.to_be_bytes());
-    out.extend_from_slice(&PROTO_ERSPAN2.to_be_bytes());
-    out.extend_from_slice(&seq.to_be_bytes());
+/// Writes the GRE header of an ERSPAN type II copy into `h`.
+pub(super) fn write_erspan(h: &mut [u8; SEQ_LEN as usize], seq: u32) {
+    h[0..2].copy_from_slice(&FLAG_SEQ.to_be_bytes());
+    h[2..4].copy_from_slice(&PROTO_ERSPAN2.to_be_bytes());
+    h[4..8].copy_from_slice(&seq.to_be_bytes());
 }

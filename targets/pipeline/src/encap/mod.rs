@@ -39,14 +39,19 @@ impl OuterL2 {
         }
     }
 
-    fn push(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.dst);
-        out.extend_from_slice(&self.src);
+    /// Writes the header into `h`; its length.
+    fn write(&self, h: &mut [u8; L2_TAGGED_LEN as usize]) -> usize {
+        h[0..6].copy_from_slice(&self.dst);
+        h[6..12].copy_from_slice(&self.src);
         if self.vid != 0 {
-            out.extend_from_slice(&ethertype::VLAN.to_be_bytes());
-            out.extend_from_slice(&self.vid.to_be_bytes());
+            h[12..14].copy_from_slice(&ethertype::VLAN.to_be_bytes());
+            h[14..16].copy_from_slice(&self.vid.to_be_bytes());
+            h[16..18].copy_from_slice(&ethertype::IPV4.to_be_bytes());
+            L2_TAGGED_LEN as usize
+        } else {
+            h[12..14].copy_from_slice(&ethertype::IPV4.to_be_bytes());
+            L2_LEN as usize
         }
-        out.extend_from_slice(&ethertype::IPV4.to_be_bytes());
     }
 }
 
@@ -96,27 +101,55 @@ pub(crate) fn lengths(frame_len: u16, truncate_len: u16, mtu: u16, overhead: u16
     Lengths { overhead, kept, mtu_cut }
 }
 
-/// Appends the outer headers of `a` (not [`EncapAction::None`]) to `out`.
+/// The largest outer header: tagged Ethernet, IPv4 and UDP + VXLAN or GRE + ERSPAN.
+const MAX_OUTER: usize = L2_TAGGED_LEN as usize + 36;
+
+/// Appends the outer headers of `a` (not [`EncapAction::None`]) to `out`: written
+/// into one stack buffer at fixed offsets, then appended in one copy.
+#[inline]
 pub(crate) fn push_outer(out: &mut Vec<u8>, l2: &OuterL2, a: &EncapAction, len: &Lengths, c: &PerCopy) {
     let (outer, protocol) = match a {
         EncapAction::Vxlan { outer, .. } => (outer, ipv4::PROTO_UDP),
         EncapAction::Gre { outer, .. } | EncapAction::Erspan { outer, .. } => (outer, ipv4::PROTO_GRE),
         EncapAction::None => return,
     };
-    l2.push(out);
+    let mut h = [0u8; MAX_OUTER];
+    let l2_len = l2.write((&mut h[..L2_TAGGED_LEN as usize]).try_into().expect("18 bytes"));
+    // The IP header starts right after the L2 header actually written.
+    let rest = &mut h[l2_len..];
+    let (iph, tun) = rest.split_at_mut(ipv4::LEN as usize);
     let total = len.overhead.wrapping_add(len.kept);
-    ipv4::push(out, outer.src_addr, outer.dst_addr, protocol, total);
-    match *a {
+    ipv4::write(iph.try_into().expect("20 bytes"), outer.src_addr, outer.dst_addr, protocol, total);
+    let tun_len = match *a {
         EncapAction::Vxlan { vni, .. } => {
-            vxlan::push(out, c.sport, (len.overhead - ipv4::LEN).wrapping_add(len.kept), vni);
+            let t = &mut tun[..vxlan::UDP_VXLAN_LEN as usize];
+            vxlan::write(
+                t.try_into().expect("16 bytes"),
+                c.sport,
+                (len.overhead - ipv4::LEN).wrapping_add(len.kept),
+                vni,
+            );
+            vxlan::UDP_VXLAN_LEN
         }
-        EncapAction::Gre { key, key_present, .. } => gre::push_teb(out, key_present.then_some(key)),
+        EncapAction::Gre { key, key_present, .. } => {
+            gre::write_teb((&mut tun[..8]).try_into().expect("8 bytes"), key_present.then_some(key))
+        }
         EncapAction::Erspan { session_id, .. } => {
-            gre::push_erspan(out, c.seq);
-            erspan::push(out, session_id, c.inner_tci, len.mtu_cut);
+            let (g, e) = tun.split_at_mut(gre::SEQ_LEN as usize);
+            gre::write_erspan(g.try_into().expect("8 bytes"), c.seq);
+            erspan::write(
+                (&mut e[..erspan::LEN as usize]).try_into().expect("8 bytes"),
+                session_id,
+                c.inner_tci,
+                len.mtu_cut,
+            );
+            gre::SEQ_LEN + erspan::LEN
         }
-        EncapAction::None => {}
-    }
+        EncapAction::None => 0,
+    };
+    // Constant-size copy (no memcpy call), then drop the unused bytes.
+    out.extend_from_slice(&h);
+    out.truncate(out.len() - (MAX_OUTER - (l2_len + usize::from(ipv4::LEN + tun_len))));
 }
 
 #[cfg(test)]

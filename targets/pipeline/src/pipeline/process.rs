@@ -387,7 +387,7 @@ impl Egress<'_> {
     /// NAT-restored if asked, behind outer L2 (the rewrite's MACs and VLAN), IPv4 and
     /// tunnel headers; cut to `truncate_len` and to the MTU, counted in `truncated_mtu`.
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
+    #[inline]
     fn egress_encap(
         &mut self,
         idx: u32,
