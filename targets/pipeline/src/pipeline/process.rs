@@ -407,11 +407,14 @@ impl Egress<'_> {
             self.shard.add(layout::member(Counter::TruncatedMtu, rid.into()), data.len() as u64);
         }
         let l2 = OuterL2 { dst: params.dst_mac, src: params.src_mac, vid: params.vlan_id & 0x0FFF };
-        let inner_tci = if p.vlan { data.get(14..16).map(|b| u16::from_be_bytes([b[0], b[1]])) } else { None };
-        let mut c = PerCopy { inner_tci, ..PerCopy::default() };
+        let mut c = PerCopy::default();
         match a {
             EncapAction::Vxlan { .. } => c.sport = encap_sport(data, p),
-            EncapAction::Erspan { .. } => c.seq = self.erspan_seq.next(rid),
+            EncapAction::Erspan { .. } => {
+                c.seq = self.erspan_seq.next(rid);
+                // Only ERSPAN carries the original VLAN.
+                c.inner_tci = if p.vlan { data.get(14..16).map(|b| u16::from_be_bytes([b[0], b[1]])) } else { None };
+            }
             EncapAction::Gre { .. } | EncapAction::None => {}
         }
         let arena = &mut *self.arena;
