@@ -27,6 +27,28 @@ const bit<16> ETHERTYPE_IPV6 = 16w0x86DD;
 
 const bit<8> IPPROTO_TCP = 8w6;
 const bit<8> IPPROTO_UDP = 8w17;
+const bit<8> IPPROTO_GRE = 8w47;
+
+/* Encapsulated delivery (clone_encap). */
+const bit<16> UDP_PORT_VXLAN = 16w4789;
+const bit<16> GRE_PROTO_TEB = 16w0x6558;     /* transparent Ethernet bridging */
+const bit<16> GRE_PROTO_ERSPAN2 = 16w0x88BE; /* ERSPAN type II */
+const bit<16> GRE_FLAG_KEY = 16w0x2000;
+const bit<16> GRE_FLAG_SEQ = 16w0x1000;
+/* VXLAN source port: 49152 + crc32 % 16384 (the dynamic port range). */
+const bit<16> ENCAP_SPORT_BASE = 16w49152;
+const bit<32> ENCAP_SPORT_RANGE = 32w16384;
+/* Outer IPv4 header + tunnel headers, bytes (the MTU counts these). */
+const bit<16> ENCAP_VXLAN_LEN = 16w36;       /* 20 + UDP 8 + VXLAN 8 */
+const bit<16> ENCAP_GRE_LEN = 16w24;         /* 20 + GRE 4 */
+const bit<16> ENCAP_GRE_KEY_LEN = 16w28;     /* 20 + GRE 4 + key 4 */
+const bit<16> ENCAP_ERSPAN_LEN = 16w36;      /* 20 + GRE 4 + sequence 4 + ERSPAN 8 */
+
+/* meta.encap_type */
+const bit<8> ENCAP_NONE = 8w0;
+const bit<8> ENCAP_VXLAN = 8w1;
+const bit<8> ENCAP_GRE = 8w2;
+const bit<8> ENCAP_ERSPAN = 8w3;
 
 /* standard_metadata.instance_type of an ingress-to-egress clone (BMv2). */
 const bit<32> INSTANCE_TYPE_INGRESS_CLONE = 32w1;
@@ -110,7 +132,52 @@ header udp_t {
     bit<16> checksum;
 }
 
+/* VXLAN (RFC 7348): flags 0x08 = the VNI is valid. */
+header vxlan_t {
+    bit<8>  flags;
+    bit<24> reserved;
+    bit<24> vni;
+    bit<8>  reserved2;
+}
+
+/* GRE (RFC 2784/2890): C R K S s recur(3) flags(5) version(3), then protocol. */
+header gre_t {
+    bit<16> flags_version;
+    bit<16> protocol;
+}
+
+header gre_key_t {
+    bit<32> key;
+}
+
+header gre_seq_t {
+    bit<32> seq;
+}
+
+/* ERSPAN type II (draft-foschiano-erspan). */
+header erspan2_t {
+    bit<4>  version;
+    bit<12> vlan;
+    bit<3>  cos;
+    bit<2>  en;
+    bit<1>  t;
+    bit<10> session_id;
+    bit<12> reserved;
+    bit<20> index;
+}
+
 struct headers_t {
+    /* Outer headers of an encapsulated clone (never parsed; set in egress). */
+    ethernet_t     outer_ethernet;
+    vlan_t         outer_vlan;
+    ipv4_t         outer_ipv4;
+    udp_t          outer_udp;
+    vxlan_t        vxlan;
+    gre_t          gre;
+    gre_key_t      gre_key;
+    gre_seq_t      gre_seq;
+    erspan2_t      erspan;
+    /* The frame as parsed. */
     ethernet_t     ethernet;
     vlan_t         vlan;
     ipv4_t         ipv4;
@@ -135,6 +202,9 @@ struct metadata_t {
     /* Clone session id = member id; preserved into the clone's egress. */
     @field_list(1)
     bit<16>  member;
+    /* VXLAN source port: 49152 + the symmetric flow hash % 16384; preserved too. */
+    @field_list(1)
+    bit<16>  encap_sport;
 
     /* Egress: clone_rewrite_set parameters. */
     bit<48>  dst_mac;
@@ -142,6 +212,14 @@ struct metadata_t {
     bit<12>  vlan_id;
     bit<16>  truncate_len;
     bit<1>   nat_restore;
+
+    /* Egress: clone_encap_* parameters. */
+    bit<8>   encap_type;
+    bit<32>  encap_src4;
+    bit<32>  encap_dst4;
+    bit<32>  encap_id;         /* VNI, GRE key or ERSPAN session id */
+    bit<1>   encap_key_present;
+    bit<16>  encap_mtu;
 
     /* Egress: NAT binding found by nat_set_v4 / nat_set_v6. */
     bit<32>  nat_addr4;
@@ -360,39 +438,49 @@ control TcIngress(inout headers_t hdr,
             }
 
             if (meta.classified == 1w1 && meta.member_count != 16w0) {
+                /* lo = the smaller of (src_addr, src_port) and
+                 * (dst_addr, dst_port), compared as (addr, then port). */
+                lo_port = meta.l4_src_port;
+                hi_port = meta.l4_dst_port;
+                if (hdr.ipv4.isValid()) {
+                    lo_addr4 = hdr.ipv4.src_addr;
+                    hi_addr4 = hdr.ipv4.dst_addr;
+                    if (hdr.ipv4.src_addr > hdr.ipv4.dst_addr ||
+                        (hdr.ipv4.src_addr == hdr.ipv4.dst_addr &&
+                         meta.l4_src_port > meta.l4_dst_port)) {
+                        lo_addr4 = hdr.ipv4.dst_addr;
+                        hi_addr4 = hdr.ipv4.src_addr;
+                        lo_port = meta.l4_dst_port;
+                        hi_port = meta.l4_src_port;
+                    }
+                    /* 13 bytes: lo_addr(4) hi_addr(4) lo_port(2) hi_port(2) protocol(1). */
+                    hash(meta.encap_sport, HashAlgorithm.crc32, ENCAP_SPORT_BASE,
+                         { lo_addr4, hi_addr4, lo_port, hi_port, hdr.ipv4.protocol },
+                         ENCAP_SPORT_RANGE);
+                } else {
+                    lo_addr6 = hdr.ipv6.src_addr;
+                    hi_addr6 = hdr.ipv6.dst_addr;
+                    if (hdr.ipv6.src_addr > hdr.ipv6.dst_addr ||
+                        (hdr.ipv6.src_addr == hdr.ipv6.dst_addr &&
+                         meta.l4_src_port > meta.l4_dst_port)) {
+                        lo_addr6 = hdr.ipv6.dst_addr;
+                        hi_addr6 = hdr.ipv6.src_addr;
+                        lo_port = meta.l4_dst_port;
+                        hi_port = meta.l4_src_port;
+                    }
+                    /* 37 bytes: 16 16 2 2 1. */
+                    hash(meta.encap_sport, HashAlgorithm.crc32, ENCAP_SPORT_BASE,
+                         { lo_addr6, hi_addr6, lo_port, hi_port, hdr.ipv6.next_header },
+                         ENCAP_SPORT_RANGE);
+                }
+
                 if (meta.mode == MODE_FLOW_HASH) {
-                    /* lo = the smaller of (src_addr, src_port) and
-                     * (dst_addr, dst_port), compared as (addr, then port). */
-                    lo_port = meta.l4_src_port;
-                    hi_port = meta.l4_dst_port;
+                    /* member_offset = crc32 % member_count (inside hash). */
                     if (hdr.ipv4.isValid()) {
-                        lo_addr4 = hdr.ipv4.src_addr;
-                        hi_addr4 = hdr.ipv4.dst_addr;
-                        if (hdr.ipv4.src_addr > hdr.ipv4.dst_addr ||
-                            (hdr.ipv4.src_addr == hdr.ipv4.dst_addr &&
-                             meta.l4_src_port > meta.l4_dst_port)) {
-                            lo_addr4 = hdr.ipv4.dst_addr;
-                            hi_addr4 = hdr.ipv4.src_addr;
-                            lo_port = meta.l4_dst_port;
-                            hi_port = meta.l4_src_port;
-                        }
-                        /* 13 bytes: lo_addr(4) hi_addr(4) lo_port(2) hi_port(2) protocol(1);
-                         * member_offset = crc32 % member_count (inside hash). */
                         hash(meta.member_offset, HashAlgorithm.crc32, 16w0,
                              { lo_addr4, hi_addr4, lo_port, hi_port, hdr.ipv4.protocol },
                              meta.member_count);
                     } else {
-                        lo_addr6 = hdr.ipv6.src_addr;
-                        hi_addr6 = hdr.ipv6.dst_addr;
-                        if (hdr.ipv6.src_addr > hdr.ipv6.dst_addr ||
-                            (hdr.ipv6.src_addr == hdr.ipv6.dst_addr &&
-                             meta.l4_src_port > meta.l4_dst_port)) {
-                            lo_addr6 = hdr.ipv6.dst_addr;
-                            hi_addr6 = hdr.ipv6.src_addr;
-                            lo_port = meta.l4_dst_port;
-                            hi_port = meta.l4_src_port;
-                        }
-                        /* 37 bytes: 16 16 2 2 1. */
                         hash(meta.member_offset, HashAlgorithm.crc32, 16w0,
                              { lo_addr6, hi_addr6, lo_port, hi_port, hdr.ipv6.next_header },
                              meta.member_count);
@@ -432,6 +520,14 @@ control TcEgress(inout headers_t hdr,
     @name(".clones_emitted") @id(0x12000002)
     counter(32w32768, CounterType.packets_and_bytes) clones_emitted;
 
+    /* Encapsulated clones cut to fit the network's MTU, per member (egress_rid). */
+    @name(".truncated_mtu") @id(0x12000003)
+    counter(32w32768, CounterType.packets_and_bytes) truncated_mtu;
+
+    /* ERSPAN sequence number of the next copy, per member (egress_rid). */
+    @name(".erspan_seq") @id(0x16000002)
+    register<bit<32>>(32w32768) erspan_seq;
+
     @name(".clone_rewrite_set") @id(0x01000005)
     action clone_rewrite_set(bit<48> dst_mac, bit<48> src_mac, bit<12> vlan_id,
                              bit<16> truncate_len, bit<1> nat_restore) {
@@ -446,6 +542,43 @@ control TcEgress(inout headers_t hdr,
     @name(".clone_rewrite_miss") @id(0x01000006)
     action clone_rewrite_miss() {
         mark_to_drop(standard_metadata);
+    }
+
+    @name(".clone_encap_vxlan_v4") @id(0x0100000A)
+    action clone_encap_vxlan_v4(bit<32> src_addr, bit<32> dst_addr, bit<24> vni, bit<16> mtu) {
+        meta.encap_type = ENCAP_VXLAN;
+        meta.encap_src4 = src_addr;
+        meta.encap_dst4 = dst_addr;
+        meta.encap_id = (bit<32>)vni;
+        meta.encap_key_present = 1w0;
+        meta.encap_mtu = mtu;
+    }
+
+    @name(".clone_encap_gre_v4") @id(0x0100000B)
+    action clone_encap_gre_v4(bit<32> src_addr, bit<32> dst_addr, bit<32> key, bit<1> key_present,
+                              bit<16> mtu) {
+        meta.encap_type = ENCAP_GRE;
+        meta.encap_src4 = src_addr;
+        meta.encap_dst4 = dst_addr;
+        meta.encap_id = key;
+        meta.encap_key_present = key_present;
+        meta.encap_mtu = mtu;
+    }
+
+    @name(".clone_encap_erspan_v4") @id(0x0100000C)
+    action clone_encap_erspan_v4(bit<32> src_addr, bit<32> dst_addr, bit<10> session_id, bit<16> mtu) {
+        meta.encap_type = ENCAP_ERSPAN;
+        meta.encap_src4 = src_addr;
+        meta.encap_dst4 = dst_addr;
+        meta.encap_id = (bit<32>)session_id;
+        meta.encap_key_present = 1w0;
+        meta.encap_mtu = mtu;
+    }
+
+    /* Not encapsulated: the clone is rewritten in place (clone_rewrite). */
+    @name(".clone_encap_none") @id(0x0100000D)
+    action clone_encap_none() {
+        meta.encap_type = ENCAP_NONE;
     }
 
     @name(".nat_set_v4") @id(0x01000007)
@@ -473,6 +606,21 @@ control TcEgress(inout headers_t hdr,
             clone_rewrite_miss;
         }
         default_action = clone_rewrite_miss();
+        size = 32768;
+    }
+
+    @name(".clone_encap") @id(0x02000009)
+    table clone_encap {
+        key = {
+            standard_metadata.egress_rid: exact @name("member");
+        }
+        actions = {
+            clone_encap_vxlan_v4;
+            clone_encap_gre_v4;
+            clone_encap_erspan_v4;
+            clone_encap_none;
+        }
+        default_action = clone_encap_none();
         size = 32768;
     }
 
@@ -547,6 +695,14 @@ control TcEgress(inout headers_t hdr,
     apply {
         bit<32> ck_words = 32w0;
         bit<32> ck_sum = 32w0;
+        /* Encapsulation: bytes of the outer headers from the IPv4 header on,
+         * of the outer L2 header, of the original frame and of what is kept. */
+        bit<16> encap_len = 16w0;
+        bit<16> outer_l2_len = 16w14;
+        bit<16> inner_len = 16w0;
+        bit<16> kept_len = 16w0;
+        bit<1>  mtu_cut = 1w0;
+        bit<32> seq = 32w0;
 
         /* Originals (instance_type 0) pass unchanged. */
         if (standard_metadata.instance_type == INSTANCE_TYPE_INGRESS_CLONE) {
@@ -565,26 +721,32 @@ control TcEgress(inout headers_t hdr,
             if (clone_rewrite.apply().hit) {
                 clones_emitted.count((bit<32>)standard_metadata.egress_rid);
 
-                hdr.ethernet.dst_addr = meta.dst_mac;
-                hdr.ethernet.src_addr = meta.src_mac;
+                /* key: egress_rid; an encapsulated clone keeps the original
+                 * frame as its inner frame, the rewrite's L2 goes outside. */
+                clone_encap.apply();
 
-                if (meta.vlan_id == 12w0) {
-                    /* untagged: strip a tag if there is one */
-                    if (hdr.vlan.isValid()) {
-                        hdr.ethernet.ether_type = hdr.vlan.ether_type;
-                        hdr.vlan.setInvalid();
+                if (meta.encap_type == ENCAP_NONE) {
+                    hdr.ethernet.dst_addr = meta.dst_mac;
+                    hdr.ethernet.src_addr = meta.src_mac;
+
+                    if (meta.vlan_id == 12w0) {
+                        /* untagged: strip a tag if there is one */
+                        if (hdr.vlan.isValid()) {
+                            hdr.ethernet.ether_type = hdr.vlan.ether_type;
+                            hdr.vlan.setInvalid();
+                        }
+                    } else if (hdr.vlan.isValid()) {
+                        /* rewrite the VID; pcp and dei are kept */
+                        hdr.vlan.vid = meta.vlan_id;
+                    } else {
+                        /* push a tag */
+                        hdr.vlan.setValid();
+                        hdr.vlan.pcp = 3w0;
+                        hdr.vlan.dei = 1w0;
+                        hdr.vlan.vid = meta.vlan_id;
+                        hdr.vlan.ether_type = hdr.ethernet.ether_type;
+                        hdr.ethernet.ether_type = ETHERTYPE_VLAN;
                     }
-                } else if (hdr.vlan.isValid()) {
-                    /* rewrite the VID; pcp and dei are kept */
-                    hdr.vlan.vid = meta.vlan_id;
-                } else {
-                    /* push a tag */
-                    hdr.vlan.setValid();
-                    hdr.vlan.pcp = 3w0;
-                    hdr.vlan.dei = 1w0;
-                    hdr.vlan.vid = meta.vlan_id;
-                    hdr.vlan.ether_type = hdr.ethernet.ether_type;
-                    hdr.ethernet.ether_type = ETHERTYPE_VLAN;
                 }
 
                 if (meta.nat_restore == 1w1) {
@@ -747,17 +909,134 @@ control TcEgress(inout headers_t hdr,
                     }
                 }
 
-                /* The length counts a pushed tag (DESIGN.md section 8). */
-                if (meta.truncate_len != 16w0) {
-                    truncate((bit<32>)meta.truncate_len);
+                if (meta.encap_type == ENCAP_NONE) {
+                    /* The length counts a pushed tag (docs/targets.md). */
+                    if (meta.truncate_len != 16w0) {
+                        truncate((bit<32>)meta.truncate_len);
+                    }
+                } else {
+                    /* ---- Encapsulated delivery (docs/dataplane.md) ---- */
+                    /* I2E clone: packet_length is the original's ingress length. */
+                    inner_len = (bit<16>)standard_metadata.packet_length;
+                    if (meta.encap_type == ENCAP_VXLAN) {
+                        encap_len = ENCAP_VXLAN_LEN;
+                    } else if (meta.encap_type == ENCAP_GRE) {
+                        encap_len = ENCAP_GRE_LEN;
+                        if (meta.encap_key_present == 1w1) {
+                            encap_len = ENCAP_GRE_KEY_LEN;
+                        }
+                    } else {
+                        encap_len = ENCAP_ERSPAN_LEN;
+                    }
+                    /* truncate_len bounds the original frame kept; then the MTU
+                     * bounds the outer IPv4 packet. */
+                    kept_len = inner_len;
+                    if (meta.truncate_len != 16w0 && kept_len > meta.truncate_len) {
+                        kept_len = meta.truncate_len;
+                    }
+                    if (kept_len > meta.encap_mtu - encap_len) {
+                        kept_len = meta.encap_mtu - encap_len;
+                        mtu_cut = 1w1;
+                        truncated_mtu.count((bit<32>)standard_metadata.egress_rid);
+                    }
+
+                    hdr.outer_ethernet.setValid();
+                    hdr.outer_ethernet.dst_addr = meta.dst_mac;
+                    hdr.outer_ethernet.src_addr = meta.src_mac;
+                    hdr.outer_ethernet.ether_type = ETHERTYPE_IPV4;
+                    if (meta.vlan_id != 12w0) {
+                        outer_l2_len = 16w18;
+                        hdr.outer_vlan.setValid();
+                        hdr.outer_vlan.pcp = 3w0;
+                        hdr.outer_vlan.dei = 1w0;
+                        hdr.outer_vlan.vid = meta.vlan_id;
+                        hdr.outer_vlan.ether_type = ETHERTYPE_IPV4;
+                        hdr.outer_ethernet.ether_type = ETHERTYPE_VLAN;
+                    }
+
+                    /* Checksum: TcComputeChecksum. Identification 0 with DF set
+                     * (RFC 6864: an atomic datagram). */
+                    hdr.outer_ipv4.setValid();
+                    hdr.outer_ipv4.version = 4w4;
+                    hdr.outer_ipv4.ihl = 4w5;
+                    hdr.outer_ipv4.diffserv = 8w0;
+                    hdr.outer_ipv4.total_len = encap_len + kept_len;
+                    hdr.outer_ipv4.identification = 16w0;
+                    hdr.outer_ipv4.flags = 3w2;
+                    hdr.outer_ipv4.frag_offset = 13w0;
+                    hdr.outer_ipv4.ttl = 8w64;
+                    hdr.outer_ipv4.protocol = IPPROTO_GRE;
+                    hdr.outer_ipv4.hdr_checksum = 16w0;
+                    hdr.outer_ipv4.src_addr = meta.encap_src4;
+                    hdr.outer_ipv4.dst_addr = meta.encap_dst4;
+
+                    if (meta.encap_type == ENCAP_VXLAN) {
+                        hdr.outer_ipv4.protocol = IPPROTO_UDP;
+                        hdr.outer_udp.setValid();
+                        hdr.outer_udp.src_port = meta.encap_sport;
+                        hdr.outer_udp.dst_port = UDP_PORT_VXLAN;
+                        hdr.outer_udp.length = encap_len - 16w20 + kept_len;
+                        hdr.outer_udp.checksum = 16w0;
+                        hdr.vxlan.setValid();
+                        hdr.vxlan.flags = 8w0x08;
+                        hdr.vxlan.reserved = 24w0;
+                        hdr.vxlan.vni = meta.encap_id[23:0];
+                        hdr.vxlan.reserved2 = 8w0;
+                    } else if (meta.encap_type == ENCAP_GRE) {
+                        hdr.gre.setValid();
+                        hdr.gre.flags_version = 16w0;
+                        hdr.gre.protocol = GRE_PROTO_TEB;
+                        if (meta.encap_key_present == 1w1) {
+                            hdr.gre.flags_version = GRE_FLAG_KEY;
+                            hdr.gre_key.setValid();
+                            hdr.gre_key.key = meta.encap_id;
+                        }
+                    } else {
+                        erspan_seq.read(seq, (bit<32>)standard_metadata.egress_rid);
+                        erspan_seq.write((bit<32>)standard_metadata.egress_rid, seq + 32w1);
+                        hdr.gre.setValid();
+                        hdr.gre.flags_version = GRE_FLAG_SEQ;
+                        hdr.gre.protocol = GRE_PROTO_ERSPAN2;
+                        hdr.gre_seq.setValid();
+                        hdr.gre_seq.seq = seq;
+                        hdr.erspan.setValid();
+                        hdr.erspan.version = 4w1;
+                        hdr.erspan.vlan = 12w0;
+                        hdr.erspan.cos = 3w0;
+                        hdr.erspan.en = 2w0;
+                        if (hdr.vlan.isValid()) {
+                            /* the original VLAN; the tag stays in the inner frame */
+                            hdr.erspan.vlan = hdr.vlan.vid;
+                            hdr.erspan.cos = hdr.vlan.pcp;
+                            hdr.erspan.en = 2w3;
+                        }
+                        hdr.erspan.t = mtu_cut;
+                        hdr.erspan.session_id = meta.encap_id[9:0];
+                        hdr.erspan.reserved = 12w0;
+                        hdr.erspan.index = 20w0;
+                    }
+
+                    /* truncate() counts every emitted byte, outer headers too. */
+                    if (kept_len != inner_len) {
+                        truncate((bit<32>)(outer_l2_len + encap_len + kept_len));
+                    }
                 }
             }
         }
     }
 }
 
+/* The outer IPv4 header of an encapsulated clone gets a full checksum; the
+ * frame's own checksums are only ever changed by the NAT restore. */
 control TcComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
-    apply { }
+    apply {
+        update_checksum(hdr.outer_ipv4.isValid(),
+            { hdr.outer_ipv4.version, hdr.outer_ipv4.ihl, hdr.outer_ipv4.diffserv,
+              hdr.outer_ipv4.total_len, hdr.outer_ipv4.identification,
+              hdr.outer_ipv4.flags, hdr.outer_ipv4.frag_offset, hdr.outer_ipv4.ttl,
+              hdr.outer_ipv4.protocol, hdr.outer_ipv4.src_addr, hdr.outer_ipv4.dst_addr },
+            hdr.outer_ipv4.hdr_checksum, HashAlgorithm.csum16);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -766,6 +1045,15 @@ control TcComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
 
 control TcDeparser(packet_out pkt, in headers_t hdr) {
     apply {
+        pkt.emit(hdr.outer_ethernet);
+        pkt.emit(hdr.outer_vlan);
+        pkt.emit(hdr.outer_ipv4);
+        pkt.emit(hdr.outer_udp);
+        pkt.emit(hdr.vxlan);
+        pkt.emit(hdr.gre);
+        pkt.emit(hdr.gre_key);
+        pkt.emit(hdr.gre_seq);
+        pkt.emit(hdr.erspan);
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.vlan);
         pkt.emit(hdr.ipv4);

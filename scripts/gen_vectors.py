@@ -506,7 +506,8 @@ SCHEMA = {
     "root": ({"tenants", "networks", "devices", "se_groups", "pools", "virtual_services",
               "traffic_clone_profiles", "nat_bindings"}, set()),
     "tenant": ({"name"}, {"name"}),
-    "network": ({"name", "subnet", "vlan"}, {"name", "subnet"}),
+    "network": ({"name", "subnet", "vlan", "gateway", "mtu"}, {"name", "subnet"}),
+    "gateway": ({"ip", "mac"}, {"ip", "mac"}),
     "device": ({"name", "target", "address", "device_id", "wires"}, {"name", "target"}),
     "se_group": ({"name", "service_engines"}, {"name", "service_engines"}),
     "se": ({"name", "device", "interfaces"}, {"name", "device", "interfaces"}),
@@ -518,7 +519,8 @@ SCHEMA = {
     "service": ({"port", "protocol"}, {"port"}),
     "profile": ({"name", "tenant", "cloud", "preserve_client_ip", "distribution", "truncate", "clone_servers"},
                 {"name", "clone_servers"}),
-    "clone_server": ({"network", "subnet", "ip", "mac"}, {"network", "subnet", "ip", "mac"}),
+    "clone_server": ({"network", "subnet", "ip", "mac", "encap"}, set()),
+    "encap": ({"type", "remote", "vni", "key", "session"}, {"type", "remote"}),
     "nat": ({"se", "client", "protocol"}, {"se", "client"}),
 }
 
@@ -549,6 +551,11 @@ def check_config(cfg: dict) -> None:
         _fields(n, "network", f"networks[{i}]")
         net = ipaddress.ip_network(n["subnet"], strict=True)
         assert "vlan" not in n or 1 <= n["vlan"] <= 4094
+        assert 576 <= n.get("mtu", 1500) <= 9216
+        if "gateway" in n:
+            _fields(n["gateway"], "gateway", f"networks[{i}].gateway")
+            assert ipaddress.ip_address(n["gateway"]["ip"]) in net
+            mac_bytes(n["gateway"]["mac"])
         assert n["name"] not in nets
         nets[n["name"]] = net
     devs = {}
@@ -591,6 +598,17 @@ def check_config(cfg: dict) -> None:
         assert prof.get("distribution", "round_robin") in ("round_robin", "flow_hash")
         for c, cs in enumerate(prof["clone_servers"]):
             _fields(cs, "clone_server", f"traffic_clone_profiles[{t}].clone_servers[{c}]")
+            if "encap" in cs:
+                e = cs["encap"]
+                _fields(e, "encap", f"traffic_clone_profiles[{t}].clone_servers[{c}].encap")
+                assert not {"network", "subnet", "ip"} & set(cs)
+                assert ipaddress.ip_address(e["remote"]).version == 4
+                own = {"vxlan": "vni", "gre": "key", "erspan": "session"}[e["type"]]
+                assert not {"vni", "key", "session"} - {own} & set(e)
+                assert e["type"] == "gre" or own in e
+                assert 0 <= e.get(own, 0) <= {"vni": 2**24 - 1, "key": 2**32 - 1, "session": 1023}[own]
+                continue
+            assert {"network", "subnet", "ip", "mac"} <= set(cs)
             assert cs["network"] in nets and ipaddress.ip_network(cs["subnet"]) == nets[cs["network"]]
             mac_bytes(cs["mac"])
             assert ipaddress.ip_address(cs["ip"]).version == nets[cs["network"]].version
@@ -611,6 +629,9 @@ def check_config(cfg: dict) -> None:
             for se in groups[vs["se_group"]]["service_engines"]:
                 se_nets = [i["network"] for i in se["interfaces"]]
                 for cs in prof["clone_servers"]:
+                    if "encap" in cs:
+                        assert encap_route(cfg, se, cs) is not None, (se["name"], cs)
+                        continue
                     # the vectors never depend on which of several interfaces is chosen
                     assert se_nets.count(cs["network"]) == 1, (se["name"], cs)
                 for srv in pools[vs["pool"]]["servers"]:
@@ -702,6 +723,23 @@ def parse_frame(f: bytes) -> dict:
     return h
 
 
+def encap_route(cfg: dict, se: dict, cs: dict):
+    """docs/dataplane.md "Encapsulated delivery": (interface, network, next-hop MAC) of an encapsulated
+    clone server from one SE: the first interface whose subnet holds the remote (next hop = the
+    clone server's `mac`), else the first of the remote's family whose network has a gateway."""
+    nets = {n["name"]: n for n in cfg["networks"]}
+    remote = ipaddress.ip_address(cs["encap"]["remote"])
+    same = [i for i in se["interfaces"] if ipaddress.ip_interface(i["ip"]).version == remote.version]
+    for itf in same:
+        if remote in ipaddress.ip_network(nets[itf["network"]]["subnet"]):
+            return (itf, nets[itf["network"]], mac_bytes(cs["mac"])) if "mac" in cs else None
+    for itf in same:
+        gw = nets[itf["network"]].get("gateway")
+        if gw:
+            return itf, nets[itf["network"]], mac_bytes(gw["mac"])
+    return None
+
+
 @dataclass
 class Member:
     block: tuple
@@ -713,6 +751,8 @@ class Member:
     vlan: int
     truncate: int
     nat: bool
+    encap: dict | None = None  # kind, src, remote, id, key_present, mtu
+    seq: int = 0  # erspan_seq register cell of this member
 
 
 @dataclass
@@ -775,6 +815,17 @@ class Model:
                 if key not in self.blocks:
                     members = []
                     for i, cs in enumerate(prof["clone_servers"]):
+                        if "encap" in cs:
+                            itf, net, nh_mac = encap_route(cfg, se, cs)
+                            e = cs["encap"]
+                            enc = {"kind": e["type"], "src": ipaddress.ip_interface(itf["ip"]).ip.packed,
+                                   "remote": ipaddress.ip_address(e["remote"]).packed,
+                                   "id": e.get("vni", e.get("key", e.get("session", 0))),
+                                   "key_present": "key" in e, "mtu": net.get("mtu", 1500)}
+                            members.append(Member(key, i, e["remote"], nh_mac, mac_bytes(itf["mac"]), itf["port"],
+                                                  net.get("vlan", 0), prof.get("truncate", 0),
+                                                  prof.get("preserve_client_ip", False), enc))
+                            continue
                         itf = next(x for x in se["interfaces"] if x["network"] == cs["network"])
                         members.append(Member(key, i, cs["ip"], mac_bytes(cs["mac"]), mac_bytes(itf["mac"]),
                                               itf["port"], nets[cs["network"]].get("vlan", 0),
@@ -815,7 +866,7 @@ class Model:
         return next(iter(hits)) if hits else None
 
     @staticmethod
-    def flow_hash(h, count):
+    def flow_crc(h):
         ip = h["ipv4"] or h["ipv6"]
         w = 4 if h["ipv4"] else 16
         a = (ip["src"], h["l4"]["sport"])
@@ -823,7 +874,11 @@ class Model:
         lo, hi = sorted([a, b])
         data = (lo[0].to_bytes(w, "big") + hi[0].to_bytes(w, "big") + lo[1].to_bytes(2, "big")
                 + hi[1].to_bytes(2, "big") + bytes([h["l4"]["proto"]]))
-        return zlib.crc32(data) % count
+        return zlib.crc32(data)
+
+    @classmethod
+    def flow_hash(cls, h, count):
+        return cls.flow_crc(h) % count
 
     def select(self, block: Block, h) -> int:
         n = len(block.members)
@@ -834,7 +889,58 @@ class Model:
         return c
 
     # -- egress rewrite of a clone ------------------------------------------------------------
+    def encapsulate(self, frame: bytes, h, m: Member) -> tuple[bytes, str]:
+        """docs/dataplane.md "Encapsulated delivery": the original frame (NAT-restored if asked) behind
+        outer Ethernet (+ the network's VLAN), IPv4 (DF, TTL 64, id 0) and VXLAN / GRE / ERSPAN II."""
+        e, notes = m.encap, []
+        f = bytearray(frame)
+        if m.nat:
+            note = self.nat_restore(f, h, 0)
+            if note:
+                notes.append(note)
+        kind = e["kind"]
+        over = {"vxlan": 36, "gre": 28 if e["key_present"] else 24, "erspan": 36}[kind]
+        kept = len(frame)
+        if m.truncate and kept > m.truncate:
+            kept = m.truncate
+        cut = kept > e["mtu"] - over
+        if cut:
+            kept = e["mtu"] - over
+            notes.append(f"MTU {e['mtu']} cut: inner {kept} of {len(frame)} (truncated_mtu)")
+        elif kept < len(frame):
+            notes.append(f"inner truncated to {kept}")
+        inner = bytes(f[:kept])
+        if kind == "vxlan":
+            sport = 49152 + self.flow_crc(h) % 16384
+            tun = struct.pack("!HHHH", sport, 4789, 16 + kept, 0) + struct.pack("!I", 0x08000000) \
+                + struct.pack("!I", e["id"] << 8)
+            proto = 17
+            notes.append(f"VXLAN vni {e['id']} sport {sport}")
+        elif kind == "gre":
+            tun = struct.pack("!HH", 0x2000 if e["key_present"] else 0, 0x6558)
+            if e["key_present"]:
+                tun += struct.pack("!I", e["id"])
+            proto = 47
+            notes.append("GRE" + (f" key {e['id']}" if e["key_present"] else ""))
+        else:
+            seq, m.seq = m.seq, (m.seq + 1) & 0xFFFFFFFF
+            v = h["vlan"]
+            vid, cos, en = (v["vid"], v["pcp"], 3) if v else (0, 0, 0)
+            w0 = (1 << 28) | (vid << 16) | (cos << 13) | (en << 11) | (int(cut) << 10) | (e["id"] & 0x3FF)
+            tun = struct.pack("!HHI", 0x1000, 0x88BE, seq) + struct.pack("!II", w0, 0)
+            proto = 47
+            notes.append(f"ERSPAN session {e['id']} seq {seq}" + (f" vlan {vid}" if v else "") + (" T" if cut else ""))
+        ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, over + kept, 0, 0x4000, 64, proto, 0,
+                                   e["src"], e["remote"]))
+        ip[10:12] = struct.pack("!H", inet_checksum(bytes(ip)))
+        l2 = m.dst_mac + m.src_mac + (struct.pack("!HH", 0x8100, m.vlan) if m.vlan else b"") + b"\x08\x00"
+        out = l2 + bytes(ip) + tun + inner
+        assert len(out) == len(l2) + over + kept
+        return out, ", ".join(notes)
+
     def rewrite(self, frame: bytes, h, m: Member) -> tuple[bytes, str]:
+        if m.encap:
+            return self.encapsulate(frame, h, m)
         f = bytearray(frame)
         f[0:6] = m.dst_mac
         f[6:12] = m.src_mac
@@ -1937,21 +2043,147 @@ def example_multi_device_pcaps() -> dict[Path, bytes]:
     return files
 
 
+# --- encapsulated delivery ------------------------------------------------------------------------
+
+GW_MAC = "02:00:00:00:50:01"
+REMOTE_ROUTED = "198.51.100.20"
+REMOTE_DIRECT = "192.168.50.20"
+REMOTE_DIRECT_MAC = "02:00:00:00:50:20"
+
+
+def encap_config(servers, *, mon_vlan=None, mtu=None, gateway=True, **kw):
+    """std_config with `servers` (encap dicts, optionally with "mac") as the profile's clone servers and
+    a gateway (192.168.50.1) on the monitor network."""
+    cfg = std_config(mon_vlan=mon_vlan, **kw)
+    mon = next(n for n in cfg["networks"] if n["name"] == "monitor")
+    if gateway:
+        mon["gateway"] = {"ip": "192.168.50.1", "mac": GW_MAC}
+    if mtu:
+        mon["mtu"] = mtu
+    cfg["traffic_clone_profiles"][0]["clone_servers"] = [
+        ({"encap": s["encap"], "mac": s["mac"]} if "mac" in s else {"encap": s["encap"]}) for s in servers]
+    return cfg
+
+
+def encap_traffic(c, seed, tag, tags=()):
+    """Two interleaved exchanges with full-size segments (1514-byte frames), small ones and bare ACKs."""
+    a = http_exchange(se_conv(SRV[0], 41001 + seed, isn_seed=seed, tags=tags), tag + "a", req=200,
+                      resp=(1460, 1460, 600))
+    b = http_exchange(se_conv(SRV[1], 41101 + seed, isn_seed=seed + 1, tags=tags), tag + "b", req=90,
+                      resp=(1400, 80))
+    c.conv(interleave(a, b), SE_PORT, POOL_PORT)
+
+
+def case_encap_vxlan():
+    c = Case("encap-vxlan",
+             "VXLAN delivery, round robin over 2 remote collectors: 198.51.100.20 (routed: the monitor network's "
+             "gateway 192.168.50.1 is the next hop, so the outer destination MAC is the gateway's) with VNI 5001, "
+             "and 192.168.50.20 (directly connected: the clone server's `mac`) with VNI 16777215. Outer: SE "
+             "monitor MAC -> next hop, untagged, IPv4 192.168.50.2 -> remote (id 0, DF, TTL 64, header "
+             "checksum), UDP source port 49152 + crc32 flow hash % 16384 (both directions of a connection "
+             "alike), destination 4789, UDP checksum 0, VXLAN flags 0x08. The inner frame is the original, "
+             "unchanged. MTU 1500 (default): 1514-byte frames are cut to 1464 inner bytes so the outer IPv4 "
+             "packet is exactly 1500 (`truncated_mtu`).",
+             encap_config([{"encap": {"type": "vxlan", "remote": REMOTE_ROUTED, "vni": 5001}},
+                           {"encap": {"type": "vxlan", "remote": REMOTE_DIRECT, "vni": 16777215},
+                            "mac": REMOTE_DIRECT_MAC}]))
+    encap_traffic(c, 300, "vx")
+    c.run()
+    lens = {len(f) for _, f, k, _ in c.out_kinds[MON_PORT]}
+    assert 14 + 1500 in lens, lens
+    return c
+
+
+def case_encap_vxlan_vlan():
+    c = Case("encap-vxlan-vlan-truncate",
+             "VXLAN to a routed collector over a tagged monitor network (vlan 50), flow hash over 2 VNIs, "
+             "truncate: 128: the outer header carries the network's tag (PCP 0); `truncate` bounds the "
+             "original frame kept inside (128 bytes of it), so a truncated copy is 18 + 36 + 128 = 182 bytes; "
+             "frames of 128 bytes or less are whole. Lengths (IPv4 total length, UDP length) describe what is "
+             "sent.",
+             encap_config([{"encap": {"type": "vxlan", "remote": REMOTE_ROUTED, "vni": 7}},
+                           {"encap": {"type": "vxlan", "remote": "203.0.113.77", "vni": 8}}],
+                          mon_vlan=50, truncate=128, distribution="flow_hash"))
+    encap_traffic(c, 310, "vv")
+    c.run()
+    lens = {len(f) for _, f, k, _ in c.out_kinds[MON_PORT]}
+    assert max(lens) == 18 + 36 + 128, lens
+    return c
+
+
+def case_encap_gre():
+    c = Case("encap-gre",
+             "GRE transparent Ethernet bridging (protocol 0x6558) to two routed collectors, round robin: one "
+             "with key 0xDEADBEEF (K bit, 8-byte GRE header), one without a key (4 bytes). The monitor "
+             "network's MTU is 1000, so longer copies are cut to fit: inner 1000 - 28 = 972 bytes with the "
+             "key, 1000 - 24 = 976 without. Back-end frames are tagged (vlan 20); the inner frame keeps its "
+             "tag.",
+             encap_config([{"encap": {"type": "gre", "remote": REMOTE_ROUTED, "key": 0xDEADBEEF}},
+                           {"encap": {"type": "gre", "remote": "203.0.113.78"}}],
+                          mtu=1000, backend_vlan=20))
+    encap_traffic(c, 320, "gr", tags=((0x8100, 0, 0, 20),))
+    c.run()
+    lens = {len(f) for _, f, k, _ in c.out_kinds[MON_PORT]}
+    assert 14 + 1000 in lens, lens
+    return c
+
+
+def case_encap_erspan():
+    c = Case("encap-erspan",
+             "GRE + ERSPAN type II (GRE S bit, protocol 0x88BE) to two collectors, round robin, sessions 1 and "
+             "1023, over a tagged monitor network (vlan 50). Each member counts its own sequence numbers from "
+             "0 (the `erspan_seq` register). The ERSPAN header carries version 1, the original frame's VLAN "
+             "(vid 20) and COS (its PCP), En 3 (tag kept in the copy), the session id, and the T bit on copies "
+             "the MTU (1500) cut.",
+             encap_config([{"encap": {"type": "erspan", "remote": REMOTE_ROUTED, "session": 1}},
+                           {"encap": {"type": "erspan", "remote": REMOTE_DIRECT, "session": 1023},
+                            "mac": REMOTE_DIRECT_MAC}],
+                          mon_vlan=50, backend_vlan=20))
+    encap_traffic(c, 330, "er", tags=((0x8100, 5, 0, 20),))
+    c.run()
+    seqs = [struct.unpack_from("!I", f, 18 + 24)[0] for _, f, k, _ in c.out_kinds[MON_PORT]]
+    assert seqs[:4] == [0, 0, 1, 1], seqs
+    return c
+
+
 ALL_CASES = [case_rr_2, case_rr_3, case_rr_shared, case_two_se, case_flow_sym, case_flow_spread, case_truncate,
              case_truncate_vlan, case_vlan_push, case_vlan_strip, case_vlan_rewrite, case_ipv6, case_nat_tcp,
              case_nat_udp, case_nat_edge, case_non_matching, case_malformed, case_lenient, case_both_directions,
-             case_unknown_port, case_zero_length, case_same_port, case_example_basic]
+             case_unknown_port, case_zero_length, case_same_port, case_example_basic, case_encap_vxlan,
+             case_encap_vxlan_vlan, case_encap_gre, case_encap_erspan]
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
 
+def verify_encap(f: bytes, m: Member):
+    """An encapsulated clone: outer L2/IPv4 as the member says, lengths and checksum consistent."""
+    assert f[0:6] == m.dst_mac and f[6:12] == m.src_mac
+    off = 18 if m.vlan else 14
+    if m.vlan:
+        assert f[12:16] == struct.pack("!HH", 0x8100, m.vlan)
+    assert f[off - 2:off] == b"\x08\x00"
+    ip = f[off:off + 20]
+    assert inet_checksum(ip) == 0, "outer IPv4 checksum"
+    total = struct.unpack_from("!H", ip, 2)[0]
+    assert off + total == len(f) and total <= m.encap["mtu"], (total, len(f))
+    assert ip[12:16] == m.encap["src"] and ip[16:20] == m.encap["remote"]
+    if m.encap["kind"] == "vxlan":
+        assert ip[9] == 17 and struct.unpack_from("!H", f, off + 24)[0] == total - 20
+        assert 49152 <= struct.unpack_from("!H", f, off + 20)[0] <= 65535
+    else:
+        assert ip[9] == 47
+
+
 def verify_frames(case: Case):
     """Independent sanity checks on the derived outputs."""
     for port, recs in case.out_kinds.items():
         for _, f, kind, m in recs:
             if kind != "clone":
+                continue
+            if m.encap:
+                verify_encap(f, m)
                 continue
             assert f[0:6] == m.dst_mac and f[6:12] == m.src_mac
             if m.truncate:

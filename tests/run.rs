@@ -98,6 +98,46 @@ fn main_job_num_succeeded_equals_clone_frames_on_the_monitor_port() {
     assert!(v["entities_written"].as_u64().unwrap() > 0);
 }
 
+/// An encapsulated profile: `ip` is each clone server's `remote`, bytes are the
+/// originals' ingress lengths, and `truncated_mtu` counts the copies the MTU cut,
+/// as the Python model's trace of `tests/vectors/encap-gre` says (MTU 1000: the
+/// 1518-byte frames for member 0, the 1458-byte one for member 1).
+#[test]
+fn encap_stats_name_the_remote_and_count_mtu_cuts_and_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = "tests/vectors/encap-gre";
+    let out = tmp.path().display().to_string();
+    let o = p4clone(&[
+        "run",
+        &format!("{d}/config.yaml"),
+        "--pcap",
+        &format!("1={d}/in-1.pcap"),
+        "--pcap",
+        &format!("2={d}/in-2.pcap"),
+        "--out",
+        &out,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    let rows = aggregate(&v);
+    let trace = std::fs::read_to_string(root().join(d).join("trace.txt")).unwrap();
+    for (i, (remote, r)) in ["198.51.100.20", "203.0.113.78"].iter().zip(&rows).enumerate() {
+        assert_eq!(r["ip"], *remote, "{r}");
+        let cut = trace.lines().filter(|l| l.contains(&format!("clone m{i} ")) && l.contains("MTU 1000 cut")).count();
+        assert!(cut > 0, "the vector cuts copies of member {i}");
+        assert_eq!(r["truncated_mtu"], cut as u64, "{r}");
+        assert_eq!(r["num_total_pkts_cloned"], 12, "{r}");
+    }
+    let bytes: u64 = rows.iter().map(|r| r["num_total_bytes_cloned"].as_u64().expect("bytes known")).sum();
+    let inputs: u64 = ["in-1.pcap", "in-2.pcap"]
+        .iter()
+        .map(|f| frames(&root().join(d).join(f)).iter().map(|f| f.len() as u64).sum::<u64>())
+        .sum();
+    assert_eq!(bytes, inputs, "every input is cloned once: clone bytes are the inputs' bytes");
+}
+
 #[test]
 fn main_job_table_output_is_the_reference_layout() {
     let tmp = tempfile::tempdir().unwrap();
@@ -113,6 +153,8 @@ fn main_job_table_output_is_the_reference_layout() {
         "num_mbuf_alloc_failed",
         "num_driver_failures",
         "num_succeeded",
+        "num_total_bytes_cloned",
+        "truncated_mtu",
         "192.168.50.10",
         "192.168.50.11",
         "port-3.pcap",
@@ -245,4 +287,31 @@ fn run_million_frames() {
         n as f64 / wall,
         n as f64 / engine
     );
+}
+
+/// The README's "Remote cloning" section shows what `run` prints for
+/// `examples/remote-vxlan.yaml`: every statistics line of it, verbatim.
+#[test]
+fn readme_remote_cloning_output_is_what_run_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().display().to_string();
+    let o = p4clone(&[
+        "run",
+        "examples/remote-vxlan.yaml",
+        "--pcap",
+        "1=examples/basic-port1.pcap",
+        "--pcap",
+        "2=examples/basic-port2.pcap",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", stderr(&o));
+    let printed = stdout(&o);
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("## Remote cloning").nth(1).expect("README has a Remote cloning section");
+    let stats: Vec<&str> = printed.lines().skip_while(|l| !l.starts_with("vs-web")).filter(|l| !l.is_empty()).collect();
+    assert_eq!(stats.len(), 6, "{printed}");
+    for l in stats {
+        assert!(section.contains(l), "README's Remote cloning section lacks the line\n{l}\nof:\n{printed}");
+    }
 }

@@ -291,7 +291,10 @@ impl Netns {
             Ok(o) if o.status.success() => {}
             _ => return Err("`ip` (iproute2) is not installed".into()),
         }
-        let name = format!("p4c-soft-{}", std::process::id());
+        // Unique per process and call: tests of this file run in parallel.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("p4c-soft-{}-{n}", std::process::id());
         let o = Command::new("ip").args(["netns", "add", &name]).output().map_err(|e| e.to_string())?;
         if !o.status.success() {
             return Err(format!("cannot create a network namespace: {}", String::from_utf8_lossy(&o.stderr).trim()));
@@ -416,4 +419,190 @@ fn soft_live_afpacket_ports_until_sigint() {
     assert_eq!(clones, frames(&want.join("port-3.pcap")), "live clones differ from run's");
     assert!(stdout.contains(&format!("clones: requested {n}, emitted {n}, sent {n}", n = clones.len())), "{stdout}");
     assert!(stdout.contains("afpacket"), "{stdout}");
+}
+
+/// `examples/basic.yaml` with an untagged monitor network and one clone server:
+/// `encap` (a flow-style map) to the directly connected collector 192.168.50.20
+/// whose MAC is `mac`.
+fn encap_config(encap: &str, mac: &str) -> String {
+    let text = std::fs::read_to_string(root().join("examples/basic.yaml")).unwrap();
+    let text = text.replace("    vlan: 50                      # clones leave on this VLAN; omit for untagged\n", "");
+    let servers = "      - network: monitor
+        subnet: 192.168.50.0/24
+        ip: 192.168.50.10
+        mac: \"02:00:00:00:50:10\"
+      - network: monitor
+        subnet: 192.168.50.0/24
+        ip: 192.168.50.11
+        mac: \"02:00:00:00:50:11\"
+";
+    assert!(text.contains(servers) && !text.contains("vlan:"), "examples/basic.yaml changed shape");
+    text.replace(servers, &format!("      - encap: {encap}\n        mac: \"{mac}\"\n"))
+}
+
+/// Frames received on `iface` in the namespace until `stop` is set (then for
+/// another 300 ms), by a raw AF_PACKET socket opened before this returns.
+fn capture(
+    ns: &str,
+    iface: &str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Result<Vec<Vec<u8>>, String>> {
+    let path = format!("/run/netns/{ns}");
+    let iface = iface.to_string();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let h = std::thread::spawn(move || -> Result<Vec<Vec<u8>>, String> {
+        use std::os::fd::AsRawFd;
+        use std::sync::atomic::Ordering;
+        let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        // SAFETY: as in `Netns::send`: a namespace descriptor for this thread only,
+        // a raw socket bound to the interface, buffers valid for every call.
+        unsafe {
+            if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(format!("setns: {}", std::io::Error::last_os_error()));
+            }
+            let proto = (libc::ETH_P_ALL as u16).to_be();
+            let s = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto));
+            if s < 0 {
+                return Err(format!("socket: {}", std::io::Error::last_os_error()));
+            }
+            let name = std::ffi::CString::new(iface).unwrap();
+            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_protocol = proto;
+            sll.sll_ifindex = libc::if_nametoindex(name.as_ptr()) as i32;
+            let sa = &sll as *const libc::sockaddr_ll as *const libc::sockaddr;
+            if libc::bind(s, sa, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
+                return Err(format!("bind: {}", std::io::Error::last_os_error()));
+            }
+            let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
+            let tvp = &tv as *const libc::timeval as *const libc::c_void;
+            libc::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVTIMEO, tvp, std::mem::size_of::<libc::timeval>() as u32);
+            let _ = ready_tx.send(());
+            let mut buf = vec![0u8; 65_536];
+            let mut until: Option<Instant> = None;
+            loop {
+                if until.is_none() && stop.load(Ordering::SeqCst) {
+                    until = Some(Instant::now() + Duration::from_millis(300));
+                }
+                if until.is_some_and(|t| Instant::now() >= t) {
+                    break;
+                }
+                let n = libc::recv(s, buf.as_mut_ptr().cast(), buf.len(), 0);
+                if n > 0 {
+                    out.push(buf[..n as usize].to_vec());
+                }
+            }
+            libc::close(s);
+        }
+        Ok(out)
+    });
+    let _ = ready_rx.recv_timeout(Duration::from_secs(5));
+    h
+}
+
+/// A real receiver: the Linux kernel's own `vxlan`, `gretap` and `erspan` devices,
+/// on the far end (`m0`, 192.168.50.20) of the veth that is the SE's monitor port,
+/// decapsulate what `p4clone soft` sends over AF_PACKET, and a capture on the
+/// tunnel device sees the original frames (the same bytes `run` puts behind the
+/// outer headers). Skips without the privilege to create a network namespace or
+/// where the kernel lacks a tunnel module.
+#[test]
+fn kernel_tunnel_devices_decapsulate_what_soft_sends() {
+    const MAC: &str = "02:00:00:00:50:20";
+    // (config encap, kernel link arguments, outer bytes behind the outer Ethernet header)
+    let cases: [(&str, &[&str], usize); 4] = [
+        (
+            "{ type: vxlan, remote: 192.168.50.20, vni: 5001 }",
+            &["type", "vxlan", "id", "5001", "dstport", "4789", "local", "192.168.50.20", "dev", "m0"],
+            36,
+        ),
+        (
+            "{ type: gre, remote: 192.168.50.20, key: 77 }",
+            &["type", "gretap", "local", "192.168.50.20", "remote", "192.168.50.2", "key", "77"],
+            28,
+        ),
+        (
+            "{ type: gre, remote: 192.168.50.20 }",
+            &["type", "gretap", "local", "192.168.50.20", "remote", "192.168.50.2"],
+            24,
+        ),
+        (
+            "{ type: erspan, remote: 192.168.50.20, session: 123 }",
+            &[
+                "type",
+                "erspan",
+                "local",
+                "192.168.50.20",
+                "remote",
+                "192.168.50.2",
+                "seq",
+                "key",
+                "123",
+                "erspan_ver",
+                "1",
+            ],
+            36,
+        ),
+    ];
+    for (encap, link, overhead) in cases {
+        let ns = match Netns::create() {
+            Ok(ns) => ns,
+            Err(e) => {
+                eprintln!("SKIP: kernel tunnel receiver test: {e}");
+                return;
+            }
+        };
+        let setup = ns
+            .ip(&["link", "add", "m0", "type", "veth", "peer", "name", "m1"])
+            .and_then(|_| ns.ip(&["link", "set", "dev", "m0", "address", MAC]))
+            .and_then(|_| ns.ip(&["addr", "add", "192.168.50.20/24", "dev", "m0"]))
+            .and_then(|_| ns.ip(&["link", "set", "dev", "m0", "up"]))
+            .and_then(|_| ns.ip(&["link", "set", "dev", "m1", "up"]));
+        setup.expect("monitor veth");
+        let mut add = vec!["link", "add", "tun0"];
+        add.extend_from_slice(link);
+        if let Err(e) = ns.ip(&add).and_then(|_| ns.ip(&["link", "set", "dev", "tun0", "up"])) {
+            eprintln!("SKIP: kernel tunnel receiver test ({encap}): {e}");
+            continue;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = tmp.path().join("encap.yaml");
+        std::fs::write(&cfg, encap_config(encap, MAC)).unwrap();
+        // What the copies carry: `run`'s clones on the same frames, outer headers off.
+        let want_dir = tmp.path().join("run");
+        let o = p4clone(&[
+            "run",
+            &cfg.display().to_string(),
+            "--pcap",
+            "2=examples/basic-port2.pcap",
+            "--out",
+            &want_dir.display().to_string(),
+        ]);
+        assert!(o.status.success(), "{encap}: {}", String::from_utf8_lossy(&o.stderr));
+        let want: Vec<Vec<u8>> =
+            frames(&want_dir.join("port-3.pcap")).into_iter().map(|f| f[14 + overhead..].to_vec()).collect();
+        assert!(!want.is_empty(), "{encap}: run cloned nothing");
+
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cap = capture(&ns.name, "tun0", stop.clone());
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_p4clone"), "soft", "--p4rt", "127.0.0.1:0"]);
+        cmd.arg("--config").arg(&cfg);
+        cmd.args(["--port", "1=afpacket:a1", "--port", "2=afpacket:b1", "--port", "3=afpacket:m1"]);
+        let mut soft = Soft::spawn_cmd(cmd);
+        soft.wait_line("forwarding until SIGINT/SIGTERM");
+        ns.send("b0", frames(&root().join("examples/basic-port2.pcap"))).expect("inject frames on b0");
+        std::thread::sleep(Duration::from_millis(300));
+        soft.signal(libc::SIGINT);
+        let (o, err) = soft.finish();
+        assert_eq!(o.status.code(), Some(0), "{encap}: stderr:\n{}", err.join("\n"));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let got = cap.join().expect("capture thread").expect("capture on tun0");
+        assert_eq!(got.len(), want.len(), "{encap}: frames the kernel decapsulated");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "{encap}: frame {i}: the kernel's inner frame differs from the original");
+        }
+        eprintln!("kernel {}: {} frames decapsulated, equal to the originals", link[1], got.len());
+    }
 }

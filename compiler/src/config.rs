@@ -60,6 +60,23 @@ pub struct Network {
     /// VLAN id (1..4094) frames on this network carry; absent = untagged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u32>,
+    /// Next hop towards addresses outside the subnet (encapsulated clones to a
+    /// routed collector leave through it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Gateway>,
+    /// IP MTU in bytes (576..9216); absent = 1500. Encapsulated clones are cut to fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+/// A network's gateway: next-hop address and MAC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    /// Gateway address, inside the network's subnet.
+    pub ip: String,
+    /// Gateway MAC: the destination MAC of frames sent through it.
+    pub mac: String,
 }
 
 /// Which kind of data plane a device is.
@@ -259,18 +276,60 @@ pub struct TrafficCloneProfile {
     pub clone_servers: Vec<CloneServer>,
 }
 
-/// A clone server (IDS/IPS/probe) on a network directly connected to the SEs.
+/// A clone server (IDS/IPS/probe): on a network directly connected to the SEs
+/// (`network`, `subnet`, `ip`, `mac`), or reached through a tunnel (`encap`, plus
+/// `mac` when the remote is on a directly connected subnet).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloneServer {
-    /// Network the clone server sits on.
+    /// Network the clone server sits on (not with `encap`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub network: String,
-    /// That network's subnet as the profile states it.
+    /// That network's subnet as the profile states it (not with `encap`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subnet: String,
-    /// Clone server address (may be a dummy inside the subnet's family).
+    /// Clone server address (may be a dummy inside the subnet's family; not with `encap`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub ip: String,
-    /// Clone server MAC (may be a dummy).
+    /// Clone server MAC (may be a dummy); with `encap`, the remote's MAC when it is
+    /// on a directly connected subnet.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mac: String,
+    /// Encapsulated delivery to a remote collector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encap: Option<Encap>,
+}
+
+/// How clones reach a remote collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncapKind {
+    /// UDP 4789 + VXLAN (`vni`).
+    Vxlan,
+    /// GRE transparent Ethernet bridging (optional `key`).
+    Gre,
+    /// GRE + ERSPAN type II (`session`).
+    Erspan,
+}
+
+/// A tunnel to a remote collector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encap {
+    /// Tunnel type.
+    #[serde(rename = "type")]
+    pub kind: EncapKind,
+    /// The collector's address (the outer destination).
+    pub remote: String,
+    /// VXLAN network identifier (0..16777215); VXLAN only, required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u64>,
+    /// GRE key (32 bits); GRE only, optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u64>,
+    /// ERSPAN session id (0..1023); ERSPAN only, required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
 }
 
 /// A NAT binding: the SE-side `address:port` the SE used towards the pool, and the

@@ -15,6 +15,7 @@
 //!   [`validate::check`] returns the resolved model with the diagnostics.
 //! - [`intent`]: target-neutral per-device intent (wires, clone members, classify
 //!   rules, NAT bindings) with stable member ids, compiled from the model.
+//! - [`route`]: which SE interface and next hop reach an encapsulated clone server.
 //! - [`lower`]: intent to ordered P4Runtime `Update`s through the P4Info schema.
 //! - [`target`]: what each kind of device asks of the entities (program, clone
 //!   session ids and form, who truncates), as data.
@@ -28,6 +29,7 @@ pub mod limits;
 pub mod lower;
 pub mod model;
 pub mod net;
+pub mod route;
 pub mod source;
 pub mod synthetic;
 pub mod target;

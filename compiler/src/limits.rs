@@ -19,6 +19,24 @@ pub const MIN_TRUNCATE: u32 = 64;
 /// The largest `truncate`: the largest jumbo frame.
 pub const MAX_TRUNCATE: u32 = 9216;
 
+/// A network's MTU when it states none.
+pub const DEFAULT_MTU: u32 = 1500;
+
+/// The smallest MTU a network may state (the IPv4 minimum datagram every host takes).
+pub const MIN_MTU: u32 = 576;
+
+/// The largest MTU a network may state (the largest jumbo frame).
+pub const MAX_MTU: u32 = 9216;
+
+/// The largest VXLAN network identifier (24 bits).
+pub const MAX_VNI: u64 = (1 << 24) - 1;
+
+/// The largest GRE key (32 bits).
+pub const MAX_GRE_KEY: u64 = u32::MAX as u64;
+
+/// The largest ERSPAN session id (10 bits).
+pub const MAX_ERSPAN_SESSION: u64 = 1023;
+
 /// Lowest usable 802.1Q VLAN id (0 means "priority tag only").
 pub const MIN_VLAN: u32 = 1;
 

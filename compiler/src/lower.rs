@@ -32,12 +32,13 @@
 //!   profile name, NUL, the SE name ([`rewrite_metadata`]). The names let a runtime
 //!   rebuild the block [`Allocation`](crate::intent::Allocation) from what a device
 //!   holds ([`allocation_from_rewrites`]): block = (member id - 1) / 10;
+//! - `clone_encap`: the same as the member's `clone_rewrite` entry;
 //! - `nat_*`: a digest of the binding ([`nat_digest`]);
 //! - `clone_classify_*`: the rule's `owner_digest` (owning VSs + profile digest).
 //!
 //! # Order
 //! [`lower_entities`] returns a full apply in dependency order: `wire` entries, clone
-//! sessions, `clone_rewrite`, `nat_src_v4`, `nat_dst_v4`, `nat_src_v6`, `nat_dst_v6`,
+//! sessions, `clone_rewrite`, `clone_encap`, `nat_src_v4`, `nat_dst_v4`, `nat_src_v6`, `nat_dst_v6`,
 //! and the classify entries last (they select sessions). Deletions go in the reverse
 //! order ([`deletion_updates`]). Default actions are the program's own
 //! (`docs/dataplane.md`) and are not part of a full apply; [`default_action_entities`]
@@ -54,7 +55,7 @@ use p4clone_proto::program::{actions, tables};
 use p4clone_proto::schema::{MatchKind, P4Schema};
 use p4clone_proto::{bytestring, Bytes};
 
-use crate::config::Distribution;
+use crate::config::{Distribution, EncapKind};
 use crate::intent::{ClassifyRule, CloneMember, DeviceIntent, Digest, Family, NatEntry, WirePair};
 use crate::target::{ReplicaInstance, TargetRules, Truncation};
 
@@ -140,6 +141,9 @@ struct Ids {
     nat: [Tbl; 4],
     nat_set: [Act; 2],
     port_bits: u32,
+    /// `clone_encap` and its vxlan, gre, erspan actions; `None` when the program
+    /// has no encapsulation (members that need it then fail to lower).
+    encap: Option<(Tbl, [Act; 3])>,
 }
 
 fn schema_err(e: impl std::fmt::Display) -> LowerError {
@@ -243,7 +247,19 @@ impl Ids {
             tbl(schema, tables::NAT_DST_V6.name, &f6, &[&set6])?,
         ];
         let port_bits = wire.fields[0].bits;
+        let encap = if schema.table(tables::CLONE_ENCAP.name).is_ok() {
+            let acts = [
+                act(schema, actions::CLONE_ENCAP_VXLAN_V4.name, &["src_addr", "dst_addr", "vni", "mtu"])?,
+                act(schema, actions::CLONE_ENCAP_GRE_V4.name, &["src_addr", "dst_addr", "key", "key_present", "mtu"])?,
+                act(schema, actions::CLONE_ENCAP_ERSPAN_V4.name, &["src_addr", "dst_addr", "session_id", "mtu"])?,
+            ];
+            let t = tbl(schema, tables::CLONE_ENCAP.name, &[("member", Exact)], &[&acts[0], &acts[1], &acts[2]])?;
+            Some((t, acts))
+        } else {
+            None
+        };
         Ok(Ids {
+            encap,
             wire,
             wire_forward,
             classify: [v4, v6],
@@ -555,6 +571,39 @@ impl Lowerer<'_> {
         Ok(())
     }
 
+    /// The `clone_encap` entry of an encapsulated member (none for a plain one).
+    fn encap(&self, m: &CloneMember, out: &mut impl Sink) -> Result<(), LowerError> {
+        let Some(enc) = &m.encap else {
+            return Ok(());
+        };
+        let Some((t, acts)) = &self.ids.encap else {
+            return Err(LowerError::Intent {
+                device: self.enc.device.to_string(),
+                message: format!("member {} needs `clone_encap`, which the device's program lacks", m.id),
+            });
+        };
+        let (src, dst, id, mtu) = (
+            u128::from(u32::from(enc.src)),
+            u128::from(u32::from(enc.remote)),
+            u128::from(enc.id),
+            u128::from(enc.mtu),
+        );
+        let (a, values): (&Act, Vec<u128>) = match enc.kind {
+            EncapKind::Vxlan => (&acts[0], vec![src, dst, id, mtu]),
+            EncapKind::Gre => (&acts[1], vec![src, dst, id, u128::from(enc.key_present), mtu]),
+            EncapKind::Erspan => (&acts[2], vec![src, dst, id, mtu]),
+        };
+        let params = values.iter().enumerate().map(|(i, &v)| self.enc.param(a, i, v)).collect::<Result<_, _>>()?;
+        out.table_entry(TableEntry {
+            table_id: t.id,
+            r#match: vec![self.enc.exact(t, 0, u128::from(m.id.0))?],
+            action: action(Action { action_id: a.id, params }),
+            metadata: rewrite_metadata(m).into(),
+            ..Default::default()
+        });
+        Ok(())
+    }
+
     /// `which`: 0 = src table, 1 = dst table.
     fn nat(&self, n: &NatEntry, which: usize) -> Result<Entity, LowerError> {
         let fam = match (n.se_addr, n.client_addr) {
@@ -675,7 +724,11 @@ pub fn lower_entities(d: &DeviceIntent, schema: &P4Schema) -> Result<Vec<Entity>
 }
 
 fn entity_count(d: &DeviceIntent) -> usize {
-    d.wires.len() * 2 + d.members.len() * 2 + d.nat.len() * 2 + d.rules.len()
+    d.wires.len() * 2
+        + d.members.len() * 2
+        + d.members.iter().filter(|m| m.encap.is_some()).count()
+        + d.nat.len() * 2
+        + d.rules.len()
 }
 
 /// Feeds the entities of a full apply of `d`, in order, to `out`.
@@ -691,6 +744,9 @@ fn lower_into(d: &DeviceIntent, schema: &P4Schema, out: &mut impl Sink) -> Resul
     }
     for m in &d.members {
         l.rewrite(m, out)?;
+    }
+    for m in &d.members {
+        l.encap(m, out)?;
     }
     for fam_v4 in [true, false] {
         for which in [0, 1] {
@@ -756,6 +812,7 @@ pub fn default_action_entities(schema: &P4Schema) -> Result<Vec<Entity>, LowerEr
         (tables::CLASSIFY_V4.name, actions::CLASSIFY_MISS.name),
         (tables::CLASSIFY_V6.name, actions::CLASSIFY_MISS.name),
         (tables::CLONE_REWRITE.name, actions::CLONE_REWRITE_MISS.name),
+        (tables::CLONE_ENCAP.name, actions::CLONE_ENCAP_NONE.name),
         (tables::NAT_SRC_V4.name, actions::NAT_MISS.name),
         (tables::NAT_DST_V4.name, actions::NAT_MISS.name),
         (tables::NAT_SRC_V6.name, actions::NAT_MISS.name),
@@ -763,6 +820,8 @@ pub fn default_action_entities(schema: &P4Schema) -> Result<Vec<Entity>, LowerEr
     ];
     pairs
         .iter()
+        // A program without encapsulation (e.g. another architecture's) has no `clone_encap`.
+        .filter(|(t, _)| *t != tables::CLONE_ENCAP.name || schema.table(t).is_ok())
         .map(|(t, a)| {
             let t = schema.table(t).map_err(schema_err)?;
             let a = schema.action(a).map_err(schema_err)?;

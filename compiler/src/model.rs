@@ -17,7 +17,7 @@ use std::collections::hash_map::Entry;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
-use crate::config::{Config, DEFAULT_TENANT};
+use crate::config::{Config, EncapKind, DEFAULT_TENANT};
 use crate::limits::vlan_in_range;
 use crate::net::{parse_endpoint, FastHashMap, IfAddr, Mac, Prefix};
 
@@ -80,6 +80,20 @@ pub struct ResolvedNetwork {
     pub subnet: Result<Prefix, String>,
     /// The VLAN tag, when `vlan` is given and in range (see [`crate::limits`]).
     pub vlan: Option<u16>,
+    /// The gateway's address and MAC (each, or why it does not parse), if one is given.
+    pub gateway: Option<(Result<IpAddr, String>, Result<Mac, String>)>,
+    /// The MTU (`mtu`, default [`crate::limits::DEFAULT_MTU`]).
+    pub mtu: u32,
+}
+
+impl ResolvedNetwork {
+    /// The gateway, when given and both its values parse.
+    pub fn gateway(&self) -> Option<(IpAddr, Mac)> {
+        match &self.gateway {
+            Some((Ok(ip), Ok(mac))) => Some((*ip, *mac)),
+            _ => None,
+        }
+    }
 }
 
 /// An SE group: where its SEs are in [`Model::ses`].
@@ -157,6 +171,21 @@ pub struct ResolvedCloneServer {
     pub ip: Result<IpAddr, String>,
     /// Its MAC, or why `mac` is not one.
     pub mac: Result<Mac, String>,
+    /// Its tunnel, for an encapsulated clone server.
+    pub encap: Option<ResolvedEncap>,
+}
+
+/// A clone server's tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedEncap {
+    /// Tunnel type.
+    pub kind: EncapKind,
+    /// The remote collector's address, or why `remote` is not one.
+    pub remote: Result<IpAddr, String>,
+    /// The VNI, GRE key or ERSPAN session id (0 when absent).
+    pub id: u64,
+    /// Whether a GRE key is given.
+    pub key_present: bool,
 }
 
 /// A NAT binding's endpoints.
@@ -281,7 +310,9 @@ impl<'c> Model<'c> {
         let cfg = self.config;
         for n in &cfg.networks {
             let vlan = n.vlan.filter(|&v| vlan_in_range(v)).map(|v| v as u16);
-            self.networks.push(ResolvedNetwork { subnet: n.subnet.parse(), vlan });
+            let gateway = n.gateway.as_ref().map(|g| (parse_ip(&g.ip), g.mac.parse()));
+            let mtu = n.mtu.unwrap_or(crate::limits::DEFAULT_MTU);
+            self.networks.push(ResolvedNetwork { subnet: n.subnet.parse(), vlan, gateway, mtu });
         }
         for (g, group) in cfg.se_groups.iter().enumerate() {
             let first = self.ses.len();
@@ -316,11 +347,18 @@ impl<'c> Model<'c> {
             let start = self.clone_servers.len();
             for cs in &prof.clone_servers {
                 let network = self.lookup(Kind::Network, &cs.network);
+                let encap = cs.encap.as_ref().map(|e| ResolvedEncap {
+                    kind: e.kind,
+                    remote: parse_ip(&e.remote),
+                    id: e.vni.or(e.key).or(e.session).unwrap_or(0),
+                    key_present: e.key.is_some(),
+                });
                 self.clone_servers.push(ResolvedCloneServer {
                     network,
                     subnet: cs.subnet.parse(),
                     ip: parse_ip(&cs.ip),
                     mac: cs.mac.parse(),
+                    encap,
                 });
             }
             let tenant = self.tenant(&prof.tenant);

@@ -87,6 +87,7 @@ pub fn profile(p: usize, servers_per_profile: usize) -> TrafficCloneProfile {
                 subnet: "100.64.0.0/10".to_string(),
                 ip: v4(0x6441_0000, p * 10 + c), // 100.65.0.0 + ...
                 mac: mac(2, p * 10 + c),
+                encap: None,
             })
             .collect(),
     }
@@ -139,8 +140,14 @@ pub fn fleet(
     let mut tenants = vec![Tenant { name: "admin".to_string() }];
     tenants.extend((0..TENANTS).map(|t| Tenant { name: format!("t{t}") }));
     let networks = vec![
-        Network { name: "backend".to_string(), subnet: "10.0.0.0/8".to_string(), vlan: None },
-        Network { name: "monitor".to_string(), subnet: "100.64.0.0/10".to_string(), vlan: Some(100) },
+        Network { name: "backend".to_string(), subnet: "10.0.0.0/8".to_string(), vlan: None, gateway: None, mtu: None },
+        Network {
+            name: "monitor".to_string(),
+            subnet: "100.64.0.0/10".to_string(),
+            vlan: Some(100),
+            gateway: None,
+            mtu: None,
+        },
     ];
     let devs = (0..devices)
         .map(|d| Device {

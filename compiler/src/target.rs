@@ -51,6 +51,8 @@ pub struct TargetRules {
     pub min_clone_port: u32,
     /// The largest `packet_length_bytes` a session may carry.
     pub max_packet_length: u32,
+    /// Whether its program delivers encapsulated copies (`clone_encap`).
+    pub encapsulation: bool,
     schema: fn() -> Result<&'static P4Schema, p4clone_proto::Error>,
 }
 
@@ -69,6 +71,7 @@ const V1MODEL: TargetRules = TargetRules {
     truncation: Truncation::Program,
     min_clone_port: 0,
     max_packet_length: 0,
+    encapsulation: true,
     schema: program::schema,
 };
 
@@ -82,6 +85,7 @@ const TOFINO: TargetRules = TargetRules {
     truncation: Truncation::Session,
     min_clone_port: 1,
     max_packet_length: program_tna::limits::MAX_PACKET_LENGTH,
+    encapsulation: false,
     schema: program_tna::schema,
 };
 
@@ -110,6 +114,15 @@ mod tests {
         }
         assert_eq!(Target::Tofino.rules().max_session_id, 1015);
         assert_eq!(Target::Bmv2.rules().max_session_id, 32_767);
+        for t in [Target::Soft, Target::Bmv2, Target::Tofino] {
+            let r = t.rules();
+            let has = r.schema().unwrap().table(program::tables::CLONE_ENCAP.name).is_ok();
+            assert_eq!(
+                r.encapsulation, has,
+                "{}: `encapsulation` must say whether the program has clone_encap",
+                r.name
+            );
+        }
         assert_eq!(Target::Tofino.rules().schema().unwrap().p4info().pkg_info.as_ref().unwrap().arch, "tna");
         assert_eq!(Target::Soft.rules().schema().unwrap().p4info().pkg_info.as_ref().unwrap().arch, "v1model");
     }

@@ -228,6 +228,8 @@ fn ipv6_pool_gives_v6_rules() {
         name: "back6".into(),
         subnet: "2001:db8:20::/64".into(),
         vlan: None,
+        gateway: None,
+        mtu: None,
     });
     cfg.se_groups[0].service_engines[0].interfaces.push(p4clone_compiler::config::Interface {
         name: "backend6".into(),

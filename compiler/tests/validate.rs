@@ -80,7 +80,7 @@ fn line_col(d: &Diagnostic) -> (usize, usize) {
 
 #[test]
 fn examples_are_clean() {
-    for name in ["basic.yaml", "multi.yaml", "ssl-tandem.yaml"] {
+    for name in ["basic.yaml", "multi.yaml", "ssl-tandem.yaml", "remote-vxlan.yaml"] {
         let loaded = load_file(&repo().join("examples").join(name)).unwrap_or_else(|e| panic!("{e}"));
         let diags = loaded.check();
         assert!(diags.is_empty(), "{name}: {diags:#?}");

@@ -71,9 +71,11 @@ pub mod tables {
     pub const NAT_SRC_V6: Object = object(0x0200_0007, "nat_src_v6");
     /// `nat_dst_v6`: NAT restore of an IPv6 destination.
     pub const NAT_DST_V6: Object = object(0x0200_0008, "nat_dst_v6");
+    /// `clone_encap`: encapsulated delivery of a clone, per member (exact on `member`).
+    pub const CLONE_ENCAP: Object = object(0x0200_0009, "clone_encap");
     /// Every table, in P4Info order.
-    pub const ALL: [Object; 8] =
-        [WIRE, CLASSIFY_V4, CLASSIFY_V6, CLONE_REWRITE, NAT_SRC_V4, NAT_DST_V4, NAT_SRC_V6, NAT_DST_V6];
+    pub const ALL: [Object; 9] =
+        [WIRE, CLASSIFY_V4, CLASSIFY_V6, CLONE_REWRITE, NAT_SRC_V4, NAT_DST_V4, NAT_SRC_V6, NAT_DST_V6, CLONE_ENCAP];
 }
 
 /// The actions.
@@ -98,8 +100,16 @@ pub mod actions {
     pub const NAT_SET_V6: Object = object(0x0100_0008, "nat_set_v6");
     /// `nat_miss()`: the default action of the NAT tables.
     pub const NAT_MISS: Object = object(0x0100_0009, "nat_miss");
+    /// `clone_encap_vxlan_v4(src_addr, dst_addr, vni, mtu)`.
+    pub const CLONE_ENCAP_VXLAN_V4: Object = object(0x0100_000A, "clone_encap_vxlan_v4");
+    /// `clone_encap_gre_v4(src_addr, dst_addr, key, key_present, mtu)`.
+    pub const CLONE_ENCAP_GRE_V4: Object = object(0x0100_000B, "clone_encap_gre_v4");
+    /// `clone_encap_erspan_v4(src_addr, dst_addr, session_id, mtu)`.
+    pub const CLONE_ENCAP_ERSPAN_V4: Object = object(0x0100_000C, "clone_encap_erspan_v4");
+    /// `clone_encap_none()`: the default action of `clone_encap`.
+    pub const CLONE_ENCAP_NONE: Object = object(0x0100_000D, "clone_encap_none");
     /// Every action, in P4Info order.
-    pub const ALL: [Object; 9] = [
+    pub const ALL: [Object; 13] = [
         WIRE_FORWARD,
         WIRE_DROP,
         CLASSIFY_HIT,
@@ -109,6 +119,10 @@ pub mod actions {
         NAT_SET_V4,
         NAT_SET_V6,
         NAT_MISS,
+        CLONE_ENCAP_VXLAN_V4,
+        CLONE_ENCAP_GRE_V4,
+        CLONE_ENCAP_ERSPAN_V4,
+        CLONE_ENCAP_NONE,
     ];
 }
 
@@ -120,8 +134,10 @@ pub mod counters {
     pub const CLONES_REQUESTED: Object = object(0x1200_0001, "clones_requested");
     /// `clones_emitted`: clones that left the egress.
     pub const CLONES_EMITTED: Object = object(0x1200_0002, "clones_emitted");
+    /// `truncated_mtu`: encapsulated clones cut to fit the network's MTU.
+    pub const TRUNCATED_MTU: Object = object(0x1200_0003, "truncated_mtu");
     /// Every indirect counter, in P4Info order.
-    pub const ALL: [Object; 2] = [CLONES_REQUESTED, CLONES_EMITTED];
+    pub const ALL: [Object; 3] = [CLONES_REQUESTED, CLONES_EMITTED, TRUNCATED_MTU];
 }
 
 /// The direct counters.
@@ -142,8 +158,10 @@ pub mod registers {
 
     /// `rr_cursor`: the round-robin cursor per member block.
     pub const RR_CURSOR: Object = object(0x1600_0001, "rr_cursor");
+    /// `erspan_seq`: the ERSPAN sequence number of each member's next copy.
+    pub const ERSPAN_SEQ: Object = object(0x1600_0002, "erspan_seq");
     /// Every register.
-    pub const ALL: [Object; 1] = [RR_CURSOR];
+    pub const ALL: [Object; 2] = [RR_CURSOR, ERSPAN_SEQ];
 }
 
 /// The program's limits: what v1model and the P4Info allow.
@@ -161,6 +179,10 @@ pub mod limits {
     pub const COUNTER_SIZE: usize = 32_768;
     /// Cells of `rr_cursor`.
     pub const RR_CURSOR_SIZE: usize = 32_768;
+    /// Cells of `erspan_seq` (indexed by member id).
+    pub const ERSPAN_SEQ_SIZE: usize = 32_768;
+    /// Entries of `clone_encap` (one per member).
+    pub const CLONE_ENCAP_SIZE: usize = 32_768;
     /// The highest 802.1Q VLAN id a network may use (0 and 4095 are reserved).
     pub const MAX_VLAN: u16 = 4094;
 }

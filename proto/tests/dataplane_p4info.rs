@@ -81,6 +81,14 @@ const TABLES: &[TableRow] = &[
         "nat_miss",
         16_384,
     ),
+    (
+        0x0200_0009,
+        "clone_encap",
+        &[(1, "member", Exact, 16)],
+        &["clone_encap_vxlan_v4", "clone_encap_gre_v4", "clone_encap_erspan_v4", "clone_encap_none"],
+        "clone_encap_none",
+        32_768,
+    ),
 ];
 
 /// (id, name, [(param id, name, bits)])
@@ -100,10 +108,25 @@ const ACTIONS: &[ActionRow] = &[
     (0x0100_0007, "nat_set_v4", &[(1, "client_addr", 32), (2, "client_port", 16)]),
     (0x0100_0008, "nat_set_v6", &[(1, "client_addr", 128), (2, "client_port", 16)]),
     (0x0100_0009, "nat_miss", &[]),
+    (0x0100_000A, "clone_encap_vxlan_v4", &[(1, "src_addr", 32), (2, "dst_addr", 32), (3, "vni", 24), (4, "mtu", 16)]),
+    (
+        0x0100_000B,
+        "clone_encap_gre_v4",
+        &[(1, "src_addr", 32), (2, "dst_addr", 32), (3, "key", 32), (4, "key_present", 1), (5, "mtu", 16)],
+    ),
+    (
+        0x0100_000C,
+        "clone_encap_erspan_v4",
+        &[(1, "src_addr", 32), (2, "dst_addr", 32), (3, "session_id", 10), (4, "mtu", 16)],
+    ),
+    (0x0100_000D, "clone_encap_none", &[]),
 ];
 
-const COUNTERS: &[(u32, &str, i64)] =
-    &[(0x1200_0001, "clones_requested", 32_768), (0x1200_0002, "clones_emitted", 32_768)];
+const COUNTERS: &[(u32, &str, i64)] = &[
+    (0x1200_0001, "clones_requested", 32_768),
+    (0x1200_0002, "clones_emitted", 32_768),
+    (0x1200_0003, "truncated_mtu", 32_768),
+];
 
 const DIRECT_COUNTERS: &[(u32, &str, &str)] =
     &[(0x1300_0001, "classify_v4_hits", "clone_classify_v4"), (0x1300_0002, "classify_v6_hits", "clone_classify_v6")];
@@ -176,9 +199,11 @@ fn counters_and_register_match_the_contract() {
         assert!(t.direct_resource_ids.contains(&id), "{table} lists {name}");
         assert_eq!(s.direct_counter_of_table(t.id).unwrap().name, name);
     }
-    assert_eq!(s.registers().len(), 1);
+    assert_eq!(s.registers().len(), 2);
     let r = s.register("rr_cursor").unwrap();
     assert_eq!((r.id, r.size, r.bitwidth), (0x1600_0001, 32_768, Some(16)));
+    let r = s.register("erspan_seq").unwrap();
+    assert_eq!((r.id, r.size, r.bitwidth), (0x1600_0002, 32_768, Some(32)));
 }
 
 #[test]

@@ -64,6 +64,8 @@ fn limits_are_the_p4info_sizes() {
         assert_eq!(s.counter(c.name).unwrap().size, limits::COUNTER_SIZE as i64, "{}", c.name);
     }
     assert_eq!(s.register(registers::RR_CURSOR.name).unwrap().size, limits::RR_CURSOR_SIZE as i64);
+    assert_eq!(s.register(registers::ERSPAN_SEQ.name).unwrap().size, limits::ERSPAN_SEQ_SIZE as i64);
+    assert_eq!(s.table(tables::CLONE_ENCAP.name).unwrap().size, limits::CLONE_ENCAP_SIZE as i64);
     assert_eq!(s.table(tables::WIRE.name).unwrap().size, limits::PORT_COUNT as i64);
     assert_eq!(limits::DROP_PORT as usize, limits::PORT_COUNT - 1);
     assert_eq!(limits::MAX_DEVICE_PORT, limits::DROP_PORT - 1);

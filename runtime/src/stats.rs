@@ -9,7 +9,11 @@
 //! clone server `i` of the profile, member `first + i` of the (profile, SE) block
 //! gives:
 //! - `num_total_pkts_cloned` = `clones_requested` packets,
+//! - `num_total_bytes_cloned` = `clones_requested` bytes (the originals' ingress
+//!   lengths, as every counter of the program counts them),
 //! - `num_succeeded` = `clones_emitted` packets (less send failures, where known),
+//! - `truncated_mtu` = `truncated_mtu` packets: encapsulated clones cut to fit
+//!   the egress network's MTU (always 0 for a clone server without `encap`),
 //! - `num_mbuf_alloc_failed`, `num_driver_failures`: no P4 counter holds them (a
 //!   pipeline never sees its port fail to send). The p4clone software target
 //!   counts them per member and serves them through its own gRPC service beside
@@ -26,12 +30,15 @@
 //! # TYPE p4clone_clone_packets_total counter
 //! p4clone_clone_packets_total{vs="vs-web",tenant="admin",profile="ids",clone_server="192.168.50.10",device="nic0",se="se-1",kind="requested"} 12
 //! p4clone_clone_packets_total{...,kind="emitted"} 12
+//! p4clone_clone_bytes_total{...,kind="requested"} 1536
+//! p4clone_clone_truncated_mtu_total{vs,tenant,profile,clone_server,device,se}
 //! p4clone_clone_mbuf_alloc_failed_total{vs,tenant,profile,clone_server,device,se}   (only where known)
 //! p4clone_clone_driver_failures_total{vs,tenant,profile,clone_server,device,se}     (only where known)
 //! p4clone_device_up{device}   1 if the device's counters were read, else 0
 //! ```
 //! One series per SE (device); no aggregate series (sum them in PromQL).
-//! `clone_server` is the clone server's IP as configured.
+//! `clone_server` is the clone server's IP as configured (for an `encap` clone
+//! server, its `remote`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -48,7 +55,9 @@ use crate::client::Client;
 use crate::counters::{self, CounterValue};
 
 use crate::error::ClientError;
-use crate::reconcile::{parse_rewrite_metadata, RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE};
+use crate::reconcile::{
+    parse_rewrite_metadata, RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE, TRUNCATED_MTU_COUNTER,
+};
 use crate::tables;
 
 /// Name of the aggregate row.
@@ -72,6 +81,8 @@ pub struct MemberCounters {
     pub requested: Option<CounterValue>,
     /// `clones_emitted[member]`.
     pub emitted: Option<CounterValue>,
+    /// `truncated_mtu[member]` (`None` where the program has no such counter).
+    pub truncated_mtu: Option<CounterValue>,
     /// Target-specific failure counts (see [`DeviceCounters::set_drops`]).
     pub drops: DropCounts,
 }
@@ -135,6 +146,8 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
     let rewrite = schema.table(REWRITE_TABLE).map_err(|e| proto(e.to_string()))?.id;
     let requested = schema.counter(REQUESTED_COUNTER).map_err(|e| proto(e.to_string()))?.id;
     let emitted = schema.counter(EMITTED_COUNTER).map_err(|e| proto(e.to_string()))?.id;
+    // Optional: a program older than encapsulated delivery has no such counter.
+    let truncated = schema.counter(TRUNCATED_MTU_COUNTER).ok().map(|c| c.id);
     let entities = client.read(vec![tables::wildcard(rewrite)]).await?;
     let mut out = DeviceCounters::default();
     for e in &entities {
@@ -156,11 +169,24 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
     // Few members: read their cells by index; many: every cell (wildcard).
     let size = schema.counter_by_id(requested).map_or(32_768, |c| c.size.max(1) as usize);
     let cells = if out.members.len() * 4 <= size {
-        let want: Vec<(u32, i64)> =
-            out.members.keys().flat_map(|&id| [(requested, i64::from(id)), (emitted, i64::from(id))]).collect();
+        let want: Vec<(u32, i64)> = out
+            .members
+            .keys()
+            .flat_map(|&id| {
+                [Some(requested), Some(emitted), truncated].into_iter().flatten().map(move |c| (c, i64::from(id)))
+            })
+            .collect();
         counters::read_cells(client, &want).await?
     } else {
-        let e = client.read(vec![counters::entity_of(requested, None), counters::entity_of(emitted, None)]).await?;
+        let e = client
+            .read(
+                [Some(requested), Some(emitted), truncated]
+                    .into_iter()
+                    .flatten()
+                    .map(|c| counters::entity_of(c, None))
+                    .collect(),
+            )
+            .await?;
         counters::cells(&e)
     };
     for (c, i, v) in cells {
@@ -170,6 +196,8 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
                 m.requested = Some(v);
             } else if c == emitted {
                 m.emitted = Some(v);
+            } else if Some(c) == truncated {
+                m.truncated_mtu = Some(v);
             }
         }
     }
@@ -187,10 +215,14 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
 /// Statistics of one clone server, the reference's `clone_srvr_stats[i]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CloneServerStats {
-    /// Clone server IP as configured.
+    /// Clone server IP as configured (an `encap` clone server's `remote`).
     pub ip: String,
     /// Clones requested (packets).
     pub num_total_pkts_cloned: Option<u64>,
+    /// Clones requested (bytes: the originals' ingress lengths).
+    pub num_total_bytes_cloned: Option<u64>,
+    /// Encapsulated clones cut to fit the egress network's MTU (packets).
+    pub truncated_mtu: Option<u64>,
     /// Clones lost for lack of buffers (`None`: not measurable).
     pub num_mbuf_alloc_failed: Option<u64>,
     /// Clones the driver failed to send (`None`: not measurable).
@@ -296,7 +328,11 @@ pub fn build_report(
         let Some(profile) = profiles.get(pname.as_str()) else {
             continue;
         };
-        let ips: Vec<&str> = profile.clone_servers.iter().map(|c| c.ip.as_str()).collect();
+        let ips: Vec<&str> = profile
+            .clone_servers
+            .iter()
+            .map(|c| c.encap.as_ref().map_or(c.ip.as_str(), |e| e.remote.as_str()))
+            .collect();
         let mut se_stats = Vec::new();
         for &(se, device) in groups.get(v.se_group.as_str()).map_or(&[][..], |g| g.as_slice()) {
             let Some(read) = reads.get(device) else {
@@ -319,6 +355,8 @@ pub fn build_report(
                     CloneServerStats {
                         ip: (*ip).to_string(),
                         num_total_pkts_cloned: m.and_then(|m| m.requested).map(|c| c.packets),
+                        num_total_bytes_cloned: m.and_then(|m| m.requested).map(|c| c.bytes),
+                        truncated_mtu: m.and_then(|m| m.truncated_mtu).map(|c| c.packets),
                         num_mbuf_alloc_failed: m.and_then(|m| m.drops.mbuf_alloc_failed),
                         num_driver_failures: m.and_then(|m| m.drops.driver_failures),
                         num_succeeded: m.and_then(|m| m.emitted).map(|c| c.packets),
@@ -345,6 +383,8 @@ pub fn build_report(
                 CloneServerStats {
                     ip: (*ip).to_string(),
                     num_total_pkts_cloned: col(|s| s.num_total_pkts_cloned),
+                    num_total_bytes_cloned: col(|s| s.num_total_bytes_cloned),
+                    truncated_mtu: col(|s| s.truncated_mtu),
                     num_mbuf_alloc_failed: col(|s| s.num_mbuf_alloc_failed),
                     num_driver_failures: col(|s| s.num_driver_failures),
                     num_succeeded: col(|s| s.num_succeeded),
@@ -369,19 +409,21 @@ fn cell(v: Option<u64>) -> String {
 /// The report as aligned text, one block per VS.
 pub fn render_table(r: &StatsReport) -> String {
     let mut out = String::new();
-    const HEAD: [&str; 8] = [
+    const HEAD: [&str; 10] = [
         "se",
         "device",
         "clone_srvr_stats",
         "ip",
         "num_total_pkts_cloned",
+        "num_total_bytes_cloned",
         "num_mbuf_alloc_failed",
         "num_driver_failures",
         "num_succeeded",
+        "truncated_mtu",
     ];
     for v in &r.virtual_services {
         let _ = writeln!(out, "{} (tenant {}, profile {})", v.vs, v.tenant, v.profile);
-        let mut rows: Vec<[String; 8]> = vec![HEAD.map(String::from)];
+        let mut rows: Vec<[String; 10]> = vec![HEAD.map(String::from)];
         for s in &v.se_stats {
             for (i, c) in s.clone_srvr_stats.iter().enumerate() {
                 rows.push([
@@ -390,13 +432,15 @@ pub fn render_table(r: &StatsReport) -> String {
                     format!("[{i}]"),
                     c.ip.clone(),
                     cell(c.num_total_pkts_cloned),
+                    cell(c.num_total_bytes_cloned),
                     cell(c.num_mbuf_alloc_failed),
                     cell(c.num_driver_failures),
                     cell(c.num_succeeded),
+                    cell(c.truncated_mtu),
                 ]);
             }
         }
-        let mut w = [0usize; 8];
+        let mut w = [0usize; 10];
         for row in &rows {
             for (k, c) in row.iter().enumerate() {
                 w[k] = w[k].max(c.chars().count());
@@ -520,6 +564,13 @@ pub fn render_prometheus(r: &StatsReport) -> String {
             }
         }
     });
+    out.push_str("# HELP p4clone_clone_bytes_total Clone bytes per clone server and SE (the originals' ingress lengths): kind=\"requested\" (num_total_bytes_cloned).\n");
+    out.push_str("# TYPE p4clone_clone_bytes_total counter\n");
+    each_row(&mut out, &|out, labels, c| {
+        if let Some(val) = c.num_total_bytes_cloned {
+            push_sample(out, "p4clone_clone_bytes_total", labels, ",kind=\"requested\"", val);
+        }
+    });
     let rows_of = |f: fn(&CloneServerStats) -> Option<u64>| {
         r.virtual_services
             .iter()
@@ -527,6 +578,17 @@ pub fn render_prometheus(r: &StatsReport) -> String {
             .flat_map(|s| &s.clone_srvr_stats)
             .any(|c| f(c).is_some())
     };
+    if rows_of(|c| c.truncated_mtu) {
+        out.push_str(
+            "# HELP p4clone_clone_truncated_mtu_total Encapsulated clones cut to fit the egress network's MTU.\n",
+        );
+        out.push_str("# TYPE p4clone_clone_truncated_mtu_total counter\n");
+        each_row(&mut out, &|out, labels, c| {
+            if let Some(val) = c.truncated_mtu {
+                push_sample(out, "p4clone_clone_truncated_mtu_total", labels, "", val);
+            }
+        });
+    }
     if rows_of(|c| c.num_mbuf_alloc_failed) {
         out.push_str("# HELP p4clone_clone_mbuf_alloc_failed_total Clones lost for lack of packet buffers.\n");
         out.push_str("# TYPE p4clone_clone_mbuf_alloc_failed_total counter\n");
@@ -570,6 +632,8 @@ mod tests {
         let row = |ip: &str, v: Option<u64>| CloneServerStats {
             ip: ip.into(),
             num_total_pkts_cloned: v,
+            num_total_bytes_cloned: None,
+            truncated_mtu: None,
             num_mbuf_alloc_failed: v.map(|v| v / 2),
             num_driver_failures: None,
             num_succeeded: Some(0),

@@ -47,15 +47,26 @@ async fn set_counters(addr: &str, ids: &[u16], packets: u64) {
     let schema = lower::program_schema().unwrap();
     let req = schema.counter("clones_requested").unwrap().id;
     let emi = schema.counter("clones_emitted").unwrap().id;
+    let cut = schema.counter("truncated_mtu").unwrap().id;
     let mut c = Client::connect(ConnectOptions::new(addr, 1)).await.unwrap();
     let mut ups = Vec::new();
     for &i in ids {
         let v = CounterValue { packets, bytes: packets * 100 };
         ups.push(counters::set_update(req, i64::from(i), v));
         ups.push(counters::set_update(emi, i64::from(i), v));
+        ups.push(counters::set_update(cut, i64::from(i), v));
     }
     let errs = c.write(ups).await.unwrap();
     assert!(errs.is_empty(), "{errs:?}");
+}
+
+/// `truncated_mtu` packets of `ids`.
+async fn truncated_packets(addr: &str, ids: &[u16]) -> Vec<u64> {
+    let cut = lower::program_schema().unwrap().counter("truncated_mtu").unwrap().id;
+    let mut c = read_only(addr).await;
+    let want: Vec<(u32, i64)> = ids.iter().map(|&i| (cut, i64::from(i))).collect();
+    let cells = counters::read_cells(&mut c, &want).await.unwrap();
+    ids.iter().map(|&i| cells.iter().find(|(_, j, _)| *j == i64::from(i)).map_or(0, |(_, _, v)| v.packets)).collect()
 }
 
 async fn counter_packets(addr: &str, ids: &[u16]) -> Vec<(u64, u64)> {
@@ -149,10 +160,11 @@ async fn profile_edits_give_minimal_diffs_and_reset_only_that_profiles_counters(
     assert!(p.counter_resets.iter().all(|r| r.profile == "ids" && r.reason == ResetReason::ProfileChanged));
     let r = push(&cfg).await;
     assert!(r.ok(), "{r}");
-    assert_eq!(r.devices[0].counters_reset, 4);
+    assert_eq!(r.devices[0].counters_reset, 6, "2 members x (clones_requested, clones_emitted, truncated_mtu)");
     let ids1 = members(&addr, "ids").await;
     assert_eq!(&ids1[..2], &ids0[..], "member ids stay");
     assert_eq!(counter_packets(&addr, &ids1).await, vec![(0, 0); 3]);
+    assert_eq!(truncated_packets(&addr, &ids1).await, vec![0; 3], "truncated_mtu reset with them");
     assert_eq!(counter_packets(&addr, &probe).await, vec![(9, 9)]);
     assert_device_equals_intent(&cfg, &addr).await;
 

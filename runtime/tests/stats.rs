@@ -106,7 +106,7 @@ async fn stats_after_traffic_match_the_pipeline_counters() {
     assert!(table.contains("num_total_pkts_cloned"), "{table}");
     let line = table.lines().find(|l| l.contains("se-1") && l.contains("192.168.50.10")).unwrap();
     let cols: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(cols, ["se-1", "nic0", "[0]", "192.168.50.10", "5", "2", "1", "2"], "{table}");
+    assert_eq!(cols, ["se-1", "nic0", "[0]", "192.168.50.10", "5", "300", "2", "1", "2", "0"], "{table}");
     assert!(table.contains("PROC_Aggregate"));
 
     let json: serde_json::Value = serde_json::from_str(&stats::render_json(&report)).unwrap();
@@ -184,7 +184,7 @@ async fn failures_are_unknown_where_the_device_does_not_count_them() {
     assert_eq!((row.num_mbuf_alloc_failed, row.num_driver_failures), (None, None));
     let table = stats::render_table(&report);
     let line = table.lines().find(|l| l.contains("192.168.50.10") && l.contains("se-1")).unwrap();
-    assert_eq!(line.split_whitespace().collect::<Vec<_>>()[4..], ["4", "-", "-", "4"], "{table}");
+    assert_eq!(line.split_whitespace().collect::<Vec<_>>()[4..], ["4", "240", "-", "-", "4", "0"], "{table}");
     assert!(!stats::render_prometheus(&report).contains("mbuf"), "unknown values are not exported");
     task.abort();
 }

@@ -4,11 +4,15 @@
 //! plus `clone_rewrite` entry) per clone server.
 
 use super::blocks::{allocate_blocks_in, BLOCK_WIDTH};
+use super::entities::MemberEncap;
 use super::entities::{Allocation, CloneMember, MemberBlock, MemberId};
-use super::inputs::Inputs;
+use super::inputs::{EncapServer, Inputs, Server};
 use super::placement::DeviceAcc;
 use crate::diag::Diagnostic;
 use crate::model::Model;
+use crate::net::Mac;
+use crate::route::{route, NextHop};
+use std::net::IpAddr;
 
 /// The block of each key of device `di` (by key index), honouring `hints`, or
 /// `None` (reported) when the device needs more blocks than there are.
@@ -77,7 +81,35 @@ pub(super) fn blocks_and_members(
             mode: p.distribution,
             config_digest: info.digest,
         });
-        for (ci, &(ip, mac, net)) in servers.iter().enumerate() {
+        for (ci, server) in servers.iter().enumerate() {
+            let (ip, mac, net) = match *server {
+                Server::Direct(ip, mac, net) => (ip, mac, net),
+                Server::Encap(e) => {
+                    let id = MemberId(first + ci as u16);
+                    match encap_member(model, inputs, se, &e) {
+                        Ok((port, src_mac, dst_mac, vlan, enc)) => members.push(CloneMember {
+                            id,
+                            profile: p.name.clone(),
+                            se: se_info.name.to_string(),
+                            server_index: ci as u8,
+                            clone_ip: IpAddr::V4(e.remote),
+                            egress_port: port,
+                            src_mac,
+                            dst_mac,
+                            vlan,
+                            truncate: info.truncate,
+                            nat_restore: p.preserve_client_ip,
+                            config_digest: info.digest,
+                            encap: Some(enc),
+                        }),
+                        Err(msg) => errs.push(Diagnostic::error(
+                            format!("traffic_clone_profiles[{pi}].clone_servers[{ci}].encap.remote"),
+                            format!("service engine `{}`: {msg}", se_info.name),
+                        )),
+                    }
+                    continue;
+                }
+            };
             let itf = se_info.ifaces.iter().flatten().find(|i| i.net == Some(net));
             let Some(itf) = itf else {
                 let r = &model.ses[se];
@@ -124,10 +156,39 @@ pub(super) fn blocks_and_members(
                 truncate: info.truncate,
                 nat_restore: p.preserve_client_ip,
                 config_digest: info.digest,
+                encap: None,
             });
         }
     }
     blocks.sort_unstable_by_key(|b| b.first);
     members.sort_unstable_by_key(|m| m.id);
     (blocks, members)
+}
+
+/// The egress port, outer MACs, VLAN and tunnel of an encapsulated clone server
+/// as seen from SE `se` ([`crate::route`]), or why it cannot be reached.
+#[allow(clippy::type_complexity)]
+fn encap_member(
+    model: &Model<'_>,
+    inputs: &Inputs<'_>,
+    se: usize,
+    e: &EncapServer,
+) -> Result<(u32, Mac, Mac, Option<u16>, MemberEncap), String> {
+    let r = route(model, se, IpAddr::V4(e.remote))
+        .ok_or_else(|| format!("no interface reaches remote {} (directly or through a gateway)", e.remote))?;
+    let k = r.interface - model.ses[se].interfaces.start;
+    let itf = inputs.ses[se].ifaces.get(k).and_then(Option::as_ref).ok_or("its interface does not parse")?;
+    let IpAddr::V4(src) = itf.addr.addr else {
+        return Err(format!("interface for remote {} has no IPv4 address", e.remote));
+    };
+    let dst_mac = match r.next_hop {
+        NextHop::Gateway(mac) => mac,
+        NextHop::Direct => {
+            e.mac.ok_or_else(|| format!("remote {} is directly connected: `mac` is required", e.remote))?
+        }
+    };
+    let net = &model.networks[r.network];
+    let mtu = u16::try_from(net.mtu).map_err(|_| format!("MTU {} does not fit 16 bits", net.mtu))?;
+    let enc = MemberEncap { kind: e.kind, src, remote: e.remote, id: e.id, key_present: e.key_present, mtu };
+    Ok((itf.port, itf.mac, dst_mac, net.vlan, enc))
 }

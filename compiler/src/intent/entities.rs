@@ -5,12 +5,12 @@
 use p4clone_proto::program::tables;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Serialize, Serializer};
 
 use super::digest::Digest;
-use crate::config::{Distribution, Target};
+use crate::config::{Distribution, EncapKind, Target};
 use crate::net::Mac;
 
 /// The whole intent: one entry per configured device, sorted by device name.
@@ -107,6 +107,28 @@ pub struct CloneMember {
     pub nat_restore: bool,
     /// The profile's config digest.
     pub config_digest: Digest,
+    /// Encapsulated delivery (`clone_encap`); `None` = a plain clone. With it,
+    /// `dst_mac`, `src_mac` and `vlan` are the outer header's (collector or gateway
+    /// MAC, SE interface MAC, the egress network's VLAN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encap: Option<MemberEncap>,
+}
+
+/// How a member's copies are encapsulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MemberEncap {
+    /// Tunnel type.
+    pub kind: EncapKind,
+    /// Outer source: the SE interface's address.
+    pub src: Ipv4Addr,
+    /// Outer destination: the remote collector.
+    pub remote: Ipv4Addr,
+    /// VNI, GRE key or ERSPAN session id.
+    pub id: u32,
+    /// A GRE key is sent.
+    pub key_present: bool,
+    /// The egress network's MTU.
+    pub mtu: u16,
 }
 
 /// IP address family.
@@ -249,6 +271,8 @@ pub struct TableCounts {
     pub clone_sessions: usize,
     /// `clone_rewrite` entries, one per member.
     pub clone_rewrite: usize,
+    /// `clone_encap` entries, one per encapsulated member.
+    pub clone_encap: usize,
     /// `clone_classify_v4` entries.
     pub clone_classify_v4: usize,
     /// `clone_classify_v6` entries.
@@ -266,11 +290,12 @@ pub struct TableCounts {
 impl TableCounts {
     /// (table name as in the data-plane contract, entries) in full-apply order;
     /// clone sessions are listed as `clone_sessions`.
-    pub fn rows(&self) -> [(&'static str, usize); 9] {
+    pub fn rows(&self) -> [(&'static str, usize); 10] {
         [
             (tables::WIRE.name, self.wire),
             ("clone_sessions", self.clone_sessions),
             (tables::CLONE_REWRITE.name, self.clone_rewrite),
+            (tables::CLONE_ENCAP.name, self.clone_encap),
             (tables::NAT_SRC_V4.name, self.nat_src_v4),
             (tables::NAT_DST_V4.name, self.nat_dst_v4),
             (tables::NAT_SRC_V6.name, self.nat_src_v6),
@@ -295,6 +320,7 @@ impl DeviceIntent {
             wire: self.wires.len() * 2,
             clone_sessions: self.members.len(),
             clone_rewrite: self.members.len(),
+            clone_encap: self.members.iter().filter(|m| m.encap.is_some()).count(),
             clone_classify_v4: v4,
             clone_classify_v6: self.rules.len() - v4,
             nat_src_v4: nat4,

@@ -3,10 +3,11 @@
 //! with whatever cannot be compiled reported (networks, SEs, profiles, in that
 //! order, as [`crate::intent::compile`] always has).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::blocks::BLOCK_WIDTH;
 use super::digest::{profile_digest, Digest};
+use crate::config::EncapKind;
 use crate::diag::Diagnostic;
 use crate::limits::{vlan_in_range, MAX_VLAN, MIN_VLAN};
 use crate::model::Model;
@@ -34,12 +35,36 @@ pub(super) struct SeInfo<'c> {
     pub(super) ifaces: Vec<Option<IfInfo>>,
 }
 
+/// A clone server as intent sees it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Server {
+    /// On a directly connected network: (ip, mac, network index).
+    Direct(IpAddr, Mac, usize),
+    /// Behind a tunnel.
+    Encap(EncapServer),
+}
+
+/// An encapsulated clone server.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EncapServer {
+    /// Tunnel type.
+    pub(super) kind: EncapKind,
+    /// The remote collector.
+    pub(super) remote: Ipv4Addr,
+    /// Its MAC, when given (needed where it is directly connected).
+    pub(super) mac: Option<Mac>,
+    /// VNI, GRE key or ERSPAN session id.
+    pub(super) id: u32,
+    /// A GRE key is given.
+    pub(super) key_present: bool,
+}
+
 /// A clone profile as intent sees it.
 pub(super) struct ProfileInfo {
     /// The profile's config digest.
     pub(super) digest: Digest,
-    /// (ip, mac, network index) per clone server; `None` when something failed.
-    pub(super) servers: Option<Vec<(IpAddr, Mac, usize)>>,
+    /// Per clone server; `None` when something failed.
+    pub(super) servers: Option<Vec<Server>>,
     /// Bytes kept per clone.
     pub(super) truncate: u16,
 }
@@ -156,8 +181,28 @@ fn profiles(model: &Model<'_>, errs: &mut Vec<Diagnostic>) -> Vec<ProfileInfo> {
             for (ci, (cs, r)) in
                 p.clone_servers.iter().zip(&model.clone_servers[resolved.clone_servers.clone()]).enumerate()
             {
+                if let Some(e) = &r.encap {
+                    let cpath = format!("{path}.clone_servers[{ci}]");
+                    match (&e.remote, u32::try_from(e.id)) {
+                        (Ok(IpAddr::V4(remote)), Ok(id)) => servers.push(Server::Encap(EncapServer {
+                            kind: e.kind,
+                            remote: *remote,
+                            mac: r.mac.as_ref().ok().copied(),
+                            id,
+                            key_present: e.key_present,
+                        })),
+                        _ => {
+                            ok = false;
+                            errs.push(Diagnostic::error(
+                                format!("{cpath}.encap"),
+                                "the tunnel needs an IPv4 `remote` and an id that fits 32 bits",
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 match (&r.ip, &r.mac, r.network) {
-                    (Ok(ip), Ok(mac), Some(net)) => servers.push((*ip, *mac, net)),
+                    (Ok(ip), Ok(mac), Some(net)) => servers.push(Server::Direct(*ip, *mac, net)),
                     (ip, mac, net) => {
                         ok = false;
                         let cpath = format!("{path}.clone_servers[{ci}]");

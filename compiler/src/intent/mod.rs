@@ -92,8 +92,8 @@ pub use blocks::{
 pub use classify::RULE_PRIORITY;
 pub use digest::{owner_digest, profile_digest, Digest};
 pub use entities::{
-    distribution_name, Allocation, ClassifyRule, CloneMember, DeviceIntent, Family, Intent, MemberBlock, MemberId,
-    NatEntry, TableCounts, WirePair,
+    distribution_name, Allocation, ClassifyRule, CloneMember, DeviceIntent, Family, Intent, MemberBlock, MemberEncap,
+    MemberId, NatEntry, TableCounts, WirePair,
 };
 pub use summary::{summarize, DeviceSummary, Summary};
 

@@ -24,7 +24,7 @@
 //!
 //! Layout: `validator.rs` holds the graph and the look-ups the rules share; the
 //! rules are grouped by subject, one file each (`names`, `values`, `addressing`,
-//! `profiles`, `ports`, `services`, `nat`); this file runs them in order and sorts
+//! `profiles`, `encap`, `ports`, `services`, `nat`); this file runs them in order and sorts
 //! the result (`document_order`).
 //!
 //! The cost is linear in the size of the config: names are resolved through hash
@@ -37,6 +37,7 @@
 
 mod addressing;
 mod document_order;
+mod encap;
 mod names;
 mod nat;
 mod ports;
@@ -104,6 +105,9 @@ fn run(v: &mut Validator<'_, '_>) {
     v.rule_pool_server_values();
     v.rule_vips();
     v.rule_clone_server_values();
+    v.rule_encap_form();
+    v.rule_encap_values();
+    v.rule_network_gateway_mtu();
     v.rule_nat_endpoints();
     v.rule_device_addresses();
     v.rule_port_range();
@@ -115,6 +119,7 @@ fn run(v: &mut Validator<'_, '_>) {
     v.rule_clone_server_count();
     v.rule_truncate();
     v.rule_clone_server_connected();
+    v.rule_encap_reachable();
     // Device ports.
     v.rule_interface_port_clash();
     v.rule_wires();

@@ -78,6 +78,9 @@ impl Validator<'_, '_> {
             let to = tenant(model.profiles[t].tenant);
             self.reference(o, Rel::Tenant, Kind::Tenant, &prof.tenant, to, || o.field("tenant"));
             for (c, cs) in prof.clone_servers.iter().enumerate() {
+                if cs.encap.is_some() || cs.network.is_empty() {
+                    continue; // found by `rule_encap_reachable`; a missing one by `rule_encap_form`
+                }
                 let o = Obj::CloneServer(t, c);
                 let network = model.clone_servers[self.model.clone_server_index(t, c)].network.map(Obj::Network);
                 self.reference(o, Rel::Network, Kind::Network, &cs.network, network, || o.field("network"));

@@ -20,7 +20,10 @@ impl Validator<'_, '_> {
             }
         }
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
-            for c in 0..prof.clone_servers.len() {
+            for (c, cs) in prof.clone_servers.iter().enumerate() {
+                if cs.mac.is_empty() {
+                    continue; // optional with `encap`, else reported by `rule_encap_form`
+                }
                 if let Err(e) = &model.clone_servers[self.model.clone_server_index(t, c)].mac {
                     self.error(Obj::CloneServer(t, c).field("mac"), e.as_str());
                 }
@@ -98,6 +101,13 @@ impl Validator<'_, '_> {
         for (t, prof) in cfg.traffic_clone_profiles.iter().enumerate() {
             for c in 0..prof.clone_servers.len() {
                 let cs = &model.clone_servers[self.model.clone_server_index(t, c)];
+                let given = &self.cfg.traffic_clone_profiles[t].clone_servers[c];
+                if given.encap.is_some() {
+                    continue; // `rule_encap_form` reports any `subnet`/`ip` given with `encap`
+                }
+                if given.subnet.is_empty() || given.ip.is_empty() {
+                    continue; // reported by `rule_encap_form`
+                }
                 if let Err(e) = &cs.subnet {
                     self.error(Obj::CloneServer(t, c).field("subnet"), e.as_str());
                 }

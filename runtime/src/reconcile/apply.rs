@@ -253,9 +253,9 @@ impl Reconciler {
             plan.counter_resets.clear();
         } else if !plan.counter_resets.is_empty() {
             let ids = Ids::new(self.schema);
-            let mut want = Vec::with_capacity(plan.counter_resets.len() * 2);
+            let mut want = Vec::with_capacity(plan.counter_resets.len() * 3);
             for r in &plan.counter_resets {
-                for c in [ids.requested, ids.emitted].into_iter().flatten() {
+                for c in [ids.requested, ids.emitted, ids.truncated].into_iter().flatten() {
                     want.push((c, i64::from(r.member)));
                 }
             }
@@ -288,7 +288,7 @@ impl Reconciler {
         let ids = Ids::new(self.schema);
         let mut result = PushResult::new(&plan.device, &plan.address);
         result.pipeline = plan.pipeline;
-        let phases = plan.phases((ids.requested, ids.emitted));
+        let phases = plan.phases((ids.requested, ids.emitted, ids.truncated));
         let total: usize = phases.iter().map(write::UpdateList::len).sum();
         let mut offset = 0;
         for phase in phases {

@@ -39,7 +39,7 @@
 //! local state file.
 //!
 //! # Counter resets
-//! A member's `clones_requested` / `clones_emitted` cells are reset when its
+//! A member's `clones_requested` / `clones_emitted` / `truncated_mtu` cells are reset when its
 //! `clone_rewrite` entry on the device is missing (a new member: the cells may
 //! hold a former occupant's counts) or carries another profile digest or owner
 //! (the profile's configuration changed: "any configuration change of a clone
@@ -71,5 +71,5 @@ pub use keys::{entry_key, entry_value, session_value};
 pub use plan::{Change, CounterReset, Op, Plan, ResetReason};
 pub use state::{
     allocation, desired_entities, merge_allocation, parse_rewrite_metadata, read_state, rewrite_metadata, DeviceState,
-    RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE,
+    RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE, TRUNCATED_MTU_COUNTER,
 };

@@ -4,7 +4,7 @@
 use p4clone_proto::p4::v1::{Entity, Update};
 
 use super::plan::{Change, Op, Plan};
-use super::state::{DEFAULT_LEVEL, EMITTED_COUNTER, REQUESTED_COUNTER, SESSION_LEVEL};
+use super::state::{DEFAULT_LEVEL, EMITTED_COUNTER, REQUESTED_COUNTER, SESSION_LEVEL, TRUNCATED_MTU_COUNTER};
 use crate::counters;
 use crate::write::UpdateList;
 
@@ -12,7 +12,7 @@ impl Plan {
     /// The updates in apply order, split in phases (see [`crate::reconcile`]).
     /// `ids` gives (requested, emitted) counter ids. Planned changes are sent
     /// from where they are (no copy of their entities).
-    pub(super) fn phases(&self, counter_ids: (Option<u32>, Option<u32>)) -> Vec<Phase<'_>> {
+    pub(super) fn phases(&self, counter_ids: (Option<u32>, Option<u32>, Option<u32>)) -> Vec<Phase<'_>> {
         let mut phases = Vec::new();
         fn group<'a>(phases: &mut Vec<Phase<'a>>, changes: &'a [Change], op: Op, levels: &[u8]) {
             for &l in levels {
@@ -31,7 +31,11 @@ impl Plan {
         let mut updates = Vec::new();
         let mut names = Vec::new();
         for r in &self.counter_resets {
-            for (c, n) in [(counter_ids.0, REQUESTED_COUNTER), (counter_ids.1, EMITTED_COUNTER)] {
+            for (c, n) in [
+                (counter_ids.0, REQUESTED_COUNTER),
+                (counter_ids.1, EMITTED_COUNTER),
+                (counter_ids.2, TRUNCATED_MTU_COUNTER),
+            ] {
                 if let Some(c) = c {
                     updates.push(counters::reset_update(c, i64::from(r.member)));
                     names.push(format!("{n}[{}]", r.member));
@@ -115,7 +119,7 @@ mod tests {
             }],
         };
         let order: Vec<String> = plan
-            .phases((Some(1), Some(2)))
+            .phases((Some(1), Some(2), Some(3)))
             .into_iter()
             .flat_map(|p| (0..UpdateList::len(&p)).map(move |i| p.name(i)).collect::<Vec<_>>())
             .collect();
@@ -133,9 +137,10 @@ mod tests {
                 "mod-classify",
                 "ins-classify",
                 "clones_requested[5]",
-                "clones_emitted[5]"
+                "clones_emitted[5]",
+                "truncated_mtu[5]"
             ]
         );
-        assert_eq!(plan.write_count(), 4 + 2 + 4 + 2);
+        assert_eq!(plan.write_count(), 4 + 2 + 4 + 3);
     }
 }

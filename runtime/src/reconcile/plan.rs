@@ -9,7 +9,7 @@ use p4clone_proto::p4::v1::{update, Entity};
 use p4clone_proto::schema::P4Schema;
 use serde::Serialize;
 
-use super::state::{EMITTED_COUNTER, REQUESTED_COUNTER};
+use super::state::{EMITTED_COUNTER, REQUESTED_COUNTER, TRUNCATED_MTU_COUNTER};
 use crate::describe;
 use crate::pipeline::PipelineStatus;
 
@@ -121,7 +121,7 @@ pub enum ResetReason {
     ProfileChanged,
 }
 
-/// A member whose `clones_requested` and `clones_emitted` cells are reset.
+/// A member whose `clones_requested`, `clones_emitted` and `truncated_mtu` cells are reset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CounterReset {
     /// Member id = counter index.
@@ -162,7 +162,7 @@ impl Plan {
 
     /// Number of updates the plan writes (each counter reset is two).
     pub fn write_count(&self) -> usize {
-        self.inserts.len() + self.modifies.len() + self.deletes.len() + 2 * self.counter_resets.len()
+        self.inserts.len() + self.modifies.len() + self.deletes.len() + 3 * self.counter_resets.len()
     }
 }
 
@@ -197,7 +197,7 @@ impl fmt::Display for Plan {
         for r in &self.counter_resets {
             writeln!(
                 f,
-                "  0 reset {REQUESTED_COUNTER}[{m}] {EMITTED_COUNTER}[{m}] (profile {}, se {}: {})",
+                "  0 reset {REQUESTED_COUNTER}[{m}] {EMITTED_COUNTER}[{m}] {TRUNCATED_MTU_COUNTER}[{m}] (profile {}, se {}: {})",
                 r.profile,
                 r.se,
                 match r.reason {

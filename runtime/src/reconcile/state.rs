@@ -23,6 +23,8 @@ pub const REWRITE_TABLE: &str = program::tables::CLONE_REWRITE.name;
 pub const REQUESTED_COUNTER: &str = program::counters::CLONES_REQUESTED.name;
 /// Name of the emitted-clones counter.
 pub const EMITTED_COUNTER: &str = program::counters::CLONES_EMITTED.name;
+/// Name of the counter of encapsulated clones cut to the MTU.
+pub const TRUNCATED_MTU_COUNTER: &str = program::counters::TRUNCATED_MTU.name;
 
 /// What the program owns on a device, as read.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -92,6 +94,7 @@ pub(super) struct Ids {
     pub(super) rewrite: Option<u32>,
     pub(super) requested: Option<u32>,
     pub(super) emitted: Option<u32>,
+    pub(super) truncated: Option<u32>,
     levels: HashMap<u32, u8>,
 }
 
@@ -124,6 +127,7 @@ impl Ids {
             rewrite: schema.table(REWRITE_TABLE).ok().map(|t| t.id),
             requested: schema.counter(REQUESTED_COUNTER).ok().map(|c| c.id),
             emitted: schema.counter(EMITTED_COUNTER).ok().map(|c| c.id),
+            truncated: schema.counter(TRUNCATED_MTU_COUNTER).ok().map(|c| c.id),
             levels,
         }
     }

@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! cargo bench -p p4clone-pipeline --bench burst_cost --no-run
-//! valgrind --tool=callgrind --toggle-collect='*process_burst*' target/release/deps/burst_cost-<hash> PCT
+//! valgrind --tool=callgrind --toggle-collect='*process_burst*' target/release/deps/burst_cost-<hash> PCT [vxlan]
 //! ```
+//! With `vxlan`, every member also has a `clone_encap` VXLAN entry: every clone is
+//! encapsulated (outer Ethernet + IPv4 + UDP + VXLAN, the flow hash as source port).
 //! Instructions per frame = callgrind's `Ir` / 32,000.
 
 mod common;
@@ -18,7 +20,11 @@ const BURSTS: usize = 1000;
 
 fn main() {
     let pct: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
+    let vxlan = std::env::args().skip(1).any(|a| a == "vxlan");
     let p = loaded();
+    if vxlan {
+        load(&p, encap_ops());
+    }
     let frames = frames(POOL, pct, 0xC0FFEE + pct);
     let rx = rx(&frames);
     let mut worker = WorkerState::new();
@@ -29,5 +35,6 @@ fn main() {
         p.process_burst(&rx[at..at + BURST], &mut worker, &mut out);
         emitted += out.len();
     }
-    println!("{pct}% matching: {} frames in, {emitted} emitted", BURSTS * BURST);
+    let how = if vxlan { ", clones VXLAN-encapsulated" } else { "" };
+    println!("{pct}% matching{how}: {} frames in, {emitted} emitted", BURSTS * BURST);
 }

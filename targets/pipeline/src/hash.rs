@@ -106,6 +106,18 @@ pub fn flow_hash_v6(src: u128, sport: u16, dst: u128, dport: u16, proto: u8) -> 
     crc32(&flow_key_v6(src, sport, dst, dport, proto))
 }
 
+/// The VXLAN source port of a flow: `hash(.., 49152, .., 16384)` =
+/// 49152 + `hash` % 16384 (entropy for ECMP, the dynamic port range).
+#[inline]
+pub fn encap_sport(hash: u32) -> u16 {
+    ENCAP_SPORT_BASE + (hash % ENCAP_SPORT_RANGE) as u16
+}
+
+/// First VXLAN source port (the dynamic port range 49152..=65535).
+pub const ENCAP_SPORT_BASE: u16 = 49_152;
+/// Number of VXLAN source ports.
+pub const ENCAP_SPORT_RANGE: u32 = 16_384;
+
 /// `hash % member_count` as the `hash` extern computes it (`member_count` must be non-zero).
 #[inline]
 pub fn member_offset(hash: u32, member_count: u16) -> u16 {

@@ -56,6 +56,7 @@
 
 pub mod csum;
 pub mod emit;
+mod encap;
 pub mod hash;
 mod mem;
 pub mod pipeline;
@@ -71,12 +72,12 @@ pub use pipeline::{Pipeline, TableSizes, WorkerState, WriteBatch, BURST};
 pub use state::{Counter, CounterValue, Diag, PortCounter, PortStats, COUNTER_SIZE, RR_CURSOR_SIZE};
 pub use table::{
     ActionValues, ClassifyAction, ClassifyEntry, ClassifyEntryV4, ClassifyEntryV6, ClassifyKey, ClassifyKeyV4,
-    ClassifyKeyV6, ClassifyRecord, ClassifyTable, CloneSession, CloneSessionEntry, EntryOp, EntryValues, Family,
-    MatchValues, NatAction, NatActionV4, NatActionV6, NatDir, NatEntry, NatEntryV4, NatEntryV6, NatKey, NatKeyV4,
-    NatKeyV6, NatTable, Op, Port, Replica, RewriteAction, RewriteEntry, RewriteParams, RewriteTable, Schema, SessionOp,
-    Table, TableError, TableId, TableOp, Ternary, ValuesOp, WireAction, WireEntry, WireTable, CLASSIFY_V4, CLASSIFY_V6,
-    CLONE_REWRITE, DROP_PORT, MODE_FLOW_HASH, MODE_ROUND_ROBIN, NAT_DST_V4, NAT_DST_V6, NAT_SRC_V4, NAT_SRC_V6, V4, V6,
-    WIRE,
+    ClassifyKeyV6, ClassifyRecord, ClassifyTable, CloneSession, CloneSessionEntry, EncapAction, EncapEntry, EncapTable,
+    EntryOp, EntryValues, Family, MatchValues, NatAction, NatActionV4, NatActionV6, NatDir, NatEntry, NatEntryV4,
+    NatEntryV6, NatKey, NatKeyV4, NatKeyV6, NatTable, Op, Outer, Port, Replica, RewriteAction, RewriteEntry,
+    RewriteParams, RewriteTable, Schema, SessionOp, Table, TableError, TableId, TableOp, Ternary, ValuesOp, WireAction,
+    WireEntry, WireTable, CLASSIFY_V4, CLASSIFY_V6, CLONE_ENCAP, CLONE_REWRITE, DROP_PORT, ENCAP_SIZE, ERSPAN_SEQ_SIZE,
+    MODE_FLOW_HASH, MODE_ROUND_ROBIN, NAT_DST_V4, NAT_DST_V6, NAT_SRC_V4, NAT_SRC_V6, V4, V6, WIRE,
 };
 
 /// Compile-time check that the pipeline can be shared between workers.

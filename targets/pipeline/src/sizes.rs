@@ -21,3 +21,7 @@ pub const NAT_V4_SIZE: usize = 65_536;
 pub const NAT_V6_SIZE: usize = 16_384;
 /// Highest clone session id BMv2 accepts (32768 is refused).
 pub const MAX_SESSION_ID: u16 = 32_767;
+/// Size of `clone_encap`.
+pub const ENCAP_SIZE: usize = 32_768;
+/// Cells of the `erspan_seq` register (indexed by member id).
+pub const ERSPAN_SEQ_SIZE: usize = 32_768;

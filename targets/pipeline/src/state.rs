@@ -22,11 +22,11 @@
 //! `alloc_failed` and `driver_failed` belong to the port backends, which call
 //! [`crate::Pipeline::add_diag`]. They are plain atomics, since failures are rare.
 
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::mem::HugeBuf;
-use crate::sizes::{CLASSIFY_V4_SIZE, CLASSIFY_V6_SIZE, PORT_COUNT};
+use crate::sizes::{CLASSIFY_V4_SIZE, CLASSIFY_V6_SIZE, ERSPAN_SEQ_SIZE, PORT_COUNT};
 
 /// Size of the member-indexed counters and of `rr_cursor`.
 pub const COUNTER_SIZE: usize = 32_768;
@@ -54,6 +54,9 @@ pub enum Counter {
     /// Diagnostic, indexed by `egress_rid`: a clone dropped because
     /// `clone_rewrite` missed with the `clone_rewrite_miss` default.
     CloneRewriteMiss,
+    /// `truncated_mtu` (P4Info 0x12000003), indexed by `egress_rid`: an
+    /// encapsulated clone cut to fit its network's MTU.
+    TruncatedMtu,
 }
 
 /// Per-port counters.
@@ -97,7 +100,9 @@ pub(crate) mod layout {
     /// The four member-indexed counters of member `m` share one 64-byte line:
     /// cells `MEMBERS + 4m + k`, k = requested, emitted, no_session, rewrite_miss.
     pub const MEMBERS: usize = PORT_DROP + PORT_COUNT;
-    pub const DIRECT_V4: usize = MEMBERS + 4 * COUNTER_SIZE;
+    /// `truncated_mtu`, one cell per member (rare: kept off the hot line).
+    pub const TRUNCATED_MTU: usize = MEMBERS + 4 * COUNTER_SIZE;
+    pub const DIRECT_V4: usize = TRUNCATED_MTU + COUNTER_SIZE;
     pub const DIRECT_V6: usize = DIRECT_V4 + CLASSIFY_V4_SIZE;
     pub const CELLS: usize = DIRECT_V6 + CLASSIFY_V6_SIZE;
 
@@ -108,6 +113,7 @@ pub(crate) mod layout {
             Counter::ClonesEmitted => 1,
             Counter::CloneNoSession => 2,
             Counter::CloneRewriteMiss => 3,
+            Counter::TruncatedMtu => return TRUNCATED_MTU + m,
         };
         MEMBERS + 4 * m + k
     }
@@ -355,6 +361,43 @@ impl RrCursor {
     }
 
     pub(crate) fn all(&self) -> Vec<u16> {
+        self.cells.iter().map(|c| c.load(Relaxed)).collect()
+    }
+}
+
+/// The `erspan_seq` register (`bit<32>` × [`ERSPAN_SEQ_SIZE`]): the sequence
+/// number of each member's next ERSPAN copy.
+pub(crate) struct ErspanSeq {
+    cells: Box<[AtomicU32]>,
+}
+
+impl ErspanSeq {
+    pub(crate) fn new() -> Self {
+        ErspanSeq { cells: (0..ERSPAN_SEQ_SIZE).map(|_| AtomicU32::new(0)).collect() }
+    }
+
+    /// `erspan_seq.read(s, i); erspan_seq.write(i, s + 1)`: returns `s`. An index out
+    /// of range reads 0 and writes nothing (as BMv2).
+    #[inline]
+    pub(crate) fn next(&self, index: u16) -> u32 {
+        self.cells.get(usize::from(index)).map_or(0, |c| c.fetch_add(1, Relaxed))
+    }
+
+    pub(crate) fn get(&self, index: usize) -> Option<u32> {
+        self.cells.get(index).map(|c| c.load(Relaxed))
+    }
+
+    pub(crate) fn set(&self, index: usize, v: u32) -> bool {
+        match self.cells.get(index) {
+            Some(c) => {
+                c.store(v, Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn all(&self) -> Vec<u32> {
         self.cells.iter().map(|c| c.load(Relaxed)).collect()
     }
 }

@@ -233,9 +233,9 @@ mod tests {
     #[test]
     fn embedded_program_binds() {
         let p = program();
-        assert_eq!(p.tables.len(), 8);
-        assert_eq!(p.counters.len(), 2);
-        assert_eq!(p.registers.len(), 1);
+        assert_eq!(p.tables.len(), 9);
+        assert_eq!(p.counters.len(), 3);
+        assert_eq!(p.registers.len(), 2);
         assert_eq!(
             tables::find(&p.tables, 0x0200_0004).unwrap().info.name,
             p4clone_proto::program::tables::CLONE_REWRITE.name
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn wildcard_fills_expand_lazily() {
-        let fill = Fill::RrCursor { value: 3, cells: 5 };
+        let fill = Fill::Register { reg: registers::Reg::RrCursor, value: 3, cells: 5 };
         let planned =
             Planned { ops: vec![TableOp::WriteRrCursor { index: 9, value: 1 }], fill: Some(fill), side: vec![] };
         let ops: Vec<TableOp> = planned.into_ops().collect();

@@ -160,7 +160,7 @@ async fn default_actions_can_be_modified_read_and_reset() {
     );
     // All tables' defaults at once.
     let all = r.read_tables(TableEntry { is_default_action: true, ..Default::default() }).await;
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 9);
     // MODIFY without an action resets the default (and its metadata).
     r.write(vec![upd(Ty::Modify, E::TableEntry(default_key.clone()))]).await.unwrap();
     assert_eq!(r.read_tables(default_key.clone()).await, initial);

@@ -20,7 +20,13 @@ impl<'a> Converter<'a> {
             }
             match &n.subnet {
                 Some(subnet) => {
-                    let net = Network { name: n.name.clone(), subnet: subnet.clone(), vlan: n.vlan };
+                    let net = Network {
+                        name: n.name.clone(),
+                        subnet: subnet.clone(),
+                        vlan: n.vlan,
+                        gateway: None,
+                        mtu: None,
+                    };
                     self.networks.insert(n.name.clone(), (None, net));
                 }
                 None => self.errors.push(ImportError::Site {
@@ -62,7 +68,8 @@ impl<'a> Converter<'a> {
                 }
             },
         };
-        let net = Network { name: n.id.name.clone(), subnet, vlan: over.and_then(|o| o.vlan) };
+        let net =
+            Network { name: n.id.name.clone(), subnet, vlan: over.and_then(|o| o.vlan), gateway: None, mtu: None };
         self.networks.insert(n.id.name.clone(), (Some(n), net.clone()));
         Some(net)
     }

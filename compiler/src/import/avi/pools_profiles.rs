@@ -197,6 +197,6 @@ impl<'a> Converter<'a> {
             }
         };
         let subnet = subnet.unwrap_or_else(|| network.subnet.clone());
-        Some(CloneServer { network: network.name, subnet, ip: ip.to_string(), mac })
+        Some(CloneServer { network: network.name, subnet, ip: ip.to_string(), mac, encap: None })
     }
 }

@@ -118,6 +118,26 @@ pub fn base_ops() -> Vec<TableOp> {
     ops
 }
 
+/// A `clone_encap` VXLAN entry for every member: every clone is encapsulated.
+pub fn encap_ops() -> Vec<TableOp> {
+    let mut ops = Vec::new();
+    for profile in 0..PROFILES {
+        for s in 0..SERVERS {
+            let member = first_member(profile) + s;
+            let outer = Outer { src_addr: [192, 168, 50, 2], dst_addr: [198, 51, 100, s as u8], mtu: 1500 };
+            ops.push(TableOp::insert(
+                CLONE_ENCAP,
+                EncapEntry {
+                    member,
+                    action: EncapAction::Vxlan { outer, vni: u32::from(member) },
+                    metadata: b"0123456789abcdef".to_vec(),
+                },
+            ));
+        }
+    }
+    ops
+}
+
 /// A pipeline with the whole configuration loaded (batches of 1000).
 pub fn loaded() -> Pipeline {
     let p = Pipeline::new();

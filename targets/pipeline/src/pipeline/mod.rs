@@ -46,7 +46,7 @@ mod write;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::state::{Counter, CounterStore, CounterValue, Diag, RrCursor};
+use crate::state::{Counter, CounterStore, CounterValue, Diag, ErspanSeq, RrCursor};
 use crate::sync::{LeftRight, WriterToken};
 use crate::table::fast_hash::FastBuild;
 use crate::table::instance::{Tables, TablesChange};
@@ -97,6 +97,7 @@ pub struct Pipeline {
     writer: Mutex<Writer>,
     counters: Arc<CounterStore>,
     rr: RrCursor,
+    erspan_seq: ErspanSeq,
 }
 
 impl Default for Pipeline {
@@ -122,6 +123,7 @@ impl Pipeline {
             writer: Mutex::new(Writer { token, st: WriterState::default(), log: Vec::new() }),
             counters: CounterStore::new(),
             rr: RrCursor::new(),
+            erspan_seq: ErspanSeq::new(),
         }
     }
 

@@ -3,12 +3,15 @@
 use super::nat_restore::nat_restore;
 use super::{Pipeline, BURST};
 use crate::emit::{CloneFrame, Emit, EmitBatch, EmitKind, RxFrame};
+use crate::encap::{self, OuterL2, PerCopy};
 use crate::hash;
 use crate::mem::prefetch;
-use crate::state::{layout, Counter, Shard, ShardLease, COUNTER_SIZE};
+use crate::state::{layout, Counter, ErspanSeq, Shard, ShardLease, COUNTER_SIZE};
 use crate::table::instance::{FamilyTables, Tables};
 use crate::table::ternary::{Hashes, PREFETCH_TUPLES};
-use crate::table::{ClassifyAction, Family, Replica, RewriteAction, RewriteParams, DROP_PORT, MODE_FLOW_HASH, V4, V6};
+use crate::table::{
+    ClassifyAction, EncapAction, Family, Replica, RewriteAction, RewriteParams, DROP_PORT, MODE_FLOW_HASH, V4, V6,
+};
 use crate::wire::{self, EthernetFrame, ParsedFrame, L3};
 use crate::Port;
 
@@ -144,7 +147,7 @@ impl Pipeline {
         let shard = &*lease.shard;
         let t = self.tables.read(lease.stripe);
         let t: &Tables = &t;
-        let mut cx = Egress { t, shard, emits, arena };
+        let mut cx = Egress { t, erspan_seq: &self.erspan_seq, shard, emits, arena };
         for (c, chunk) in frames.chunks(BURST).enumerate() {
             stages.clear();
             for f in chunk {
@@ -218,6 +221,7 @@ impl Pipeline {
 /// Pass 4's view of a burst: the tables, the worker's counters and the output.
 struct Egress<'a> {
     t: &'a Tables,
+    erspan_seq: &'a ErspanSeq,
     shard: &'a Shard,
     emits: &'a mut Vec<Emit>,
     arena: &'a mut Vec<u8>,
@@ -299,6 +303,13 @@ impl Egress<'_> {
         if r.egress_port == DROP_PORT {
             return;
         }
+        if hit {
+            let a = self.t.encap.action(rid);
+            if let Some(overhead) = encap::overhead(&a) {
+                self.egress_encap(idx, data, p, r, &params, &a, overhead, packet_length_bytes);
+                return;
+            }
+        }
         let cut = |total: usize, truncate_len: u16| {
             let mut n = total;
             if truncate_len != 0 {
@@ -371,4 +382,88 @@ impl Egress<'_> {
         });
         self.shard.add(layout::PORT_TX + usize::from(r.egress_port), n as u64);
     }
+
+    /// The egress of an encapsulated clone (`clone_encap` hit): the original frame,
+    /// NAT-restored if asked, behind outer L2 (the rewrite's MACs and VLAN), IPv4 and
+    /// tunnel headers; cut to `truncate_len` and to the MTU, counted in `truncated_mtu`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn egress_encap(
+        &mut self,
+        idx: u32,
+        data: &[u8],
+        p: &ParsedFrame,
+        r: &Replica,
+        params: &RewriteParams,
+        a: &EncapAction,
+        overhead: u16,
+        packet_length_bytes: u32,
+    ) {
+        let rid = r.instance;
+        // `(bit<16>)standard_metadata.packet_length`: the original's ingress length.
+        let frame_len = data.len() as u16;
+        let len = encap::lengths(frame_len, params.truncate_len, a.mtu(), overhead);
+        if len.mtu_cut && usize::from(rid) < COUNTER_SIZE {
+            self.shard.add(layout::member(Counter::TruncatedMtu, rid.into()), data.len() as u64);
+        }
+        let l2 = OuterL2 { dst: params.dst_mac, src: params.src_mac, vid: params.vlan_id & 0x0FFF };
+        let mut c = PerCopy::default();
+        match a {
+            EncapAction::Vxlan { .. } => c.sport = encap_sport(data, p),
+            EncapAction::Erspan { .. } => {
+                c.seq = self.erspan_seq.next(rid);
+                // Only ERSPAN carries the original VLAN.
+                c.inner_tci = if p.vlan { data.get(14..16).map(|b| u16::from_be_bytes([b[0], b[1]])) } else { None };
+            }
+            EncapAction::Gre { .. } | EncapAction::None => {}
+        }
+        let arena = &mut *self.arena;
+        let head_start = arena.len();
+        encap::push_outer(arena, &l2, a, &len, &c);
+        let old_l2 = usize::from(p.l2_len);
+        arena.extend_from_slice(data.get(..old_l2).unwrap_or(&[]));
+        let tail_offset = if params.nat_restore && nat_restore(self.t, data, p, arena) { p.l4_end() } else { old_l2 };
+        let head_len = arena.len() - head_start;
+        let outer_len = usize::from(l2.len()) + usize::from(overhead);
+        let full = outer_len + data.len();
+        // `truncate(outer_l2_len + encap_len + kept_len)` when something was cut
+        // (16-bit sum, as in the program).
+        let mut n = if len.kept != frame_len {
+            full.min(usize::from(l2.len().wrapping_add(overhead).wrapping_add(len.kept)))
+        } else {
+            full
+        };
+        if packet_length_bytes != 0 {
+            n = n.min(packet_length_bytes as usize);
+        }
+        self.emits.push(Emit {
+            port: r.egress_port,
+            input: idx,
+            kind: EmitKind::Clone(CloneFrame {
+                member: rid,
+                head_start: head_start as u32,
+                head_len: head_len as u32,
+                tail_offset: tail_offset as u32,
+                len: n as u32,
+            }),
+        });
+        self.shard.add(layout::PORT_TX + usize::from(r.egress_port), n as u64);
+    }
+}
+
+/// `meta.encap_sport`: 49152 + the symmetric flow hash % 16384, over the frame as
+/// received (before any NAT restore).
+fn encap_sport(data: &[u8], p: &ParsedFrame) -> u16 {
+    let h = match p.l3 {
+        L3::Ipv4 { .. } => {
+            let (s, d) = V4::frame_addrs(data, p);
+            V4::flow_hash(s, p.l4_src_port, d, p.l4_dst_port, p.ip_proto)
+        }
+        L3::Ipv6 { .. } => {
+            let (s, d) = V6::frame_addrs(data, p);
+            V6::flow_hash(s, p.l4_src_port, d, p.l4_dst_port, p.ip_proto)
+        }
+        L3::None => 0,
+    };
+    hash::encap_sport(h)
 }

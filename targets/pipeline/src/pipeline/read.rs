@@ -163,4 +163,15 @@ impl Pipeline {
     pub fn rr_cursors(&self) -> Vec<u16> {
         self.rr.all()
     }
+
+    /// One `erspan_seq` cell.
+    pub fn erspan_seq(&self, index: u32) -> Result<u32, TableError> {
+        let i = check_index("erspan_seq index", index, crate::sizes::ERSPAN_SEQ_SIZE)?;
+        Ok(self.erspan_seq.get(i).unwrap_or(0))
+    }
+
+    /// All `erspan_seq` cells.
+    pub fn erspan_seqs(&self) -> Vec<u32> {
+        self.erspan_seq.all()
+    }
 }

@@ -4,8 +4,9 @@
 use std::sync::MutexGuard;
 
 use super::{check_index, reset_diags_with, Pipeline, Writer};
+use crate::sizes::ERSPAN_SEQ_SIZE;
 use crate::state::{
-    layout, Counter, CounterStore, CounterValue, Diag, PortCounter, RrCursor, COUNTER_SIZE, RR_CURSOR_SIZE,
+    layout, Counter, CounterStore, CounterValue, Diag, ErspanSeq, PortCounter, RrCursor, COUNTER_SIZE, RR_CURSOR_SIZE,
 };
 use crate::table::instance::{InTables, Tables, TablesChange};
 use crate::table::store::{WriteCtx, WriterState};
@@ -44,6 +45,7 @@ pub struct WriteBatch<'a> {
     log: &'a mut Vec<TablesChange>,
     counters: &'a CounterStore,
     rr: &'a RrCursor,
+    erspan_seq: &'a ErspanSeq,
 }
 
 impl WriteBatch<'_> {
@@ -129,6 +131,13 @@ impl WriteBatch<'_> {
         self.rr.set(i, value);
         Ok(())
     }
+
+    /// Sets one `erspan_seq` cell (immediate).
+    pub fn write_erspan_seq(&mut self, index: u32, value: u32) -> Result<(), TableError> {
+        let i = check_index("erspan_seq index", index, ERSPAN_SEQ_SIZE)?;
+        self.erspan_seq.set(i, value);
+        Ok(())
+    }
 }
 
 impl ApplyOp for WriteBatch<'_> {
@@ -143,6 +152,9 @@ impl ApplyOp for WriteBatch<'_> {
     }
     fn write_rr_cursor(&mut self, index: u32, value: u16) -> Result<(), TableError> {
         WriteBatch::write_rr_cursor(self, index, value)
+    }
+    fn write_erspan_seq(&mut self, index: u32, value: u32) -> Result<(), TableError> {
+        WriteBatch::write_erspan_seq(self, index, value)
     }
 }
 
@@ -166,7 +178,14 @@ impl Pipeline {
     pub fn write<R>(&self, f: impl FnOnce(&mut WriteBatch<'_>) -> R) -> R {
         let mut commit = Commit { p: self, w: self.lock_writer() };
         let Writer { token, st, log } = &mut *commit.w;
-        let mut batch = WriteBatch { t: self.tables.back_mut(token), st, log, counters: &self.counters, rr: &self.rr };
+        let mut batch = WriteBatch {
+            t: self.tables.back_mut(token),
+            st,
+            log,
+            counters: &self.counters,
+            rr: &self.rr,
+            erspan_seq: &self.erspan_seq,
+        };
         f(&mut batch)
     }
 
@@ -182,6 +201,13 @@ impl Pipeline {
         let i = check_index("counter index", index, COUNTER_SIZE)?;
         self.counters.write(layout::member(c, i), v);
         reset_diags_with(&self.counters, c, index, v);
+        Ok(())
+    }
+
+    /// Sets one `erspan_seq` cell.
+    pub fn set_erspan_seq(&self, index: u32, value: u32) -> Result<(), TableError> {
+        let i = check_index("erspan_seq index", index, ERSPAN_SEQ_SIZE)?;
+        self.erspan_seq.set(i, value);
         Ok(())
     }
 

@@ -90,6 +90,8 @@ pub enum TableId {
     NatSrcV6,
     /// `nat_dst_v6`.
     NatDstV6,
+    /// `clone_encap`.
+    CloneEncap,
     /// The clone sessions of the replication engine.
     CloneSessions,
     /// Counters and registers (for index errors).

@@ -3,6 +3,7 @@
 
 use super::classify::{ClassifyTable, CLASSIFY_V4, CLASSIFY_V6};
 use super::contract::{EntryOp, EntryValues, Op, Schema, Table, TableError, TableId, ValuesOp};
+use super::encap::{EncapTable, CLONE_ENCAP};
 use super::family::{NatDir, V4, V6};
 use super::instance::InTables;
 use super::members::{CloneSessionEntry, RewriteTable, SessionOp, CLONE_REWRITE};
@@ -48,6 +49,10 @@ macro_rules! with_table {
                 let $t = $crate::table::NAT_DST_V6;
                 $body
             }
+            $crate::table::TableId::CloneEncap => {
+                let $t = $crate::table::CLONE_ENCAP;
+                $body
+            }
             $crate::table::TableId::CloneSessions | $crate::table::TableId::State => $other,
         }
     };
@@ -56,7 +61,7 @@ pub(crate) use with_table;
 
 impl TableId {
     /// The P4Info tables, in P4Info order.
-    pub const P4_TABLES: [TableId; 8] = [
+    pub const P4_TABLES: [TableId; 9] = [
         TableId::Wire,
         TableId::ClassifyV4,
         TableId::ClassifyV6,
@@ -65,6 +70,7 @@ impl TableId {
         TableId::NatDstV4,
         TableId::NatSrcV6,
         TableId::NatDstV6,
+        TableId::CloneEncap,
     ];
 
     /// The P4Info name (or a descriptive name for non-P4Info objects).
@@ -97,6 +103,8 @@ pub enum TableOp {
     ClassifyV6(EntryOp<ClassifyTable<V6>>),
     /// A write to `clone_rewrite`.
     CloneRewrite(EntryOp<RewriteTable>),
+    /// A write to `clone_encap`.
+    CloneEncap(EntryOp<EncapTable>),
     /// A write to `nat_src_v4` / `nat_dst_v4`.
     NatV4(NatDir, EntryOp<NatTable<V4>>),
     /// A write to `nat_src_v6` / `nat_dst_v6`.
@@ -119,6 +127,13 @@ pub enum TableOp {
         /// New value.
         value: u16,
     },
+    /// MODIFY of one `erspan_seq` register cell.
+    WriteErspanSeq {
+        /// Index (member id).
+        index: u32,
+        /// New value.
+        value: u32,
+    },
 }
 
 /// What a [`TableOp`] is applied to (the pipeline's write batch): one method per
@@ -132,6 +147,8 @@ pub(crate) trait ApplyOp {
     fn write_counter(&mut self, c: Counter, index: u32, v: CounterValue) -> Result<(), TableError>;
     /// An `rr_cursor` cell write.
     fn write_rr_cursor(&mut self, index: u32, value: u16) -> Result<(), TableError>;
+    /// An `erspan_seq` cell write.
+    fn write_erspan_seq(&mut self, index: u32, value: u32) -> Result<(), TableError>;
 }
 
 impl TableOp {
@@ -142,11 +159,13 @@ impl TableOp {
             TableOp::ClassifyV4(op) => a.table(CLASSIFY_V4, op),
             TableOp::ClassifyV6(op) => a.table(CLASSIFY_V6, op),
             TableOp::CloneRewrite(op) => a.table(CLONE_REWRITE, op),
+            TableOp::CloneEncap(op) => a.table(CLONE_ENCAP, op),
             TableOp::NatV4(dir, op) => a.table(NatTable { family: V4, dir }, op),
             TableOp::NatV6(dir, op) => a.table(NatTable { family: V6, dir }, op),
             TableOp::CloneSession(op) => a.clone_session(op),
             TableOp::WriteCounter { counter, index, value } => a.write_counter(counter, index, value),
             TableOp::WriteRrCursor { index, value } => a.write_rr_cursor(index, value),
+            TableOp::WriteErspanSeq { index, value } => a.write_erspan_seq(index, value),
         }
     }
 
@@ -253,6 +272,7 @@ table_op_from! {
     ClassifyTable<V4> => |_t, op| TableOp::ClassifyV4(op);
     ClassifyTable<V6> => |_t, op| TableOp::ClassifyV6(op);
     RewriteTable => |_t, op| TableOp::CloneRewrite(op);
+    EncapTable => |_t, op| TableOp::CloneEncap(op);
     NatTable<V4> => |t, op| TableOp::NatV4(t.dir, op);
     NatTable<V6> => |t, op| TableOp::NatV6(t.dir, op);
 }

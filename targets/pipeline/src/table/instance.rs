@@ -2,6 +2,7 @@
 //! table's store sits in it ([`InTables`]).
 
 use super::classify::{ClassifyStore, ClassifyTable};
+use super::encap::{EncapStore, EncapTable};
 use super::family::{Family, NatDir, V4, V6};
 use super::fast_hash::FastBuild;
 use super::members::{MemberStore, RewriteTable};
@@ -22,6 +23,8 @@ pub struct Tables {
     pub(crate) classify_v6: ClassifyStore<V6>,
     /// `clone_rewrite` and the clone sessions.
     pub(crate) members: MemberStore,
+    /// `clone_encap`.
+    pub(crate) encap: EncapStore,
     /// `nat_src_v4`, `nat_dst_v4`.
     pub(crate) nat_v4: [NatStore<V4>; 2],
     /// `nat_src_v6`, `nat_dst_v6`.
@@ -36,6 +39,7 @@ impl Tables {
             classify_v4: ClassifyStore::new(build),
             classify_v6: ClassifyStore::new(build),
             members: MemberStore::new(),
+            encap: EncapStore::new(),
             nat_v4: [NatStore::new(build), NatStore::new(build)],
             nat_v6: [NatStore::new(build), NatStore::new(build)],
         }
@@ -126,6 +130,15 @@ impl InTables for RewriteTable {
     }
     fn store_mut(self, t: &mut Tables) -> &mut MemberStore {
         &mut t.members
+    }
+}
+
+impl InTables for EncapTable {
+    fn store(self, t: &Tables) -> &EncapStore {
+        &t.encap
+    }
+    fn store_mut(self, t: &mut Tables) -> &mut EncapStore {
+        &mut t.encap
     }
 }
 

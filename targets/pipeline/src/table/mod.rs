@@ -31,7 +31,7 @@
 //! | `contract` | [`Table`], [`Schema`], contract values, [`Op`], [`TableError`] |
 //! | `dispatch` | table id → table type, [`TableOp`] |
 //! | `family` | [`V4`] / [`V6`]: what differs between the `_v4` and `_v6` tables |
-//! | `wire`, `classify`, `members`, `nat` | the table definitions (`members`: `clone_rewrite` and the clone sessions) |
+//! | `wire`, `classify`, `members`, `encap`, `nat` | the table definitions (`members`: `clone_rewrite` and the clone sessions) |
 //! | `store` (private) | how a table is stored and written; the writer's own state |
 //! | `instance` (private) | one copy of every table (the left-right scheme keeps two) |
 //! | `ternary`, `flat`, `fast_hash` (private) | tuple-space search for the classify tables, its prefetchable hash map, their hasher |
@@ -40,6 +40,7 @@ mod classify;
 mod contract;
 #[macro_use]
 mod dispatch;
+mod encap;
 mod family;
 pub(crate) mod fast_hash;
 pub(crate) mod flat;
@@ -62,6 +63,7 @@ pub use contract::{
 };
 pub use dispatch::TableOp;
 pub(crate) use dispatch::{record_values, with_table, ApplyOp};
+pub use encap::{EncapAction, EncapEntry, EncapTable, Outer, CLONE_ENCAP};
 pub use family::{Family, NatDir, V4, V6};
 pub use members::{
     CloneSession, CloneSessionEntry, Replica, RewriteAction, RewriteEntry, RewriteParams, RewriteTable, SessionOp,

@@ -26,6 +26,7 @@ pub(crate) struct CounterDef {
 const COUNTERS: &[(&str, Counter)] = &[
     (counters::CLONES_REQUESTED.name, Counter::ClonesRequested),
     (counters::CLONES_EMITTED.name, Counter::ClonesEmitted),
+    (counters::TRUNCATED_MTU.name, Counter::TruncatedMtu),
 ];
 
 pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<CounterDef>, String> {
@@ -206,9 +207,13 @@ pub(crate) fn read_direct(
 /// Zeroes every cell of the contract counters and of the diagnostics that follow
 /// the forwarding state (`clone_no_session`, `clone_rewrite_miss`).
 pub(crate) fn reset_ops(ops: &mut Vec<TableOp>) {
-    for counter in
-        [Counter::ClonesRequested, Counter::ClonesEmitted, Counter::CloneNoSession, Counter::CloneRewriteMiss]
-    {
+    for counter in [
+        Counter::ClonesRequested,
+        Counter::ClonesEmitted,
+        Counter::TruncatedMtu,
+        Counter::CloneNoSession,
+        Counter::CloneRewriteMiss,
+    ] {
         for index in 0..COUNTER_SIZE as u32 {
             ops.push(TableOp::WriteCounter { counter, index, value: Default::default() });
         }

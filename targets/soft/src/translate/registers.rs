@@ -1,10 +1,10 @@
 //! `RegisterEntry`: the `rr_cursor` register (`bit<16>`, one cell per profile's
-//! first member).
+//! first member) and the `erspan_seq` register (`bit<32>`, one cell per member).
 //!
 //! Writes are MODIFY only; an unset `index` writes every cell (spec "RegisterEntry":
 //! wildcard reads and writes). Data is a `P4Data` bitstring of the register's width.
 
-use p4clone_pipeline::{Pipeline, TableOp, RR_CURSOR_SIZE};
+use p4clone_pipeline::{Pipeline, TableOp, ERSPAN_SEQ_SIZE, RR_CURSOR_SIZE};
 use p4clone_proto::bytestring;
 use p4clone_proto::p4::v1::{self as p4, entity::Entity as E, p4_data::Data, update::Type as UpdateType};
 use p4clone_proto::program::registers;
@@ -12,10 +12,36 @@ use p4clone_proto::schema::{P4Schema, RegisterInfo};
 
 use super::update::{check_index, entity, Budget, EntityIter, Failure, Fill, Parse, Planned};
 
-/// The register of the contract, bound to the pipeline's `rr_cursor`.
+/// Which of the pipeline's registers a P4Info register is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reg {
+    /// `rr_cursor`.
+    RrCursor,
+    /// `erspan_seq`.
+    ErspanSeq,
+}
+
+impl Reg {
+    /// One cell write.
+    pub(crate) fn op(self, index: u32, value: u32) -> TableOp {
+        match self {
+            Reg::RrCursor => TableOp::WriteRrCursor { index, value: value as u16 },
+            Reg::ErspanSeq => TableOp::WriteErspanSeq { index, value },
+        }
+    }
+}
+
+/// The contract's registers: (name, register, width, pipeline size).
+const REGISTERS: &[(&str, Reg, u32, usize)] = &[
+    (registers::RR_CURSOR.name, Reg::RrCursor, 16, RR_CURSOR_SIZE),
+    (registers::ERSPAN_SEQ.name, Reg::ErspanSeq, 32, ERSPAN_SEQ_SIZE),
+];
+
+/// A register of the contract, bound to the pipeline's.
 #[derive(Debug)]
 pub(crate) struct RegisterDef {
     pub info: RegisterInfo,
+    pub reg: Reg,
     pub bitwidth: u32,
     pub size: usize,
 }
@@ -23,20 +49,21 @@ pub(crate) struct RegisterDef {
 pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<RegisterDef>, String> {
     let mut out = Vec::new();
     for r in schema.registers() {
-        if r.name != registers::RR_CURSOR.name {
+        let Some(&(name, reg, bits, size)) = REGISTERS.iter().find(|(n, ..)| *n == r.name) else {
             return Err(format!("register `{}` is not in the data-plane contract", r.name));
-        }
-        if r.bitwidth != Some(16) {
-            return Err(format!("register `rr_cursor` is {:?} bits, the contract says bit<16>", r.bitwidth));
+        };
+        if r.bitwidth != Some(bits) {
+            return Err(format!("register `{name}` is {:?} bits, the contract says bit<{bits}>", r.bitwidth));
         }
         out.push(RegisterDef {
             info: r.clone(),
-            bitwidth: 16,
-            size: usize::try_from(r.size).unwrap_or(0).min(RR_CURSOR_SIZE),
+            reg,
+            bitwidth: bits,
+            size: usize::try_from(r.size).unwrap_or(0).min(size),
         });
     }
-    if out.is_empty() {
-        return Err("the P4Info has no register `rr_cursor`".into());
+    if out.len() != REGISTERS.len() {
+        return Err("the P4Info lacks a register of the contract (`rr_cursor`, `erspan_seq`)".into());
     }
     Ok(out)
 }
@@ -64,7 +91,7 @@ pub(crate) fn plan_write(
     let def = find(registers, re.register_id)?;
     let index = check_index(re.index.as_ref(), def.size, &def.info.name)?;
     let value = match re.data.as_ref().and_then(|d| d.data.as_ref()) {
-        Some(Data::Bitstring(b)) => parse.uint(b, def.bitwidth, &|| format!("register {} data", def.info.name))? as u16,
+        Some(Data::Bitstring(b)) => parse.uint(b, def.bitwidth, &|| format!("register {} data", def.info.name))? as u32,
         Some(_) => {
             return Err(Failure::invalid(format!(
                 "register {} holds bit<{}>: its data must be a bitstring",
@@ -74,12 +101,12 @@ pub(crate) fn plan_write(
         None => return Err(Failure::invalid(format!("register {}: the write has no data", def.info.name))),
     };
     Ok(match index {
-        Some(index) => Planned::ops(vec![TableOp::WriteRrCursor { index, value }]),
-        None => Planned::fill(Fill::RrCursor { value, cells: def.size as u32 }),
+        Some(index) => Planned::ops(vec![def.reg.op(index, value)]),
+        None => Planned::fill(Fill::Register { reg: def.reg, value, cells: def.size as u32 }),
     })
 }
 
-fn register_entity(def: &RegisterDef, index: u32, value: u16) -> p4::Entity {
+fn register_entity(def: &RegisterDef, index: u32, value: u32) -> p4::Entity {
     entity(E::RegisterEntry(p4::RegisterEntry {
         register_id: def.info.id,
         index: Some(p4::Index { index: i64::from(index) }),
@@ -101,12 +128,19 @@ pub(crate) fn read(
         match check_index(re.index.as_ref(), def.size, &def.info.name)? {
             Some(i) => {
                 budget.spend(1)?;
-                let v = p.rr_cursor(i).map_err(Failure::from)?;
+                let v = match def.reg {
+                    Reg::RrCursor => p.rr_cursor(i).map(u32::from),
+                    Reg::ErspanSeq => p.erspan_seq(i),
+                }
+                .map_err(Failure::from)?;
                 parts.push(Box::new(std::iter::once(register_entity(def, i, v))));
             }
             None => {
                 budget.spend(def.size)?;
-                let cells = p.rr_cursors();
+                let cells: Vec<u32> = match def.reg {
+                    Reg::RrCursor => p.rr_cursors().into_iter().map(u32::from).collect(),
+                    Reg::ErspanSeq => p.erspan_seqs(),
+                };
                 parts.push(Box::new(
                     cells.into_iter().take(def.size).enumerate().map(move |(i, v)| register_entity(def, i as u32, v)),
                 ));
@@ -120,7 +154,7 @@ pub(crate) fn read(
 pub(crate) fn reset_ops(defs: &[RegisterDef], ops: &mut Vec<TableOp>) {
     for def in defs {
         for index in 0..def.size as u32 {
-            ops.push(TableOp::WriteRrCursor { index, value: 0 });
+            ops.push(def.reg.op(index, 0));
         }
     }
 }

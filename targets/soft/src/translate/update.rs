@@ -197,17 +197,17 @@ impl Planned {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Fill {
     Counter { counter: p4clone_pipeline::Counter, value: p4clone_pipeline::CounterValue, cells: u32 },
-    RrCursor { value: u16, cells: u32 },
+    Register { reg: super::registers::Reg, value: u32, cells: u32 },
 }
 
 impl Fill {
     pub(super) fn ops(self) -> impl Iterator<Item = TableOp> {
         let cells = match self {
-            Fill::Counter { cells, .. } | Fill::RrCursor { cells, .. } => cells,
+            Fill::Counter { cells, .. } | Fill::Register { cells, .. } => cells,
         };
         (0..cells).map(move |index| match self {
             Fill::Counter { counter, value, .. } => TableOp::WriteCounter { counter, index, value },
-            Fill::RrCursor { value, .. } => TableOp::WriteRrCursor { index, value },
+            Fill::Register { reg, value, .. } => reg.op(index, value),
         })
     }
 }
