@@ -230,7 +230,7 @@ async fn main() {
     // breakdown of a no-op re-sync
     let schema = p4clone_compiler::lower::program_schema().unwrap();
     let client = p4clone_runtime::Client::connect(opts.connect_options(&targets[0]).read_only()).await.unwrap();
-    let mut rec = p4clone_runtime::Reconciler::new(client, targets[0].name.clone()).unwrap();
+    let mut rec = p4clone_runtime::Reconciler::new(client, targets[0].name.clone(), targets[0].target).unwrap();
     let t = Instant::now();
     let state = rec.read_state().await.unwrap();
     let read_state = t.elapsed();

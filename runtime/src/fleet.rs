@@ -311,7 +311,7 @@ async fn prepare(
         client.ensure_primary()?;
     }
     let artifacts = t.artifacts(opts.p4src_dir.as_deref())?;
-    let mut rec = Reconciler::new(client, t.name.clone())?.with_options(opts.reconcile_options());
+    let mut rec = Reconciler::new(client, t.name.clone(), t.target)?.with_options(opts.reconcile_options());
     emit(&progress, &t.name, Stage::Pipeline);
     let status = if push {
         pipeline::ensure_pipeline(rec.client(), &artifacts).await?
@@ -513,12 +513,17 @@ impl StatsCollector {
 
     /// Reads every device concurrently: device name → counters or error message.
     pub async fn read(&mut self) -> BTreeMap<String, Result<DeviceCounters, String>> {
-        let schema = match p4clone_compiler::lower::program_schema() {
-            Ok(s) => s,
-            Err(e) => return self.targets.iter().map(|t| (t.name.clone(), Err(e.to_string()))).collect(),
-        };
         let mut set = JoinSet::new();
         for (i, t) in self.targets.iter().enumerate() {
+            // Each device is read with the program its target runs.
+            let schema = match t.target.rules().schema() {
+                Ok(s) => s,
+                Err(e) => {
+                    let e = e.to_string();
+                    set.spawn(async move { (i, None, Err(e)) });
+                    continue;
+                }
+            };
             let client = self.clients[i].take();
             let co = self.opts.connect_options(t).read_only();
             set.spawn(async move {

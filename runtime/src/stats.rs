@@ -281,11 +281,14 @@ fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 /// The report of `cfg` for one device read over `client`
-/// ([`read_device_counters`] with the program's P4Info, then [`build_report`]):
+/// ([`read_device_counters`] with the P4Info of the program the device's target
+/// runs, then [`build_report`]):
 /// what `run` and `soft` print for the device they programmed. A read failure
 /// becomes the report's error for that device.
 pub async fn read_device_report(client: &mut Client, cfg: &Config, device: &str) -> StatsReport {
-    let read = match p4clone_compiler::lower::program_schema() {
+    let target =
+        cfg.devices.iter().find(|d| d.name == device).map_or(p4clone_compiler::config::Target::Soft, |d| d.target);
+    let read = match target.rules().schema() {
         Ok(schema) => read_device_counters(client, schema).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };

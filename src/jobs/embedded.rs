@@ -150,7 +150,7 @@ pub async fn push_over_grpc(address: &str, device: &DeviceIntent) -> Result<(Cli
     client.ensure_primary().map_err(|e| fail(&e))?;
     let artifacts = PipelineArtifacts::for_target(soft_stand_in(device.target).1, None).map_err(|e| fail(&e))?;
     let status = pipeline::ensure_pipeline(&mut client, &artifacts).await.map_err(|e| fail(&e))?;
-    let mut rec = Reconciler::new(client, device.name.clone()).map_err(|e| fail(&e))?;
+    let mut rec = Reconciler::new(client, device.name.clone(), soft_stand_in(device.target).1).map_err(|e| fail(&e))?;
     let state = rec.read_state().await.map_err(|e| fail(&e))?;
     let mut plan = rec.plan(device, &state).await.map_err(|e| fail(&e))?;
     plan.pipeline = Some(status);

@@ -184,7 +184,7 @@ async fn session(
 ) -> SessionEnd {
     let (name, address) = (cx.name.clone(), target.address.clone());
     let mut arb = client.arbitration_watch();
-    let mut rec = match Reconciler::new(client, name.clone()) {
+    let mut rec = match Reconciler::new(client, name.clone(), target.target) {
         Ok(r) => r.with_options(ReconcileOptions {
             batch_size: cx.opts.fleet.batch_size,
             reset_counters: cx.opts.fleet.reset_counters,

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use p4clone_compiler::config::Target;
 use p4clone_compiler::intent::{Allocation, DeviceIntent};
-use p4clone_compiler::lower;
 use p4clone_proto::schema::P4Schema;
 use serde::Serialize;
 
@@ -195,11 +195,13 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// A reconciler for device `device` (its name in the config), with the
-    /// program's schema.
-    pub fn new(client: Client, device: impl Into<String>) -> Result<Reconciler, ReconcileError> {
+    /// A reconciler for device `device` (its name in the config), a `target`
+    /// device: it reads and writes the objects of the program that target runs.
+    pub fn new(client: Client, device: impl Into<String>, target: Target) -> Result<Reconciler, ReconcileError> {
         let device = device.into();
-        let schema = lower::program_schema()
+        let schema = target
+            .rules()
+            .schema()
             .map_err(|e| ReconcileError::Lower { device: device.clone(), message: e.to_string() })?;
         Ok(Reconciler { client, device, schema, opts: ReconcileOptions::default() })
     }

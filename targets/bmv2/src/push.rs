@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use p4clone_compiler::config::Config;
+use p4clone_compiler::config::{Config, Target};
 use p4clone_compiler::intent::DeviceIntent;
 use p4clone_runtime::client::{Client, ConnectOptions};
 use p4clone_runtime::pipeline::{self, PipelineArtifacts, PipelineStatus};
@@ -59,7 +59,7 @@ pub async fn program(
     let pipeline_started = Instant::now();
     let status = pipeline::ensure_pipeline(&mut client, artifacts).await.map_err(|e| fail(&e))?;
     let pipeline_set = Instant::now();
-    let mut rec = Reconciler::new(client, device.name.clone()).map_err(|e| fail(&e))?;
+    let mut rec = Reconciler::new(client, device.name.clone(), Target::Bmv2).map_err(|e| fail(&e))?;
     let state = rec.read_state().await.map_err(|e| fail(&e))?;
     let mut plan = rec.plan(device, &state).await.map_err(|e| fail(&e))?;
     plan.pipeline = Some(status);

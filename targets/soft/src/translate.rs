@@ -102,12 +102,15 @@ impl Program {
 
     /// Binds a P4Info of the program in `source` (relative to `p4src/`) whose clone
     /// sessions follow `sessions`. Under Stratum's rules (the TNA program) a
-    /// table's direct counter may be absent.
+    /// table's direct counter, and the encapsulation objects (`clone_encap`,
+    /// `truncated_mtu`, `erspan_seq`), may be absent.
     pub fn bind(p4info: P4Info, sessions: SessionRules, source: &'static str) -> Result<Self, String> {
         let schema = P4Schema::new(p4info).map_err(|e| e.to_string())?;
-        let tables = tables::bind(&schema, sessions == SessionRules::Stratum)?;
-        let counters = counters::bind(&schema)?;
-        let registers = registers::bind(&schema)?;
+        // The TNA program (Stratum's rules) has no encapsulation yet: its objects may be absent.
+        let tna = sessions == SessionRules::Stratum;
+        let tables = tables::bind(&schema, tna)?;
+        let counters = counters::bind(&schema, tna)?;
+        let registers = registers::bind(&schema, tna)?;
         Ok(Program { schema, tables, counters, registers, sessions, source })
     }
 
@@ -252,6 +255,17 @@ mod tests {
         assert_eq!(p.session_rules(), SessionRules::Stratum);
         assert_eq!(program().session_rules(), SessionRules::Bmv2);
         assert!(p.schema().direct_counters().is_empty());
+        assert!(p.tables.iter().all(|t| t.info.name != p4clone_proto::program::tables::CLONE_ENCAP.name));
+    }
+
+    #[test]
+    fn only_the_tna_program_may_lack_clone_encap() {
+        let mut p4info = program_p4info();
+        p4info.tables.retain(|t| t.preamble.as_ref().is_none_or(|p| p.name != "clone_encap"));
+        let e = Program::new(p4info.clone()).unwrap_err();
+        assert!(e.contains("no table `clone_encap`"), "{e}");
+        let p = Program::bind(p4info, SessionRules::Stratum, p4clone_proto::program_tna::build::SOURCE).unwrap();
+        assert_eq!(p.tables.len(), 8);
     }
 
     #[test]

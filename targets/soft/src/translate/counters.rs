@@ -29,7 +29,13 @@ const COUNTERS: &[(&str, Counter)] = &[
     (counters::TRUNCATED_MTU.name, Counter::TruncatedMtu),
 ];
 
-pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<CounterDef>, String> {
+/// Counters a TNA P4Info may leave out (its program has no encapsulation, so
+/// nothing is cut to an MTU; the pipeline's counter stays 0).
+const ABSENT_FROM_TNA: [Counter; 1] = [Counter::TruncatedMtu];
+
+/// Binds every P4Info counter to the pipeline's; with `tna`, those of
+/// [`ABSENT_FROM_TNA`] may be absent.
+pub(crate) fn bind(schema: &P4Schema, tna: bool) -> Result<Vec<CounterDef>, String> {
     let mut out = Vec::new();
     for c in schema.counters() {
         let Some(&(_, counter)) = COUNTERS.iter().find(|(n, _)| *n == c.name) else {
@@ -38,8 +44,9 @@ pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<CounterDef>, String> {
         let size = usize::try_from(c.size).unwrap_or(0).min(COUNTER_SIZE);
         out.push(CounterDef { info: c.clone(), counter, size });
     }
-    if out.len() != COUNTERS.len() {
-        return Err("the P4Info lacks a counter of the contract".into());
+    let required = COUNTERS.iter().filter(|(_, c)| !(tna && ABSENT_FROM_TNA.contains(c)));
+    if let Some((name, _)) = required.into_iter().find(|(_, c)| !out.iter().any(|d| d.counter == *c)) {
+        return Err(format!("the P4Info has no counter `{name}`"));
     }
     Ok(out)
 }

@@ -46,7 +46,12 @@ pub(crate) struct RegisterDef {
     pub size: usize,
 }
 
-pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<RegisterDef>, String> {
+/// Registers a TNA P4Info may leave out (its program has no ERSPAN encapsulation).
+const ABSENT_FROM_TNA: [Reg; 1] = [Reg::ErspanSeq];
+
+/// Binds every P4Info register to the pipeline's; with `tna`, those of
+/// [`ABSENT_FROM_TNA`] may be absent.
+pub(crate) fn bind(schema: &P4Schema, tna: bool) -> Result<Vec<RegisterDef>, String> {
     let mut out = Vec::new();
     for r in schema.registers() {
         let Some(&(name, reg, bits, size)) = REGISTERS.iter().find(|(n, ..)| *n == r.name) else {
@@ -62,8 +67,9 @@ pub(crate) fn bind(schema: &P4Schema) -> Result<Vec<RegisterDef>, String> {
             size: usize::try_from(r.size).unwrap_or(0).min(size),
         });
     }
-    if out.len() != REGISTERS.len() {
-        return Err("the P4Info lacks a register of the contract (`rr_cursor`, `erspan_seq`)".into());
+    let mut required = REGISTERS.iter().filter(|(_, reg, ..)| !(tna && ABSENT_FROM_TNA.contains(reg)));
+    if let Some((name, ..)) = required.find(|(_, reg, ..)| !out.iter().any(|d| d.reg == *reg)) {
+        return Err(format!("the P4Info has no register `{name}`"));
     }
     Ok(out)
 }

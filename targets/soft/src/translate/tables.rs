@@ -58,8 +58,13 @@ fn contract(name: &str) -> Option<(TableId, &'static Schema)> {
     TableId::P4_TABLES.iter().find_map(|&id| id.schema().filter(|s| s.name == name).map(|s| (id, s)))
 }
 
-/// Binds every P4Info table to the contract (see the module doc).
-pub(crate) fn bind(schema: &P4Schema, direct_counters_optional: bool) -> Result<Vec<TableDef>, String> {
+/// Tables a TNA P4Info may leave out: the TNA program has no encapsulated delivery
+/// yet (`docs/dataplane.md`, "The TNA program"); the pipeline's table stays empty.
+const ABSENT_FROM_TNA: [TableId; 1] = [TableId::CloneEncap];
+
+/// Binds every P4Info table to the contract (see the module doc). With `tna` (the
+/// TNA program) direct counters and the tables of [`ABSENT_FROM_TNA`] may be absent.
+pub(crate) fn bind(schema: &P4Schema, tna: bool) -> Result<Vec<TableDef>, String> {
     let mut defs = Vec::new();
     for t in schema.tables() {
         let (id, spec) =
@@ -122,13 +127,13 @@ pub(crate) fn bind(schema: &P4Schema, direct_counters_optional: bool) -> Result<
         let direct_counter = schema.direct_counter_of_table(t.id).map(|d| d.id);
         // A program may leave a table's direct counter out (the TNA program does):
         // the pipeline still counts, P4Runtime just cannot read it.
-        if direct_counter.is_some() != spec.direct_counter && !(direct_counters_optional && direct_counter.is_none()) {
+        if direct_counter.is_some() != spec.direct_counter && !(tna && direct_counter.is_none()) {
             return Err(at("direct counter presence differs from the contract".into()));
         }
         defs.push(TableDef { id, info: t.clone(), field_pos, actions, default_action, direct_counter });
     }
-    if let Some(name) = TableId::P4_TABLES.iter().map(|id| id.name()).find(|n| !defs.iter().any(|d| d.info.name == *n))
-    {
+    let required = TableId::P4_TABLES.iter().filter(|id| !(tna && ABSENT_FROM_TNA.contains(id)));
+    if let Some(name) = required.map(|id| id.name()).find(|n| !defs.iter().any(|d| d.info.name == *n)) {
         return Err(format!("the P4Info has no table `{name}`"));
     }
     Ok(defs)
