@@ -6,7 +6,7 @@
 //! ([`crate::program`]) has the same id and name, and the same match fields and
 //! parameters, so the same entities program both; the object lists below are
 //! therefore the v1model program's [`Object`]s. What the TNA program lacks (the
-//! classify direct counters) and how it differs is in `docs/dataplane.md`, "The
+//! classify direct counters and, for now, the encapsulation objects) and how it differs is in `docs/dataplane.md`, "The
 //! TNA program"; `tests/program_tna.rs` checks all of it against both P4Infos.
 //!
 //! ```
@@ -39,19 +39,49 @@ pub fn p4info() -> Result<&'static P4Info, Error> {
     schema().map(P4Schema::p4info)
 }
 
-/// The match-action tables: all eight of the v1model program's.
+/// The match-action tables: the v1model program's, less `clone_encap` (the TNA
+/// program has no encapsulated delivery yet).
 pub mod tables {
-    pub use crate::program::tables::*;
+    use super::Object;
+    pub use crate::program::tables::{
+        CLASSIFY_V4, CLASSIFY_V6, CLONE_REWRITE, NAT_DST_V4, NAT_DST_V6, NAT_SRC_V4, NAT_SRC_V6, WIRE,
+    };
+
+    /// Every table, in P4Info order.
+    pub const ALL: [Object; 8] =
+        [WIRE, CLASSIFY_V4, CLASSIFY_V6, CLONE_REWRITE, NAT_SRC_V4, NAT_DST_V4, NAT_SRC_V6, NAT_DST_V6];
 }
 
-/// The actions: all nine of the v1model program's.
+/// The actions: the v1model program's, less the `clone_encap_*` ones.
 pub mod actions {
-    pub use crate::program::actions::*;
+    use super::Object;
+    pub use crate::program::actions::{
+        CLASSIFY_HIT, CLASSIFY_MISS, CLONE_REWRITE_MISS, CLONE_REWRITE_SET, NAT_MISS, NAT_SET_V4, NAT_SET_V6,
+        WIRE_DROP, WIRE_FORWARD,
+    };
+
+    /// Every action, in P4Info order.
+    pub const ALL: [Object; 9] = [
+        WIRE_FORWARD,
+        WIRE_DROP,
+        CLASSIFY_HIT,
+        CLASSIFY_MISS,
+        CLONE_REWRITE_SET,
+        CLONE_REWRITE_MISS,
+        NAT_SET_V4,
+        NAT_SET_V6,
+        NAT_MISS,
+    ];
 }
 
-/// The indirect counters: both of the v1model program's.
+/// The indirect counters: the v1model program's, less `truncated_mtu` (nothing
+/// is cut to an MTU without encapsulation).
 pub mod counters {
-    pub use crate::program::counters::*;
+    use super::Object;
+    pub use crate::program::counters::{CLONES_EMITTED, CLONES_REQUESTED};
+
+    /// Every indexed counter.
+    pub const ALL: [Object; 2] = [CLONES_REQUESTED, CLONES_EMITTED];
 }
 
 /// The direct counters: none (TNA counts a direct counter only from its own
@@ -63,9 +93,13 @@ pub mod direct_counters {
     pub const ALL: [Object; 0] = [];
 }
 
-/// The registers: the v1model program's `rr_cursor`.
+/// The registers: the v1model program's `rr_cursor` (no `erspan_seq`).
 pub mod registers {
-    pub use crate::program::registers::*;
+    use super::Object;
+    pub use crate::program::registers::RR_CURSOR;
+
+    /// Every register.
+    pub const ALL: [Object; 1] = [RR_CURSOR];
 }
 
 /// The limits of the TNA program under Stratum (`docs/targets.md`, "Tofino").

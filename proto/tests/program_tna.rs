@@ -2,7 +2,7 @@
 //! module's constants and against the v1model program's P4Info: every object
 //! both programs have keeps its id, its name and (tables, actions) its match
 //! fields and parameters; the only objects the TNA program lacks are the
-//! direct counters, and it has none of its own.
+//! direct counters and the encapsulation objects, and it has none of its own.
 
 use p4clone_proto::p4::config::v1::{P4Info, Preamble};
 use p4clone_proto::{program, program_tna};
@@ -56,9 +56,22 @@ fn shared_objects_keep_the_v1model_ids_and_names() {
         assert_eq!(by_name, by_id, "{kind} {name} ({id:#010x}): id and name must match one v1model object");
         assert!(by_name.is_some(), "{kind} {name} ({id:#010x}) is not in the v1model program");
     }
-    // What the TNA program lacks: exactly the direct counters.
+    // What the TNA program lacks: the direct counters and the encapsulation objects.
     let missing: Vec<_> = v1.iter().filter(|o| !tna.contains(o)).map(|(k, _, n)| format!("{k} {n}")).collect();
-    assert_eq!(missing, ["direct counter classify_v4_hits", "direct counter classify_v6_hits"]);
+    assert_eq!(
+        missing,
+        [
+            "table clone_encap",
+            "action clone_encap_vxlan_v4",
+            "action clone_encap_gre_v4",
+            "action clone_encap_erspan_v4",
+            "action clone_encap_none",
+            "counter truncated_mtu",
+            "direct counter classify_v4_hits",
+            "direct counter classify_v6_hits",
+            "register erspan_seq",
+        ]
+    );
 }
 
 #[test]
