@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use p4clone_compiler::config::Config;
+use p4clone_compiler::config::{Config, Target};
 use p4clone_compiler::intent::NatEntry;
 use p4clone_compiler::model::Model;
 use p4clone_proto::program::tables;
@@ -108,6 +108,9 @@ struct Live {
 
 #[derive(Default)]
 struct Slot {
+    /// Per family: the most bindings (config + live) this device may hold (its
+    /// program's NAT table size, or `--max-bindings` if lower).
+    capacity: [usize; 2],
     /// Config bindings on this device, per family.
     config: [usize; 2],
     /// Live bindings going to this device, per family.
@@ -143,8 +146,11 @@ struct Inner {
 /// The live bindings of a controller (see the module docs).
 pub struct BindingTable {
     inner: Mutex<Inner>,
-    /// Per family: the most bindings (config + live) a device may hold.
+    /// Per family: the most bindings (config + live) a v1model device may hold
+    /// (a device's own bound, from its target's program, is in its slot).
     capacity: [usize; 2],
+    /// `--max-bindings`.
+    max_bindings: Option<usize>,
     /// Dirty keys of a device at which its task is woken at once.
     batch: usize,
 }
@@ -160,11 +166,20 @@ const FAMILY: [&str; 2] = ["IPv4", "IPv6"];
 /// A per-device metric: name, kind, help, value.
 type SlotMetric = (&'static str, &'static str, &'static str, fn(&Slot) -> u64);
 
-/// The NAT tables' sizes in the program's P4Info, per family (the `nat_src_*`
-/// and `nat_dst_*` tables of a family have the same size; the smaller counts).
+/// The NAT tables' sizes in the v1model program's P4Info, per family (the
+/// `nat_src_*` and `nat_dst_*` tables of a family have the same size; the smaller
+/// counts).
 pub fn program_capacity() -> [usize; 2] {
+    target_capacity(Target::Soft)
+}
+
+/// [`program_capacity`] of the program a `target` device runs (Tofino's NAT
+/// tables are smaller).
+pub fn target_capacity(target: Target) -> [usize; 2] {
     let size = |ids: [u32; 2]| -> usize {
-        p4clone_proto::program::schema()
+        target
+            .rules()
+            .schema()
             .ok()
             .and_then(|s| ids.iter().map(|&id| s.table_by_id(id).ok().map(|t| t.size)).min().flatten())
             .and_then(|n| usize::try_from(n).ok())
@@ -179,7 +194,7 @@ impl BindingTable {
     /// a device task is woken without waiting for its flush delay.
     pub fn new(cfg: &Config, max_bindings: Option<usize>, batch: usize) -> BindingTable {
         let cap = program_capacity().map(|c| max_bindings.map_or(c, |m| m.min(c)));
-        let t = BindingTable { inner: Mutex::new(Inner::default()), capacity: cap, batch: batch.max(1) };
+        let t = BindingTable { inner: Mutex::new(Inner::default()), capacity: cap, max_bindings, batch: batch.max(1) };
         t.set_config(cfg);
         t
     }
@@ -247,6 +262,7 @@ impl BindingTable {
             i.devices.retain(|name, _| cfg.devices.iter().any(|d| &d.name == name));
             for d in &cfg.devices {
                 let s = i.devices.entry(d.name.clone()).or_default();
+                s.capacity = target_capacity(d.target).map(|c| self.max_bindings.map_or(c, |m| m.min(c)));
                 s.config = config_counts.get(d.name.as_str()).copied().unwrap_or_default();
                 s.live = [0; 2];
             }
@@ -276,7 +292,7 @@ impl BindingTable {
             let mut done = Applied::default();
             for (n, op) in ops.iter().enumerate() {
                 let r = match op {
-                    BindingOp::Add(b) => i.add(b, now, self.capacity, self.batch).map(|()| done.added += 1),
+                    BindingOp::Add(b) => i.add(b, now, self.batch).map(|()| done.added += 1),
                     BindingOp::Remove(k) => match i.remove_checked(k, self.batch) {
                         Ok(_) => {
                             done.removed += 1;
@@ -299,7 +315,7 @@ impl BindingTable {
 
     /// Adds (or refreshes, or rebinds) one binding.
     pub fn add(&self, b: Binding) -> Result<(), BindingError> {
-        self.with(|i| i.add(&b, Instant::now(), self.capacity, self.batch))
+        self.with(|i| i.add(&b, Instant::now(), self.batch))
     }
 
     /// Removes the binding of `key`; returns its client.
@@ -424,7 +440,7 @@ impl BindingTable {
                 if i.live.get(&b.key).is_some_and(|l| l.client == b.client) {
                     continue;
                 }
-                if i.add(&b, now, self.capacity, self.batch).is_ok() {
+                if i.add(&b, now, self.batch).is_ok() {
                     adopted += 1;
                 }
             }
@@ -523,7 +539,7 @@ impl Inner {
         }
     }
 
-    fn add(&mut self, b: &Binding, now: Instant, cap: [usize; 2], batch: usize) -> Result<(), BindingError> {
+    fn add(&mut self, b: &Binding, now: Instant, batch: usize) -> Result<(), BindingError> {
         let k = b.key;
         if self.config_keys.contains(&k) {
             return Err(BindingError::ConfigBound(k));
@@ -552,14 +568,14 @@ impl Inner {
         let mut full = None;
         for d in devs {
             if let Some(s) = self.devices.get_mut(d) {
-                if s.config[f] + s.live[f] >= cap[f] {
+                if s.config[f] + s.live[f] >= s.capacity[f] {
                     s.refused_full += 1;
-                    full.get_or_insert_with(|| d.clone());
+                    full.get_or_insert_with(|| (d.clone(), s.capacity[f]));
                 }
             }
         }
-        if let Some(device) = full {
-            return Err(BindingError::Full { device, family: FAMILY[f], capacity: cap[f] });
+        if let Some((device, capacity)) = full {
+            return Err(BindingError::Full { device, family: FAMILY[f], capacity });
         }
         self.live.insert(k, Live { client: b.client, refreshed: now });
         self.mark(&k, batch, |s| {
@@ -622,6 +638,28 @@ mod tests {
         let cfg_key = b("10.30.0.5:40001", "9.9.9.9:9");
         assert!(matches!(t.add(cfg_key), Err(BindingError::ConfigBound(_))));
         assert!(matches!(t.add(b("10.99.0.5:1", "1.1.1.1:1")), Err(BindingError::UnknownSe(_))));
+    }
+
+    #[test]
+    fn a_tofino_device_is_bounded_by_its_own_program() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/tofino.yaml")).unwrap();
+        let cfg = p4clone_compiler::source::load_str(&text, p4clone_compiler::source::Format::Yaml).unwrap().config;
+        let tofino = target_capacity(Target::Tofino);
+        assert!(tofino[0] < program_capacity()[0] && tofino[1] < program_capacity()[1], "{tofino:?}");
+        let t = BindingTable::new(&cfg, None, 1 << 20);
+        for i in 0..tofino[0] {
+            t.add(b(&format!("10.20.0.5:{}", i + 1), "1.1.1.1:1")).unwrap();
+        }
+        let e = t.add(b("10.20.0.5:65535", "1.1.1.1:1")).unwrap_err();
+        assert!(
+            matches!(&e, BindingError::Full { device, capacity, .. } if device == "nic0" && *capacity == tofino[0]),
+            "{e}"
+        );
+        // --max-bindings still lowers it.
+        let t = BindingTable::new(&cfg, Some(2), 10);
+        t.add(b("10.20.0.5:1", "1.1.1.1:1")).unwrap();
+        t.add(b("10.20.0.5:2", "1.1.1.1:1")).unwrap();
+        assert!(matches!(t.add(b("10.20.0.5:3", "1.1.1.1:1")), Err(BindingError::Full { capacity: 2, .. })));
     }
 
     #[test]
