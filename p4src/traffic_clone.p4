@@ -56,6 +56,13 @@ const bit<32> INSTANCE_TYPE_INGRESS_CLONE = 32w1;
 /* classify_hit `mode`: 1 = symmetric flow hash, anything else = round robin. */
 const bit<8> MODE_FLOW_HASH = 8w1;
 
+/* classify_hit_sampled `sample_mode`: 1 = the flows whose sampling bucket
+ * (crc32 % 10000 of the flow key in another order) is below `sample_arg`,
+ * 2 = the first packet of every `sample_arg`; anything else = every packet. */
+const bit<8> SAMPLE_FLOWS = 8w1;
+const bit<8> SAMPLE_ONE_IN = 8w2;
+const bit<32> SAMPLE_BUCKETS = 32w10000;
+
 /* Parser errors of our own (core.p4 declares the standard ones). */
 error {
     Ipv4HeaderInvalid,  /* version != 4 or ihl < 5 */
@@ -199,6 +206,12 @@ struct metadata_t {
     bit<16>  member_count;
     bit<8>   mode;
     bit<16>  member_offset;
+    /* Ingress: filters (classify_skip) and sampling (classify_hit_sampled). */
+    bit<1>   skipped;
+    bit<8>   sample_mode;
+    bit<16>  sample_arg;
+    bit<16>  sample_bucket;
+    bit<1>   sampled;
     /* Clone session id = member id; preserved into the clone's egress. */
     @field_list(1)
     bit<16>  member;
@@ -334,6 +347,17 @@ control TcIngress(inout headers_t hdr,
     @name(".rr_cursor") @id(0x16000001)
     register<bit<16>>(32w32768) rr_cursor;
 
+    /* Per profile block (index: its first member): packets a filter skipped,
+     * packets sampling left out, and the one-in-N sampling position. */
+    @name(".skipped_by_filter") @id(0x12000004)
+    counter(32w32768, CounterType.packets_and_bytes) skipped_by_filter;
+
+    @name(".not_sampled") @id(0x12000005)
+    counter(32w32768, CounterType.packets_and_bytes) not_sampled;
+
+    @name(".sample_cursor") @id(0x16000003)
+    register<bit<16>>(32w32768) sample_cursor;
+
     @name(".wire_forward") @id(0x01000001)
     action wire_forward(bit<9> port) {
         standard_metadata.egress_spec = port;
@@ -349,11 +373,29 @@ control TcIngress(inout headers_t hdr,
         meta.first_member = first_member;
         meta.member_count = member_count;
         meta.mode = mode;
+        meta.sample_mode = 8w0;
         meta.classified = 1w1;
     }
 
     @name(".classify_miss") @id(0x01000004)
     action classify_miss() { }
+
+    @name(".classify_hit_sampled") @id(0x0100000E)
+    action classify_hit_sampled(bit<16> first_member, bit<16> member_count, bit<8> mode,
+                                bit<8> sample_mode, bit<16> sample_arg) {
+        meta.first_member = first_member;
+        meta.member_count = member_count;
+        meta.mode = mode;
+        meta.sample_mode = sample_mode;
+        meta.sample_arg = sample_arg;
+        meta.classified = 1w1;
+    }
+
+    @name(".classify_skip") @id(0x0100000F)
+    action classify_skip(bit<16> first_member) {
+        meta.first_member = first_member;
+        meta.skipped = 1w1;
+    }
 
     @name(".wire") @id(0x02000001)
     table wire {
@@ -380,6 +422,8 @@ control TcIngress(inout headers_t hdr,
         actions = {
             classify_hit;
             classify_miss;
+            classify_hit_sampled;
+            classify_skip;
         }
         default_action = classify_miss();
         counters = classify_v4_hits;
@@ -398,6 +442,8 @@ control TcIngress(inout headers_t hdr,
         actions = {
             classify_hit;
             classify_miss;
+            classify_hit_sampled;
+            classify_skip;
         }
         default_action = classify_miss();
         counters = classify_v6_hits;
@@ -415,8 +461,13 @@ control TcIngress(inout headers_t hdr,
         bit<128> hi_addr6 = 128w0;
         bit<16>  lo_port = 16w0;
         bit<16>  hi_port = 16w0;
+        /* One-in-N sampling position. */
+        bit<16>  sample_c = 16w0;
 
         meta.classified = 1w0;
+        meta.skipped = 1w0;
+        meta.sample_mode = 8w0;
+        meta.sampled = 1w1;
         meta.l4_src_port = 16w0;
         meta.l4_dst_port = 16w0;
         if (hdr.tcp.isValid()) {
@@ -435,6 +486,10 @@ control TcIngress(inout headers_t hdr,
                 } else if (hdr.ipv6.isValid()) {
                     clone_classify_v6.apply();
                 }
+            }
+
+            if (meta.skipped == 1w1) {
+                skipped_by_filter.count((bit<32>)meta.first_member);
             }
 
             if (meta.classified == 1w1 && meta.member_count != 16w0) {
@@ -457,6 +512,12 @@ control TcIngress(inout headers_t hdr,
                     hash(meta.encap_sport, HashAlgorithm.crc32, ENCAP_SPORT_BASE,
                          { lo_addr4, hi_addr4, lo_port, hi_port, hdr.ipv4.protocol },
                          ENCAP_SPORT_RANGE);
+                    if (meta.sample_mode == SAMPLE_FLOWS) {
+                        /* 13 bytes, another order: protocol(1) hi_port(2) lo_port(2) hi_addr(4) lo_addr(4). */
+                        hash(meta.sample_bucket, HashAlgorithm.crc32, 16w0,
+                             { hdr.ipv4.protocol, hi_port, lo_port, hi_addr4, lo_addr4 },
+                             SAMPLE_BUCKETS);
+                    }
                 } else {
                     lo_addr6 = hdr.ipv6.src_addr;
                     hi_addr6 = hdr.ipv6.dst_addr;
@@ -472,38 +533,70 @@ control TcIngress(inout headers_t hdr,
                     hash(meta.encap_sport, HashAlgorithm.crc32, ENCAP_SPORT_BASE,
                          { lo_addr6, hi_addr6, lo_port, hi_port, hdr.ipv6.next_header },
                          ENCAP_SPORT_RANGE);
+                    if (meta.sample_mode == SAMPLE_FLOWS) {
+                        /* 37 bytes: 1 2 2 16 16. */
+                        hash(meta.sample_bucket, HashAlgorithm.crc32, 16w0,
+                             { hdr.ipv6.next_header, hi_port, lo_port, hi_addr6, lo_addr6 },
+                             SAMPLE_BUCKETS);
+                    }
                 }
 
-                if (meta.mode == MODE_FLOW_HASH) {
-                    /* member_offset = crc32 % member_count (inside hash). */
-                    if (hdr.ipv4.isValid()) {
-                        hash(meta.member_offset, HashAlgorithm.crc32, 16w0,
-                             { lo_addr4, hi_addr4, lo_port, hi_port, hdr.ipv4.protocol },
-                             meta.member_count);
-                    } else {
-                        hash(meta.member_offset, HashAlgorithm.crc32, 16w0,
-                             { lo_addr6, hi_addr6, lo_port, hi_port, hdr.ipv6.next_header },
-                             meta.member_count);
+                /* Sampling: before member selection, so a packet left out
+                 * moves no round-robin cursor. */
+                if (meta.sample_mode == SAMPLE_FLOWS) {
+                    if (meta.sample_bucket >= meta.sample_arg) {
+                        meta.sampled = 1w0;
                     }
+                } else if (meta.sample_mode == SAMPLE_ONE_IN) {
+                    /* Wraps by comparison, as the round-robin cursor. */
+                    sample_cursor.read(sample_c, (bit<32>)meta.first_member);
+                    if (sample_c >= meta.sample_arg) {
+                        sample_c = 16w0;
+                    }
+                    if (sample_c != 16w0) {
+                        meta.sampled = 1w0;
+                    }
+                    sample_c = sample_c + 16w1;
+                    if (sample_c >= meta.sample_arg) {
+                        sample_c = 16w0;
+                    }
+                    sample_cursor.write((bit<32>)meta.first_member, sample_c);
+                }
+
+                if (meta.sampled == 1w0) {
+                    not_sampled.count((bit<32>)meta.first_member);
                 } else {
-                    /* Round robin; the cursor wraps by comparison. */
-                    rr_cursor.read(rr_c, (bit<32>)meta.first_member);
-                    if (rr_c >= meta.member_count) {
-                        rr_c = 16w0;
+                    if (meta.mode == MODE_FLOW_HASH) {
+                        /* member_offset = crc32 % member_count (inside hash). */
+                        if (hdr.ipv4.isValid()) {
+                            hash(meta.member_offset, HashAlgorithm.crc32, 16w0,
+                                 { lo_addr4, hi_addr4, lo_port, hi_port, hdr.ipv4.protocol },
+                                 meta.member_count);
+                        } else {
+                            hash(meta.member_offset, HashAlgorithm.crc32, 16w0,
+                                 { lo_addr6, hi_addr6, lo_port, hi_port, hdr.ipv6.next_header },
+                                 meta.member_count);
+                        }
+                    } else {
+                        /* Round robin; the cursor wraps by comparison. */
+                        rr_cursor.read(rr_c, (bit<32>)meta.first_member);
+                        if (rr_c >= meta.member_count) {
+                            rr_c = 16w0;
+                        }
+                        meta.member_offset = rr_c;
+                        rr_c = rr_c + 16w1;
+                        if (rr_c >= meta.member_count) {
+                            rr_c = 16w0;
+                        }
+                        rr_cursor.write((bit<32>)meta.first_member, rr_c);
                     }
-                    meta.member_offset = rr_c;
-                    rr_c = rr_c + 16w1;
-                    if (rr_c >= meta.member_count) {
-                        rr_c = 16w0;
-                    }
-                    rr_cursor.write((bit<32>)meta.first_member, rr_c);
-                }
 
-                meta.member = meta.first_member + meta.member_offset;
-                clones_requested.count((bit<32>)meta.member);
-                /* Session id = member id; the clone's replica instance is the
-                 * member id too, so egress sees it as egress_rid. */
-                clone_preserving_field_list(CloneType.I2E, (bit<32>)meta.member, 8w1);
+                    meta.member = meta.first_member + meta.member_offset;
+                    clones_requested.count((bit<32>)meta.member);
+                    /* Session id = member id; the clone's replica instance is the
+                     * member id too, so egress sees it as egress_rid. */
+                    clone_preserving_field_list(CloneType.I2E, (bit<32>)meta.member, 8w1);
+                }
             }
         }
     }

@@ -274,6 +274,75 @@ pub struct TrafficCloneProfile {
     pub truncate: u32,
     /// Up to 10 clone servers.
     pub clone_servers: Vec<CloneServer>,
+    /// Ordered filter rules, first match wins; no match (or no rules) = clone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<FilterRule>,
+    /// Flow or packet sampling; absent = every matching packet is cloned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Sample>,
+}
+
+/// What a filter rule does with the packets it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilterAction {
+    /// Clone them (as if no rule matched).
+    Clone,
+    /// Do not clone them (counted as `skipped_by_filter`).
+    Skip,
+}
+
+/// Which direction of the SE <-> pool traffic a filter rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Both directions.
+    #[default]
+    Both,
+    /// SE -> pool member (requests).
+    ToPool,
+    /// Pool member -> SE (responses).
+    FromPool,
+}
+
+/// One filter rule of a clone profile. Every field but `action` narrows the match;
+/// an absent field matches anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterRule {
+    /// `clone` or `skip`.
+    pub action: FilterAction,
+    /// `both` (default), `to_pool` or `from_pool`.
+    #[serde(default)]
+    pub direction: Direction,
+    /// `tcp` or `udp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
+    /// Source prefix or address (`10.0.0.0/8`, `10.1.1.5`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub src: String,
+    /// Destination prefix or address.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dst: String,
+    /// Source port or range (`443`, `1024-65535`; a string in JSON).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub src_ports: String,
+    /// Destination port or range.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dst_ports: String,
+}
+
+/// Sampling of a profile's traffic: exactly one of the two fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sample {
+    /// Clone every packet of this percentage of the connections (0.01..100, two
+    /// decimals at most), chosen by the symmetric flow hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows_percent: Option<f64>,
+    /// Clone the first packet of every `one_in` (1..65535) of the profile block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_in: Option<u64>,
 }
 
 /// A clone server (IDS/IPS/probe): on a network directly connected to the SEs

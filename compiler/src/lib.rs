@@ -7,6 +7,7 @@
 //!   reader (a fast parser of the subset configs use, `yaml-rust2` outside it).
 //! - [`net`]: MAC, prefix, interface-address and endpoint value types.
 //! - [`diag`]: diagnostics (errors and warnings naming an object path).
+//! - [`filter`]: clone filter rules and sampling parsed, and port-range arithmetic.
 //! - [`limits`]: every numeric limit (ports, VLANs, truncation, clone servers,
 //!   clone session ids), in one place.
 //! - [`model`]: the config resolved once: names turned into indices, addresses,
@@ -23,6 +24,7 @@
 
 pub mod config;
 pub mod diag;
+pub mod filter;
 pub mod import;
 pub mod intent;
 pub mod limits;

@@ -55,7 +55,8 @@ use p4clone_proto::program::{actions, tables};
 use p4clone_proto::schema::{MatchKind, P4Schema};
 use p4clone_proto::{bytestring, Bytes};
 
-use crate::config::{Distribution, EncapKind};
+use crate::config::{Distribution, EncapKind, FilterAction};
+use crate::filter::SampleMode;
 use crate::intent::{ClassifyRule, CloneMember, DeviceIntent, Digest, Family, NatEntry, WirePair};
 use crate::target::{ReplicaInstance, TargetRules, Truncation};
 
@@ -135,6 +136,8 @@ struct Ids {
     wire_forward: Act,
     classify: [Tbl; 2],
     classify_hit: Act,
+    /// `classify_hit_sampled` and `classify_skip`, where the program has them.
+    classify_filter: Option<(Act, Act)>,
     rewrite: Tbl,
     rewrite_set: Act,
     /// nat_src_v4, nat_dst_v4, nat_src_v6, nat_dst_v6
@@ -230,6 +233,27 @@ impl Ids {
             ],
             &[&classify_hit],
         )?;
+        let classify_filter = match (
+            schema.action(actions::CLASSIFY_HIT_SAMPLED.name),
+            schema.action(actions::CLASSIFY_SKIP.name),
+        ) {
+            (Ok(_), Ok(_)) => {
+                let sampled = act(
+                    schema,
+                    actions::CLASSIFY_HIT_SAMPLED.name,
+                    &["first_member", "member_count", "mode", "sample_mode", "sample_arg"],
+                )?;
+                let skip = act(schema, actions::CLASSIFY_SKIP.name, &["first_member"])?;
+                for t in [tables::CLASSIFY_V4.name, tables::CLASSIFY_V6.name] {
+                    let info = schema.table(t).map_err(schema_err)?;
+                    if let Some(a) = [&sampled, &skip].into_iter().find(|a| !info.has_action(a.id)) {
+                        return Err(LowerError::Schema(format!("table `{t}` does not list action `{}`", a.name)));
+                    }
+                }
+                Some((sampled, skip))
+            }
+            _ => None,
+        };
         let rewrite_set = act(
             schema,
             actions::CLONE_REWRITE_SET.name,
@@ -264,6 +288,7 @@ impl Ids {
             wire_forward,
             classify: [v4, v6],
             classify_hit,
+            classify_filter,
             rewrite,
             rewrite_set,
             nat,
@@ -647,10 +672,27 @@ impl Lowerer<'_> {
             }
         };
         let t = &self.ids.classify[fam];
-        let a = &self.ids.classify_hit;
         let (src, dst) = (addr_bits(&r.src_addr), addr_bits(&r.dst_addr));
         let (src_len, dst_len) = (u32::from(r.src_len), u32::from(r.dst_len));
-        let values = [u128::from(r.first_member.0), u128::from(r.member_count), u128::from(mode_value(r.mode))];
+        let (first, count, mode) =
+            (u128::from(r.first_member.0), u128::from(r.member_count), u128::from(mode_value(r.mode)));
+        let filter = |which: fn(&(Act, Act)) -> &Act| {
+            self.ids.classify_filter.as_ref().map(which).ok_or_else(|| LowerError::Intent {
+                device: self.enc.device.to_string(),
+                message: "the device's program has no filter or sampling actions (classify_skip, \
+                          classify_hit_sampled)"
+                    .to_string(),
+            })
+        };
+        let (a, values): (&Act, &[u128]) = match (r.action, r.sample) {
+            (FilterAction::Skip, _) => (filter(|f| &f.1)?, &[first]),
+            (FilterAction::Clone, SampleMode::All) => (&self.ids.classify_hit, &[first, count, mode]),
+            (FilterAction::Clone, s) => (
+                filter(|f| &f.0)?,
+                &[first, count, mode, u128::from(s.mode_value()), u128::from(s.arg_value())],
+            ),
+        };
+        let (sport_len, dport_len) = (u32::from(r.l4_src_len), u32::from(r.l4_dst_len));
         // Fast path: every value fits (the usual case), so encode without checks.
         // Otherwise the checked path below reports the first problem.
         let f = &t.fields;
@@ -658,9 +700,10 @@ impl Lowerer<'_> {
         let valid = fits(0, src, src_len)
             && fits(1, dst, dst_len)
             && fits(2, u128::from(r.protocol), f[2].bits)
-            && r.l4_src_port.is_none_or(|p| fits(3, u128::from(p), f[3].bits))
-            && r.l4_dst_port.is_none_or(|p| fits(4, u128::from(p), f[4].bits))
-            && a.params.iter().zip(values).all(|(p, v)| bytestring::value_fits(v, p.bits));
+            && r.l4_src_port.is_none_or(|p| fits(3, u128::from(p), sport_len))
+            && r.l4_dst_port.is_none_or(|p| fits(4, u128::from(p), dport_len))
+            && a.params.len() == values.len()
+            && a.params.iter().zip(values).all(|(p, &v)| bytestring::value_fits(v, p.bits));
         let fields = usize::from(src_len > 0)
             + usize::from(dst_len > 0)
             + 1
@@ -685,24 +728,24 @@ impl Lowerer<'_> {
             ternary(1, dst, dst_len);
             ternary(2, u128::from(r.protocol), f[2].bits);
             if let Some(p) = r.l4_src_port {
-                ternary(3, u128::from(p), f[3].bits);
+                ternary(3, u128::from(p), sport_len);
             }
             if let Some(p) = r.l4_dst_port {
-                ternary(4, u128::from(p), f[4].bits);
+                ternary(4, u128::from(p), dport_len);
             }
-            a.params.iter().zip(values).map(|(p, v)| action::Param { param_id: p.id, value: canonical(v) }).collect()
+            a.params.iter().zip(values).map(|(p, &v)| action::Param { param_id: p.id, value: canonical(v) }).collect()
         } else {
             let e = &self.enc;
             m.extend(e.ternary_prefix(t, 0, src, src_len)?);
             m.extend(e.ternary_prefix(t, 1, dst, dst_len)?);
             m.extend(e.ternary_prefix(t, 2, u128::from(r.protocol), f[2].bits)?);
             if let Some(p) = r.l4_src_port {
-                m.extend(e.ternary_prefix(t, 3, u128::from(p), f[3].bits)?);
+                m.extend(e.ternary_prefix(t, 3, u128::from(p), sport_len)?);
             }
             if let Some(p) = r.l4_dst_port {
-                m.extend(e.ternary_prefix(t, 4, u128::from(p), f[4].bits)?);
+                m.extend(e.ternary_prefix(t, 4, u128::from(p), dport_len)?);
             }
-            vec![e.param(a, 0, values[0])?, e.param(a, 1, values[1])?, e.param(a, 2, values[2])?]
+            values.iter().enumerate().map(|(i, &v)| e.param(a, i, v)).collect::<Result<Vec<_>, _>>()?
         };
         out.table_entry(TableEntry {
             table_id: t.id,

@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
 use crate::config::{Config, EncapKind, DEFAULT_TENANT};
+use crate::filter::{FieldError, Filter, SampleMode};
 use crate::limits::vlan_in_range;
 use crate::net::{parse_endpoint, FastHashMap, IfAddr, Mac, Prefix};
 
@@ -158,6 +159,10 @@ pub struct ResolvedProfile {
     pub tenant: Option<TenantRef>,
     /// Its clone servers, as indices into [`Model::clone_servers`].
     pub clone_servers: Range<usize>,
+    /// Its filter rules, each parsed or the problems of its fields.
+    pub filters: Vec<Result<Filter, Vec<FieldError>>>,
+    /// Its sampling, or the problem with `sample`.
+    pub sample: Result<SampleMode, FieldError>,
 }
 
 /// A clone server.
@@ -362,7 +367,12 @@ impl<'c> Model<'c> {
                 });
             }
             let tenant = self.tenant(&prof.tenant);
-            self.profiles.push(ResolvedProfile { tenant, clone_servers: start..self.clone_servers.len() });
+            self.profiles.push(ResolvedProfile {
+                tenant,
+                clone_servers: start..self.clone_servers.len(),
+                filters: prof.filters.iter().map(Filter::parse).collect(),
+                sample: SampleMode::parse(prof.sample.as_ref()),
+            });
         }
         for b in &cfg.nat_bindings {
             self.nat_bindings.push(ResolvedNat { se: parse_endpoint(&b.se), client: parse_endpoint(&b.client) });

@@ -90,6 +90,8 @@ pub fn profile(p: usize, servers_per_profile: usize) -> TrafficCloneProfile {
                 encap: None,
             })
             .collect(),
+        filters: Vec::new(),
+        sample: None,
     }
 }
 

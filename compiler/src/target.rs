@@ -53,6 +53,9 @@ pub struct TargetRules {
     pub max_packet_length: u32,
     /// Whether its program delivers encapsulated copies (`clone_encap`).
     pub encapsulation: bool,
+    /// Whether its program has filter and sampling actions (`classify_skip`,
+    /// `classify_hit_sampled`).
+    pub filtering: bool,
     schema: fn() -> Result<&'static P4Schema, p4clone_proto::Error>,
 }
 
@@ -72,6 +75,7 @@ const V1MODEL: TargetRules = TargetRules {
     min_clone_port: 0,
     max_packet_length: 0,
     encapsulation: true,
+    filtering: true,
     schema: program::schema,
 };
 
@@ -86,6 +90,7 @@ const TOFINO: TargetRules = TargetRules {
     min_clone_port: 1,
     max_packet_length: program_tna::limits::MAX_PACKET_LENGTH,
     encapsulation: false,
+    filtering: false,
     schema: program_tna::schema,
 };
 
@@ -122,6 +127,9 @@ mod tests {
                 "{}: `encapsulation` must say whether the program has clone_encap",
                 r.name
             );
+            let has = r.schema().unwrap().action(program::actions::CLASSIFY_SKIP.name).is_ok()
+                && r.schema().unwrap().action(program::actions::CLASSIFY_HIT_SAMPLED.name).is_ok();
+            assert_eq!(r.filtering, has, "{}: `filtering` must say whether the program has the filter actions", r.name);
         }
         assert_eq!(Target::Tofino.rules().schema().unwrap().p4info().pkg_info.as_ref().unwrap().arch, "tna");
         assert_eq!(Target::Soft.rules().schema().unwrap().p4info().pkg_info.as_ref().unwrap().arch, "v1model");

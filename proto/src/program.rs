@@ -108,8 +108,13 @@ pub mod actions {
     pub const CLONE_ENCAP_ERSPAN_V4: Object = object(0x0100_000C, "clone_encap_erspan_v4");
     /// `clone_encap_none()`: the default action of `clone_encap`.
     pub const CLONE_ENCAP_NONE: Object = object(0x0100_000D, "clone_encap_none");
+    /// `classify_hit_sampled(first_member, member_count, mode, sample_mode, sample_arg)`:
+    /// `classify_hit` of a profile that samples.
+    pub const CLASSIFY_HIT_SAMPLED: Object = object(0x0100_000E, "classify_hit_sampled");
+    /// `classify_skip(first_member)`: traffic a profile's filter skips (counted).
+    pub const CLASSIFY_SKIP: Object = object(0x0100_000F, "classify_skip");
     /// Every action, in P4Info order.
-    pub const ALL: [Object; 13] = [
+    pub const ALL: [Object; 15] = [
         WIRE_FORWARD,
         WIRE_DROP,
         CLASSIFY_HIT,
@@ -123,6 +128,8 @@ pub mod actions {
         CLONE_ENCAP_GRE_V4,
         CLONE_ENCAP_ERSPAN_V4,
         CLONE_ENCAP_NONE,
+        CLASSIFY_HIT_SAMPLED,
+        CLASSIFY_SKIP,
     ];
 }
 
@@ -136,8 +143,13 @@ pub mod counters {
     pub const CLONES_EMITTED: Object = object(0x1200_0002, "clones_emitted");
     /// `truncated_mtu`: encapsulated clones cut to fit the network's MTU.
     pub const TRUNCATED_MTU: Object = object(0x1200_0003, "truncated_mtu");
+    /// `skipped_by_filter`: classified packets a filter rule skipped, per block
+    /// (indexed by the block's first member id).
+    pub const SKIPPED_BY_FILTER: Object = object(0x1200_0004, "skipped_by_filter");
+    /// `not_sampled`: classified packets sampling left out, per block.
+    pub const NOT_SAMPLED: Object = object(0x1200_0005, "not_sampled");
     /// Every indirect counter, in P4Info order.
-    pub const ALL: [Object; 3] = [CLONES_REQUESTED, CLONES_EMITTED, TRUNCATED_MTU];
+    pub const ALL: [Object; 5] = [CLONES_REQUESTED, CLONES_EMITTED, TRUNCATED_MTU, SKIPPED_BY_FILTER, NOT_SAMPLED];
 }
 
 /// The direct counters.
@@ -160,8 +172,10 @@ pub mod registers {
     pub const RR_CURSOR: Object = object(0x1600_0001, "rr_cursor");
     /// `erspan_seq`: the ERSPAN sequence number of each member's next copy.
     pub const ERSPAN_SEQ: Object = object(0x1600_0002, "erspan_seq");
+    /// `sample_cursor`: the one-in-N sampling position per member block.
+    pub const SAMPLE_CURSOR: Object = object(0x1600_0003, "sample_cursor");
     /// Every register.
-    pub const ALL: [Object; 2] = [RR_CURSOR, ERSPAN_SEQ];
+    pub const ALL: [Object; 3] = [RR_CURSOR, ERSPAN_SEQ, SAMPLE_CURSOR];
 }
 
 /// The program's limits: what v1model and the P4Info allow.
@@ -179,6 +193,10 @@ pub mod limits {
     pub const COUNTER_SIZE: usize = 32_768;
     /// Cells of `rr_cursor`.
     pub const RR_CURSOR_SIZE: usize = 32_768;
+    /// Cells of `sample_cursor` (indexed by a block's first member id).
+    pub const SAMPLE_CURSOR_SIZE: usize = 32_768;
+    /// Flow sampling buckets: the flow hash modulo this, compared with `sample_arg`.
+    pub const SAMPLE_BUCKETS: u32 = 10_000;
     /// Cells of `erspan_seq` (indexed by member id).
     pub const ERSPAN_SEQ_SIZE: usize = 32_768;
     /// Entries of `clone_encap` (one per member).

@@ -23,7 +23,7 @@ const TABLES: &[TableRow] = &[
             (4, "l4_src_port", Ternary, 16),
             (5, "l4_dst_port", Ternary, 16),
         ],
-        &["classify_hit", "classify_miss"],
+        &["classify_hit", "classify_miss", "classify_hit_sampled", "classify_skip"],
         "classify_miss",
         262_144,
     ),
@@ -37,7 +37,7 @@ const TABLES: &[TableRow] = &[
             (4, "l4_src_port", Ternary, 16),
             (5, "l4_dst_port", Ternary, 16),
         ],
-        &["classify_hit", "classify_miss"],
+        &["classify_hit", "classify_miss", "classify_hit_sampled", "classify_skip"],
         "classify_miss",
         65_536,
     ),
@@ -120,12 +120,20 @@ const ACTIONS: &[ActionRow] = &[
         &[(1, "src_addr", 32), (2, "dst_addr", 32), (3, "session_id", 10), (4, "mtu", 16)],
     ),
     (0x0100_000D, "clone_encap_none", &[]),
+    (
+        0x0100_000E,
+        "classify_hit_sampled",
+        &[(1, "first_member", 16), (2, "member_count", 16), (3, "mode", 8), (4, "sample_mode", 8), (5, "sample_arg", 16)],
+    ),
+    (0x0100_000F, "classify_skip", &[(1, "first_member", 16)]),
 ];
 
 const COUNTERS: &[(u32, &str, i64)] = &[
     (0x1200_0001, "clones_requested", 32_768),
     (0x1200_0002, "clones_emitted", 32_768),
     (0x1200_0003, "truncated_mtu", 32_768),
+    (0x1200_0004, "skipped_by_filter", 32_768),
+    (0x1200_0005, "not_sampled", 32_768),
 ];
 
 const DIRECT_COUNTERS: &[(u32, &str, &str)] =
@@ -199,11 +207,13 @@ fn counters_and_register_match_the_contract() {
         assert!(t.direct_resource_ids.contains(&id), "{table} lists {name}");
         assert_eq!(s.direct_counter_of_table(t.id).unwrap().name, name);
     }
-    assert_eq!(s.registers().len(), 2);
+    assert_eq!(s.registers().len(), 3);
     let r = s.register("rr_cursor").unwrap();
     assert_eq!((r.id, r.size, r.bitwidth), (0x1600_0001, 32_768, Some(16)));
     let r = s.register("erspan_seq").unwrap();
     assert_eq!((r.id, r.size, r.bitwidth), (0x1600_0002, 32_768, Some(32)));
+    let r = s.register("sample_cursor").unwrap();
+    assert_eq!((r.id, r.size, r.bitwidth), (0x1600_0003, 32_768, Some(16)));
 }
 
 #[test]

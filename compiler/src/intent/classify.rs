@@ -7,9 +7,11 @@ use std::net::IpAddr;
 use super::blocks::BLOCK_WIDTH;
 use super::digest::{owner_digest, Digest};
 use super::entities::{ClassifyRule, Family, MemberId};
+use super::filters::expand;
 use super::inputs::{Inputs, ProfileInfo};
 use super::placement::{protocol_bit, DeviceAcc, Placement, PROTOCOLS};
-use crate::config::Config;
+use crate::config::{Config, FilterAction};
+use crate::filter::SampleMode;
 use crate::diag::Diagnostic;
 use crate::model::Model;
 use crate::net::{family_bits, FastHashSet};
@@ -281,7 +283,7 @@ impl Merge<'_, '_> {
                 (names, digest)
             };
             let k = unpack(first.key);
-            out.push(ClassifyRule {
+            let base = ClassifyRule {
                 family: if k.v6 { Family::V6 } else { Family::V4 },
                 src_addr: u128_addr(k.v6, k.src),
                 src_len: k.src_len,
@@ -290,13 +292,18 @@ impl Merge<'_, '_> {
                 protocol: k.protocol,
                 l4_src_port: port_of(k.sport),
                 l4_dst_port: port_of(k.dport),
+                l4_src_len: 16,
+                l4_dst_len: 16,
+                action: FilterAction::Clone,
+                sample: SampleMode::All,
                 priority: RULE_PRIORITY,
                 first_member: MemberId(first.block * BLOCK_WIDTH + 1),
                 member_count: info.servers.as_ref().map_or(0, |s| s.len() as u16),
                 mode: cfg.traffic_clone_profiles[pi].distribution,
                 vs: names,
                 owner_digest: digest,
-            });
+            };
+            expand(base, &info.filters, info.sample, out);
         }
     }
 }

@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::{Serialize, Serializer};
 
 use super::digest::Digest;
-use crate::config::{Distribution, EncapKind, Target};
+use crate::config::{Distribution, EncapKind, FilterAction, Target};
+use crate::filter::SampleMode;
 use crate::net::Mac;
 
 /// The whole intent: one entry per configured device, sorted by device name.
@@ -177,6 +178,19 @@ pub struct ClassifyRule {
     pub l4_src_port: Option<u16>,
     /// L4 destination port; `None` = wildcard.
     pub l4_dst_port: Option<u16>,
+    /// Prefix length of the source port match (16 = exact; a filter's port range
+    /// becomes blocks of shorter ones); meaningless when the port is a wildcard.
+    #[serde(skip_serializing_if = "is_exact_port")]
+    pub l4_src_len: u8,
+    /// Prefix length of the destination port match.
+    #[serde(skip_serializing_if = "is_exact_port")]
+    pub l4_dst_len: u8,
+    /// Clone (the default) or skip, as the profile's filters decide.
+    #[serde(skip_serializing_if = "is_clone")]
+    pub action: FilterAction,
+    /// The profile's sampling (clone rules only).
+    #[serde(skip_serializing_if = "is_all")]
+    pub sample: SampleMode,
     /// Ternary priority (higher wins).
     pub priority: i32,
     /// First member id of the selected block.
@@ -190,6 +204,18 @@ pub struct ClassifyRule {
     pub vs: Vec<String>,
     /// Digest over the owning VSs and the profile digest.
     pub owner_digest: Digest,
+}
+
+fn is_exact_port(len: &u8) -> bool {
+    *len == 16
+}
+
+fn is_clone(a: &FilterAction) -> bool {
+    *a == FilterAction::Clone
+}
+
+fn is_all(s: &SampleMode) -> bool {
+    *s == SampleMode::All
 }
 
 /// A NAT binding on this device: SE `address:port` stands for client `address:port`.

@@ -9,6 +9,7 @@ use super::blocks::BLOCK_WIDTH;
 use super::digest::{profile_digest, Digest};
 use crate::config::EncapKind;
 use crate::diag::Diagnostic;
+use crate::filter::{Filter, SampleMode};
 use crate::limits::{vlan_in_range, MAX_VLAN, MIN_VLAN};
 use crate::model::Model;
 use crate::net::{IfAddr, Mac};
@@ -67,6 +68,10 @@ pub(super) struct ProfileInfo {
     pub(super) servers: Option<Vec<Server>>,
     /// Bytes kept per clone.
     pub(super) truncate: u16,
+    /// Its filter rules, in order (all of them parsed, else the profile fails).
+    pub(super) filters: Vec<Filter>,
+    /// Its sampling.
+    pub(super) sample: SampleMode,
 }
 
 /// The SEs (flattened, as in [`Model::ses`]) and profiles of a config.
@@ -221,7 +226,27 @@ fn profiles(model: &Model<'_>, errs: &mut Vec<Diagnostic>) -> Vec<ProfileInfo> {
                     }
                 }
             }
-            ProfileInfo { digest: profile_digest(p), servers: ok.then_some(servers), truncate }
+            let mut filters = Vec::with_capacity(resolved.filters.len());
+            for (fi, f) in resolved.filters.iter().enumerate() {
+                match f {
+                    Ok(f) => filters.push(*f),
+                    Err(fields) => {
+                        ok = false;
+                        for (field, msg) in fields {
+                            errs.push(Diagnostic::error(format!("{path}.filters[{fi}].{field}"), msg.as_str()));
+                        }
+                    }
+                }
+            }
+            let sample = match &resolved.sample {
+                Ok(s) => *s,
+                Err((field, msg)) => {
+                    ok = false;
+                    errs.push(Diagnostic::error(format!("{path}.sample.{field}"), msg.as_str()));
+                    SampleMode::All
+                }
+            };
+            ProfileInfo { digest: profile_digest(p), servers: ok.then_some(servers), truncate, filters, sample }
         })
         .collect()
 }

@@ -81,6 +81,7 @@ mod classify;
 mod clone_sessions;
 mod digest;
 mod entities;
+mod filters;
 mod inputs;
 mod nat;
 mod placement;

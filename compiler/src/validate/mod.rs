@@ -24,7 +24,7 @@
 //!
 //! Layout: `validator.rs` holds the graph and the look-ups the rules share; the
 //! rules are grouped by subject, one file each (`names`, `values`, `addressing`,
-//! `profiles`, `encap`, `ports`, `services`, `nat`); this file runs them in order and sorts
+//! `profiles`, `encap`, `filters`, `ports`, `services`, `nat`); this file runs them in order and sorts
 //! the result (`document_order`).
 //!
 //! The cost is linear in the size of the config: names are resolved through hash
@@ -38,6 +38,7 @@
 mod addressing;
 mod document_order;
 mod encap;
+mod filters;
 mod names;
 mod nat;
 mod ports;
@@ -120,6 +121,9 @@ fn run(v: &mut Validator<'_, '_>) {
     v.rule_truncate();
     v.rule_clone_server_connected();
     v.rule_encap_reachable();
+    v.rule_filter_values();
+    v.rule_filter_reach();
+    v.rule_filter_targets();
     // Device ports.
     v.rule_interface_port_clash();
     v.rule_wires();

@@ -106,6 +106,45 @@ pub fn flow_hash_v6(src: u128, sport: u16, dst: u128, dport: u16, proto: u8) -> 
     crc32(&flow_key_v6(src, sport, dst, dport, proto))
 }
 
+/// The flow sampling bytes of an IPv4 flow: the flow key's fields in another
+/// order, `protocol(1) hi_port(2) lo_port(2) hi_addr(4) lo_addr(4)`, so the
+/// sampling bucket does not follow the member choice.
+#[inline]
+pub fn sample_key_v4(src: u32, sport: u16, dst: u32, dport: u16, proto: u8) -> [u8; 13] {
+    let ((la, lp), (ha, hp)) =
+        if (src, sport) <= (dst, dport) { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
+    let mut k = [0u8; 13];
+    k[0] = proto;
+    k[1..3].copy_from_slice(&hp.to_be_bytes());
+    k[3..5].copy_from_slice(&lp.to_be_bytes());
+    k[5..9].copy_from_slice(&ha.to_be_bytes());
+    k[9..13].copy_from_slice(&la.to_be_bytes());
+    k
+}
+
+/// The flow sampling bytes of an IPv6 flow: `1 2 2 16 16`, as [`sample_key_v4`].
+#[inline]
+pub fn sample_key_v6(src: u128, sport: u16, dst: u128, dport: u16, proto: u8) -> [u8; 37] {
+    let ((la, lp), (ha, hp)) =
+        if (src, sport) <= (dst, dport) { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
+    let mut k = [0u8; 37];
+    k[0] = proto;
+    k[1..3].copy_from_slice(&hp.to_be_bytes());
+    k[3..5].copy_from_slice(&lp.to_be_bytes());
+    k[5..21].copy_from_slice(&ha.to_be_bytes());
+    k[21..37].copy_from_slice(&la.to_be_bytes());
+    k
+}
+
+/// The flow sampling bucket: `hash(.., 0, sample key, 10000)` = crc32 % 10000.
+#[inline]
+pub fn sample_bucket(hash: u32) -> u16 {
+    (hash % SAMPLE_BUCKETS) as u16
+}
+
+/// Flow sampling buckets.
+pub const SAMPLE_BUCKETS: u32 = 10_000;
+
 /// The VXLAN source port of a flow: `hash(.., 49152, .., 16384)` =
 /// 49152 + `hash` % 16384 (entropy for ECMP, the dynamic port range).
 #[inline]

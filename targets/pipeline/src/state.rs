@@ -57,6 +57,12 @@ pub enum Counter {
     /// `truncated_mtu` (P4Info 0x12000003), indexed by `egress_rid`: an
     /// encapsulated clone cut to fit its network's MTU.
     TruncatedMtu,
+    /// `skipped_by_filter` (P4Info 0x12000004), indexed by a block's first member:
+    /// a classified packet a filter rule skipped.
+    SkippedByFilter,
+    /// `not_sampled` (P4Info 0x12000005), indexed by a block's first member: a
+    /// classified packet sampling left out.
+    NotSampled,
 }
 
 /// Per-port counters.
@@ -102,7 +108,10 @@ pub(crate) mod layout {
     pub const MEMBERS: usize = PORT_DROP + PORT_COUNT;
     /// `truncated_mtu`, one cell per member (rare: kept off the hot line).
     pub const TRUNCATED_MTU: usize = MEMBERS + 4 * COUNTER_SIZE;
-    pub const DIRECT_V4: usize = TRUNCATED_MTU + COUNTER_SIZE;
+    /// `skipped_by_filter` and `not_sampled`, one cell per block (rare too).
+    pub const SKIPPED_BY_FILTER: usize = TRUNCATED_MTU + COUNTER_SIZE;
+    pub const NOT_SAMPLED: usize = SKIPPED_BY_FILTER + COUNTER_SIZE;
+    pub const DIRECT_V4: usize = NOT_SAMPLED + COUNTER_SIZE;
     pub const DIRECT_V6: usize = DIRECT_V4 + CLASSIFY_V4_SIZE;
     pub const CELLS: usize = DIRECT_V6 + CLASSIFY_V6_SIZE;
 
@@ -114,6 +123,8 @@ pub(crate) mod layout {
             Counter::CloneNoSession => 2,
             Counter::CloneRewriteMiss => 3,
             Counter::TruncatedMtu => return TRUNCATED_MTU + m,
+            Counter::SkippedByFilter => return SKIPPED_BY_FILTER + m,
+            Counter::NotSampled => return NOT_SAMPLED + m,
         };
         MEMBERS + 4 * m + k
     }
@@ -302,7 +313,8 @@ impl CounterStore {
     }
 }
 
-/// The `rr_cursor` register (`bit<16>` × [`RR_CURSOR_SIZE`]).
+/// A wrapping cursor register (`bit<16>` × [`RR_CURSOR_SIZE`]): `rr_cursor`, and
+/// `sample_cursor` (one in N: a packet is sampled when its step returns 0).
 pub(crate) struct RrCursor {
     cells: Box<[AtomicU16]>,
 }

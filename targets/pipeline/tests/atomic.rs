@@ -113,7 +113,9 @@ fn both_copies_stay_identical_after_many_batches() {
             let f = tcp4(SE, 1, 0x0B00_0000 + d, 80, b"");
             let want = p.entry(CLASSIFY_V4, &(v4_exact(SE, 0x0B00_0000 + d, 6, None, Some(80)), 10)).map(|r| {
                 match r.entry.action {
-                    ClassifyAction::Hit { first_member, .. } => first_member,
+                    ClassifyAction::Hit { first_member, .. }
+                    | ClassifyAction::HitSampled { first_member, .. }
+                    | ClassifyAction::Skip { first_member } => first_member,
                     ClassifyAction::Miss => 0,
                 }
             });

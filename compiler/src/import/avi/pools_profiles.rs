@@ -128,6 +128,8 @@ impl<'a> Converter<'a> {
             distribution: Default::default(),
             truncate: 0,
             clone_servers,
+            filters: Vec::new(),
+            sample: None,
         };
         self.profiles.insert(key(e), (e, profile));
     }

@@ -156,7 +156,7 @@ impl<'de> de::Deserializer<'de> for &mut EventDe<'_> {
 
     decline_types! {
         deserialize_any deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
-        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_bytes
+        deserialize_u128 deserialize_char deserialize_bytes
         deserialize_byte_buf deserialize_unit deserialize_ignored_any
     }
 
@@ -191,6 +191,26 @@ impl<'de> de::Deserializer<'de> for &mut EventDe<'_> {
             Ev::Plain(s) => match parse_unsigned_int(s) {
                 Some(n) => visitor.visit_u64(n),
                 None => wrong_type(Ev::Plain(s), &visitor),
+            },
+            ev => wrong_type(ev, &visitor),
+        };
+        self.at(r, i)
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> R<V::Value> {
+        self.deserialize_f64(visitor)
+    }
+
+    /// A plain scalar YAML reads as a number: an integer (decimal, `0x`, `0o`) or a
+    /// float (`1.5`, `1e3`, `.inf`), as serde_norway reads it.
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> R<V::Value> {
+        let i = self.pos;
+        let r = match self.next()? {
+            Ev::Plain(s) => match unexpected(Ev::Plain(s)) {
+                Unexpected::Unsigned(n) => visitor.visit_u64(n),
+                Unexpected::Signed(n) => visitor.visit_i64(n),
+                Unexpected::Float(f) => visitor.visit_f64(f),
+                _ => wrong_type(Ev::Plain(s), &visitor),
             },
             ev => wrong_type(ev, &visitor),
         };

@@ -97,6 +97,7 @@ pub struct Pipeline {
     writer: Mutex<Writer>,
     counters: Arc<CounterStore>,
     rr: RrCursor,
+    sample: RrCursor,
     erspan_seq: ErspanSeq,
 }
 
@@ -123,6 +124,7 @@ impl Pipeline {
             writer: Mutex::new(Writer { token, st: WriterState::default(), log: Vec::new() }),
             counters: CounterStore::new(),
             rr: RrCursor::new(),
+            sample: RrCursor::new(),
             erspan_seq: ErspanSeq::new(),
         }
     }

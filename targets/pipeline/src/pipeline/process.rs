@@ -10,7 +10,7 @@ use crate::state::{layout, Counter, ErspanSeq, Shard, ShardLease, COUNTER_SIZE};
 use crate::table::instance::{FamilyTables, Tables};
 use crate::table::ternary::{Hashes, PREFETCH_TUPLES};
 use crate::table::{
-    ClassifyAction, EncapAction, Family, Replica, RewriteAction, RewriteParams, DROP_PORT, MODE_FLOW_HASH, V4, V6,
+    ClassifyAction, EncapAction, Family, Replica, RewriteAction, RewriteParams, DROP_PORT, MODE_FLOW_HASH, SAMPLE_FLOWS, SAMPLE_ONE_IN, V4, V6,
 };
 use crate::wire::{self, EthernetFrame, ParsedFrame, L3};
 use crate::Port;
@@ -193,11 +193,34 @@ impl Pipeline {
             }
             None => classify.default,
         };
-        let ClassifyAction::Hit { first_member, member_count, mode } = action else {
-            return;
+        let (first_member, member_count, mode, sample) = match action {
+            ClassifyAction::Hit { first_member, member_count, mode } => (first_member, member_count, mode, None),
+            ClassifyAction::HitSampled { first_member, member_count, mode, sample_mode, sample_arg } => {
+                (first_member, member_count, mode, Some((sample_mode, sample_arg)))
+            }
+            ClassifyAction::Skip { first_member } => {
+                count_block(shard, Counter::SkippedByFilter, first_member, data.len());
+                return;
+            }
+            ClassifyAction::Miss => return,
         };
         if member_count == 0 {
             return;
+        }
+        if let Some((sample_mode, arg)) = sample {
+            // Before member selection: a packet left out moves no round-robin cursor.
+            let sampled = match sample_mode {
+                SAMPLE_FLOWS => {
+                    let (src, dst) = F::frame_addrs(data, p);
+                    hash::sample_bucket(F::sample_hash(src, p.l4_src_port, dst, p.l4_dst_port, p.ip_proto)) < arg
+                }
+                SAMPLE_ONE_IN => self.sample.step(first_member, arg) == 0,
+                _ => true,
+            };
+            if !sampled {
+                count_block(shard, Counter::NotSampled, first_member, data.len());
+                return;
+            }
         }
         let offset = if mode == MODE_FLOW_HASH {
             let (src, dst) = F::frame_addrs(data, p);
@@ -453,6 +476,16 @@ impl Egress<'_> {
 
 /// `meta.encap_sport`: 49152 + the symmetric flow hash % 16384, over the frame as
 /// received (before any NAT restore).
+/// Counts a packet in a block-indexed counter (`skipped_by_filter`, `not_sampled`);
+/// an index past the counter is not counted (as BMv2).
+#[inline]
+fn count_block(shard: &Shard, c: Counter, first_member: u16, len: usize) {
+    let m = usize::from(first_member);
+    if m < COUNTER_SIZE {
+        shard.add(layout::member(c, m), len as u64);
+    }
+}
+
 fn encap_sport(data: &[u8], p: &ParsedFrame) -> u16 {
     let h = match p.l3 {
         L3::Ipv4 { .. } => {

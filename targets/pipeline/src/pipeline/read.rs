@@ -164,6 +164,17 @@ impl Pipeline {
         self.rr.all()
     }
 
+    /// One `sample_cursor` cell.
+    pub fn sample_cursor(&self, index: u32) -> Result<u16, TableError> {
+        let i = check_index("sample_cursor index", index, RR_CURSOR_SIZE)?;
+        Ok(self.sample.get(i).unwrap_or(0))
+    }
+
+    /// All `sample_cursor` cells.
+    pub fn sample_cursors(&self) -> Vec<u16> {
+        self.sample.all()
+    }
+
     /// One `erspan_seq` cell.
     pub fn erspan_seq(&self, index: u32) -> Result<u32, TableError> {
         let i = check_index("erspan_seq index", index, crate::sizes::ERSPAN_SEQ_SIZE)?;

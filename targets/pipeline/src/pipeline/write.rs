@@ -45,6 +45,7 @@ pub struct WriteBatch<'a> {
     log: &'a mut Vec<TablesChange>,
     counters: &'a CounterStore,
     rr: &'a RrCursor,
+    sample: &'a RrCursor,
     erspan_seq: &'a ErspanSeq,
 }
 
@@ -132,6 +133,13 @@ impl WriteBatch<'_> {
         Ok(())
     }
 
+    /// Sets one `sample_cursor` cell (immediate).
+    pub fn write_sample_cursor(&mut self, index: u32, value: u16) -> Result<(), TableError> {
+        let i = check_index("sample_cursor index", index, RR_CURSOR_SIZE)?;
+        self.sample.set(i, value);
+        Ok(())
+    }
+
     /// Sets one `erspan_seq` cell (immediate).
     pub fn write_erspan_seq(&mut self, index: u32, value: u32) -> Result<(), TableError> {
         let i = check_index("erspan_seq index", index, ERSPAN_SEQ_SIZE)?;
@@ -155,6 +163,9 @@ impl ApplyOp for WriteBatch<'_> {
     }
     fn write_erspan_seq(&mut self, index: u32, value: u32) -> Result<(), TableError> {
         WriteBatch::write_erspan_seq(self, index, value)
+    }
+    fn write_sample_cursor(&mut self, index: u32, value: u16) -> Result<(), TableError> {
+        WriteBatch::write_sample_cursor(self, index, value)
     }
 }
 
@@ -184,6 +195,7 @@ impl Pipeline {
             log,
             counters: &self.counters,
             rr: &self.rr,
+            sample: &self.sample,
             erspan_seq: &self.erspan_seq,
         };
         f(&mut batch)
@@ -208,6 +220,13 @@ impl Pipeline {
     pub fn set_erspan_seq(&self, index: u32, value: u32) -> Result<(), TableError> {
         let i = check_index("erspan_seq index", index, ERSPAN_SEQ_SIZE)?;
         self.erspan_seq.set(i, value);
+        Ok(())
+    }
+
+    /// Sets one `sample_cursor` cell.
+    pub fn set_sample_cursor(&self, index: u32, value: u16) -> Result<(), TableError> {
+        let i = check_index("sample_cursor index", index, RR_CURSOR_SIZE)?;
+        self.sample.set(i, value);
         Ok(())
     }
 

@@ -44,6 +44,25 @@ pub enum ClassifyAction {
     /// `classify_miss`: nothing.
     #[default]
     Miss,
+    /// `classify_hit_sampled(first_member, member_count, mode, sample_mode, sample_arg)`.
+    HitSampled {
+        /// First member id of the profile block.
+        first_member: u16,
+        /// Number of members (0 = no clone).
+        member_count: u16,
+        /// As [`ClassifyAction::Hit`]'s.
+        mode: u8,
+        /// [`crate::SAMPLE_FLOWS`], [`crate::SAMPLE_ONE_IN`]; other values: every packet.
+        sample_mode: u8,
+        /// The bucket threshold (flows) or N (one in N).
+        sample_arg: u16,
+    },
+    /// `classify_skip(first_member)`: a filter skips the packet; counted in
+    /// `skipped_by_filter[first_member]`.
+    Skip {
+        /// First member id of the profile block.
+        first_member: u16,
+    },
 }
 
 /// An entry of a classify table.
@@ -204,6 +223,14 @@ impl<F: Family> Table for ClassifyTable<F> {
                 member_count: from_value(v.params[1]),
                 mode: from_value(v.params[2]),
             },
+            2 => ClassifyAction::HitSampled {
+                first_member: from_value(v.params[0]),
+                member_count: from_value(v.params[1]),
+                mode: from_value(v.params[2]),
+                sample_mode: from_value(v.params[3]),
+                sample_arg: from_value(v.params[4]),
+            },
+            3 => ClassifyAction::Skip { first_member: from_value(v.params[0]) },
             _ => ClassifyAction::Miss,
         }
     }
@@ -213,6 +240,19 @@ impl<F: Family> Table for ClassifyTable<F> {
                 ActionValues { index: 0, params: vec![(*first_member).into(), (*member_count).into(), (*mode).into()] }
             }
             ClassifyAction::Miss => ActionValues { index: 1, params: vec![] },
+            ClassifyAction::HitSampled { first_member, member_count, mode, sample_mode, sample_arg } => ActionValues {
+                index: 2,
+                params: vec![
+                    (*first_member).into(),
+                    (*member_count).into(),
+                    (*mode).into(),
+                    (*sample_mode).into(),
+                    (*sample_arg).into(),
+                ],
+            },
+            ClassifyAction::Skip { first_member } => {
+                ActionValues { index: 3, params: vec![(*first_member).into()] }
+            }
         }
     }
 }

@@ -12,6 +12,10 @@ use crate::state::CounterValue;
 pub const MODE_ROUND_ROBIN: u8 = 0;
 /// `classify_hit` mode: symmetric flow hash.
 pub const MODE_FLOW_HASH: u8 = 1;
+/// `classify_hit_sampled` sample mode: flows whose sampling bucket is below `sample_arg`.
+pub const SAMPLE_FLOWS: u8 = 1;
+/// `classify_hit_sampled` sample mode: the first packet of every `sample_arg`.
+pub const SAMPLE_ONE_IN: u8 = 2;
 
 /// A ternary match field: value and mask. P4Runtime requires `value & !mask == 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

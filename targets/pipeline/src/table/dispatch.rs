@@ -127,6 +127,13 @@ pub enum TableOp {
         /// New value.
         value: u16,
     },
+    /// MODIFY of one `sample_cursor` register cell.
+    WriteSampleCursor {
+        /// Index (first member id).
+        index: u32,
+        /// New value.
+        value: u16,
+    },
     /// MODIFY of one `erspan_seq` register cell.
     WriteErspanSeq {
         /// Index (member id).
@@ -149,6 +156,8 @@ pub(crate) trait ApplyOp {
     fn write_rr_cursor(&mut self, index: u32, value: u16) -> Result<(), TableError>;
     /// An `erspan_seq` cell write.
     fn write_erspan_seq(&mut self, index: u32, value: u32) -> Result<(), TableError>;
+    /// A `sample_cursor` cell write.
+    fn write_sample_cursor(&mut self, index: u32, value: u16) -> Result<(), TableError>;
 }
 
 impl TableOp {
@@ -166,6 +175,7 @@ impl TableOp {
             TableOp::WriteCounter { counter, index, value } => a.write_counter(counter, index, value),
             TableOp::WriteRrCursor { index, value } => a.write_rr_cursor(index, value),
             TableOp::WriteErspanSeq { index, value } => a.write_erspan_seq(index, value),
+            TableOp::WriteSampleCursor { index, value } => a.write_sample_cursor(index, value),
         }
     }
 

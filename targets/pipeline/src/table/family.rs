@@ -75,6 +75,9 @@ pub trait Family: Copy + Debug + Eq + Hash + Default + Send + Sync + 'static {
     /// The symmetric flow hash.
     #[doc(hidden)]
     fn flow_hash(src: Self::Addr, sport: u16, dst: Self::Addr, dport: u16, protocol: u8) -> u32;
+    /// The flow sampling hash (CRC-32 of the sample key).
+    #[doc(hidden)]
+    fn sample_hash(src: Self::Addr, sport: u16, dst: Self::Addr, dport: u16, protocol: u8) -> u32;
     /// Hashes a NAT key.
     #[doc(hidden)]
     fn hash_nat_key<H: Hasher>(addr: Self::Addr, port: u16, protocol: u8, state: &mut H);
@@ -95,8 +98,15 @@ pub trait Family: Copy + Debug + Eq + Hash + Default + Send + Sync + 'static {
     fn update_l4_checksum(c: u16, old: Self::Addr, new: Self::Addr, old_port: u16, new_port: u16) -> u16;
 }
 
-static CLASSIFY_ACTIONS: &[(&str, &[(&str, u32)])] =
-    &[("classify_hit", &[("first_member", 16), ("member_count", 16), ("mode", 8)]), ("classify_miss", &[])];
+static CLASSIFY_ACTIONS: &[(&str, &[(&str, u32)])] = &[
+    ("classify_hit", &[("first_member", 16), ("member_count", 16), ("mode", 8)]),
+    ("classify_miss", &[]),
+    (
+        "classify_hit_sampled",
+        &[("first_member", 16), ("member_count", 16), ("mode", 8), ("sample_mode", 8), ("sample_arg", 16)],
+    ),
+    ("classify_skip", &[("first_member", 16)]),
+];
 
 static CLASSIFY_V4_SCHEMA: Schema = Schema {
     name: "clone_classify_v4",
@@ -172,6 +182,9 @@ impl Family for V4 {
     fn flow_hash(src: u32, sport: u16, dst: u32, dport: u16, protocol: u8) -> u32 {
         hash::flow_hash_v4(src, sport, dst, dport, protocol)
     }
+    fn sample_hash(src: u32, sport: u16, dst: u32, dport: u16, protocol: u8) -> u32 {
+        hash::crc32(&hash::sample_key_v4(src, sport, dst, dport, protocol))
+    }
     #[inline]
     fn hash_nat_key<H: Hasher>(addr: u32, port: u16, protocol: u8, state: &mut H) {
         state.write_u64((u64::from(addr) << 24) | (u64::from(port) << 8) | u64::from(protocol));
@@ -236,6 +249,9 @@ impl Family for V6 {
     #[inline(always)]
     fn flow_hash(src: u128, sport: u16, dst: u128, dport: u16, protocol: u8) -> u32 {
         hash::flow_hash_v6(src, sport, dst, dport, protocol)
+    }
+    fn sample_hash(src: u128, sport: u16, dst: u128, dport: u16, protocol: u8) -> u32 {
+        hash::crc32(&hash::sample_key_v6(src, sport, dst, dport, protocol))
     }
     #[inline]
     fn hash_nat_key<H: Hasher>(addr: u128, port: u16, protocol: u8, state: &mut H) {

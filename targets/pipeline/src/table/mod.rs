@@ -59,7 +59,7 @@ pub use classify::{
 pub(crate) use contract::{check_port, range_err};
 pub use contract::{
     ActionValues, EntryOp, EntryValues, MatchValues, Op, Param, Schema, Table, TableError, TableId, Ternary, ValuesOp,
-    MODE_FLOW_HASH, MODE_ROUND_ROBIN,
+    MODE_FLOW_HASH, MODE_ROUND_ROBIN, SAMPLE_FLOWS, SAMPLE_ONE_IN,
 };
 pub use dispatch::TableOp;
 pub(crate) use dispatch::{record_values, with_table, ApplyOp};

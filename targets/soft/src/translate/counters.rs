@@ -1,4 +1,5 @@
-//! `CounterEntry` (indexed counters `clones_requested`, `clones_emitted`) and
+//! `CounterEntry` (indexed counters `clones_requested`, `clones_emitted`, `truncated_mtu`,
+//! `skipped_by_filter`, `not_sampled`) and
 //! `DirectCounterEntry` (`classify_v4_hits`, `classify_v6_hits`).
 //!
 //! Writes are MODIFY only (INSERT/DELETE → INVALID_ARGUMENT). An unset `index`
@@ -27,11 +28,13 @@ const COUNTERS: &[(&str, Counter)] = &[
     (counters::CLONES_REQUESTED.name, Counter::ClonesRequested),
     (counters::CLONES_EMITTED.name, Counter::ClonesEmitted),
     (counters::TRUNCATED_MTU.name, Counter::TruncatedMtu),
+    (counters::SKIPPED_BY_FILTER.name, Counter::SkippedByFilter),
+    (counters::NOT_SAMPLED.name, Counter::NotSampled),
 ];
 
-/// Counters a TNA P4Info may leave out (its program has no encapsulation, so
-/// nothing is cut to an MTU; the pipeline's counter stays 0).
-const ABSENT_FROM_TNA: [Counter; 1] = [Counter::TruncatedMtu];
+/// Counters a TNA P4Info may leave out (its program has no encapsulation, filters
+/// or sampling yet; the pipeline's counters stay 0).
+const ABSENT_FROM_TNA: [Counter; 3] = [Counter::TruncatedMtu, Counter::SkippedByFilter, Counter::NotSampled];
 
 /// Binds every P4Info counter to the pipeline's; with `tna`, those of
 /// [`ABSENT_FROM_TNA`] may be absent.

@@ -1,5 +1,6 @@
-//! `RegisterEntry`: the `rr_cursor` register (`bit<16>`, one cell per profile's
-//! first member) and the `erspan_seq` register (`bit<32>`, one cell per member).
+//! `RegisterEntry`: the `rr_cursor` and `sample_cursor` registers (`bit<16>`, one
+//! cell per profile block's first member) and the `erspan_seq` register (`bit<32>`,
+//! one cell per member).
 //!
 //! Writes are MODIFY only; an unset `index` writes every cell (spec "RegisterEntry":
 //! wildcard reads and writes). Data is a `P4Data` bitstring of the register's width.
@@ -19,6 +20,8 @@ pub(crate) enum Reg {
     RrCursor,
     /// `erspan_seq`.
     ErspanSeq,
+    /// `sample_cursor`.
+    SampleCursor,
 }
 
 impl Reg {
@@ -27,6 +30,7 @@ impl Reg {
         match self {
             Reg::RrCursor => TableOp::WriteRrCursor { index, value: value as u16 },
             Reg::ErspanSeq => TableOp::WriteErspanSeq { index, value },
+            Reg::SampleCursor => TableOp::WriteSampleCursor { index, value: value as u16 },
         }
     }
 }
@@ -35,6 +39,7 @@ impl Reg {
 const REGISTERS: &[(&str, Reg, u32, usize)] = &[
     (registers::RR_CURSOR.name, Reg::RrCursor, 16, RR_CURSOR_SIZE),
     (registers::ERSPAN_SEQ.name, Reg::ErspanSeq, 32, ERSPAN_SEQ_SIZE),
+    (registers::SAMPLE_CURSOR.name, Reg::SampleCursor, 16, RR_CURSOR_SIZE),
 ];
 
 /// A register of the contract, bound to the pipeline's.
@@ -47,7 +52,7 @@ pub(crate) struct RegisterDef {
 }
 
 /// Registers a TNA P4Info may leave out (its program has no ERSPAN encapsulation).
-const ABSENT_FROM_TNA: [Reg; 1] = [Reg::ErspanSeq];
+const ABSENT_FROM_TNA: [Reg; 2] = [Reg::ErspanSeq, Reg::SampleCursor];
 
 /// Binds every P4Info register to the pipeline's; with `tna`, those of
 /// [`ABSENT_FROM_TNA`] may be absent.
@@ -137,6 +142,7 @@ pub(crate) fn read(
                 let v = match def.reg {
                     Reg::RrCursor => p.rr_cursor(i).map(u32::from),
                     Reg::ErspanSeq => p.erspan_seq(i),
+                    Reg::SampleCursor => p.sample_cursor(i).map(u32::from),
                 }
                 .map_err(Failure::from)?;
                 parts.push(Box::new(std::iter::once(register_entity(def, i, v))));
@@ -146,6 +152,7 @@ pub(crate) fn read(
                 let cells: Vec<u32> = match def.reg {
                     Reg::RrCursor => p.rr_cursors().into_iter().map(u32::from).collect(),
                     Reg::ErspanSeq => p.erspan_seqs(),
+                    Reg::SampleCursor => p.sample_cursors().into_iter().map(u32::from).collect(),
                 };
                 parts.push(Box::new(
                     cells.into_iter().take(def.size).enumerate().map(move |(i, v)| register_entity(def, i as u32, v)),

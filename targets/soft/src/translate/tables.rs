@@ -62,6 +62,10 @@ fn contract(name: &str) -> Option<(TableId, &'static Schema)> {
 /// yet (`docs/dataplane.md`, "The TNA program"); the pipeline's table stays empty.
 const ABSENT_FROM_TNA: [TableId; 1] = [TableId::CloneEncap];
 
+/// Actions a TNA P4Info may leave out: the TNA program has no filters or sampling
+/// yet. They are the last actions of their table, so the others keep their index.
+const ACTIONS_ABSENT_FROM_TNA: [&str; 2] = ["classify_hit_sampled", "classify_skip"];
+
 /// Binds every P4Info table to the contract (see the module doc). With `tna` (the
 /// TNA program) direct counters and the tables of [`ABSENT_FROM_TNA`] may be absent.
 pub(crate) fn bind(schema: &P4Schema, tna: bool) -> Result<Vec<TableDef>, String> {
@@ -92,6 +96,9 @@ pub(crate) fn bind(schema: &P4Schema, tna: bool) -> Result<Vec<TableDef>, String
         }
         let mut actions = Vec::new();
         for &(name, params) in spec.actions {
+            if tna && ACTIONS_ABSENT_FROM_TNA.contains(&name) && schema.action(name).is_err() {
+                continue;
+            }
             let info = schema.action(name).map_err(|e| at(e.to_string()))?.clone();
             if !t.has_action(info.id) {
                 return Err(at(format!("action `{name}` is not one of its actions")));
