@@ -517,8 +517,10 @@ SCHEMA = {
     "vs": ({"name", "tenant", "vip", "services", "se_group", "pool", "traffic_clone_profile"},
            {"name", "vip", "services", "se_group", "pool"}),
     "service": ({"port", "protocol"}, {"port"}),
-    "profile": ({"name", "tenant", "cloud", "preserve_client_ip", "distribution", "truncate", "clone_servers"},
-                {"name", "clone_servers"}),
+    "profile": ({"name", "tenant", "cloud", "preserve_client_ip", "distribution", "truncate", "clone_servers",
+                 "filters", "sample"}, {"name", "clone_servers"}),
+    "filter": ({"action", "direction", "protocol", "src", "dst", "src_ports", "dst_ports"}, {"action"}),
+    "sample": ({"flows_percent", "one_in"}, set()),
     "clone_server": ({"network", "subnet", "ip", "mac", "encap"}, set()),
     "encap": ({"type", "remote", "vni", "key", "session"}, {"type", "remote"}),
     "nat": ({"se", "client", "protocol"}, {"se", "client"}),
@@ -596,6 +598,20 @@ def check_config(cfg: dict) -> None:
         assert 1 <= len(prof["clone_servers"]) <= 10
         assert prof.get("truncate", 0) == 0 or 64 <= prof["truncate"] <= 9216
         assert prof.get("distribution", "round_robin") in ("round_robin", "flow_hash")
+        for k, f in enumerate(prof.get("filters", [])):
+            _fields(f, "filter", f"traffic_clone_profiles[{t}].filters[{k}]")
+            assert f["action"] in ("clone", "skip")
+            assert f.get("direction", "both") in ("both", "to_pool", "from_pool")
+            assert f.get("protocol", "tcp") in PROTO_NUM
+            for side in ("src_ports", "dst_ports"):
+                if side in f:
+                    lo, hi = port_range(f[side])
+                    assert 0 <= lo <= hi <= 65535
+        if "sample" in prof:
+            smp = prof["sample"]
+            _fields(smp, "sample", f"traffic_clone_profiles[{t}].sample")
+            assert len(smp) == 1
+            assert 0 < smp.get("flows_percent", 1) <= 100 and 1 <= smp.get("one_in", 1) <= 65535
         for c, cs in enumerate(prof["clone_servers"]):
             _fields(cs, "clone_server", f"traffic_clone_profiles[{t}].clone_servers[{c}]")
             if "encap" in cs:
@@ -740,6 +756,36 @@ def encap_route(cfg: dict, se: dict, cs: dict):
     return None
 
 
+def port_range(v) -> tuple[int, int]:
+    """A filter's `src_ports` / `dst_ports`: `443` or `"1024-65535"`."""
+    lo, _, hi = str(v).partition("-")
+    return int(lo), int(hi or lo)
+
+
+def filter_matches(f: dict, to_pool: bool, h) -> bool:
+    """Whether filter rule `f` matches the packet (docs/dataplane.md "Filters and sampling"): every field
+    it has must hold; evaluated on the packet itself, not on the entries p4clone compiles it to."""
+    ip = h["ipv4"] or h["ipv6"]
+    d = f.get("direction", "both")
+    if d != "both" and (d == "to_pool") != to_pool:
+        return False
+    if "protocol" in f and PROTO_NUM[f["protocol"]] != h["l4"]["proto"]:
+        return False
+    for side in ("src", "dst"):
+        if side in f:
+            net = ipaddress.ip_network(f[side], strict=False)
+            addr = ipaddress.ip_address(ip[side]) if net.version == 4 and h["ipv4"] else \
+                ipaddress.IPv6Address(ip[side]) if net.version == 6 and h["ipv6"] else None
+            if addr is None or addr not in net:
+                return False
+    for side, key in (("src_ports", "sport"), ("dst_ports", "dport")):
+        if side in f:
+            lo, hi = port_range(f[side])
+            if not lo <= h["l4"][key] <= hi:
+                return False
+    return True
+
+
 @dataclass
 class Member:
     block: tuple
@@ -761,6 +807,11 @@ class Block:
     members: list
     mode: str
     cursor: int = 0
+    filters: list = field(default_factory=list)
+    sample: dict | None = None
+    sample_cursor: int = 0
+    skipped: int = 0
+    not_sampled: int = 0
 
 
 @dataclass
@@ -830,7 +881,8 @@ class Model:
                         members.append(Member(key, i, cs["ip"], mac_bytes(cs["mac"]), mac_bytes(itf["mac"]),
                                               itf["port"], nets[cs["network"]].get("vlan", 0),
                                               prof.get("truncate", 0), prof.get("preserve_client_ip", False)))
-                    self.blocks[key] = Block(key, members, prof.get("distribution", "round_robin"))
+                    self.blocks[key] = Block(key, members, prof.get("distribution", "round_robin"),
+                                             filters=prof.get("filters", []), sample=prof.get("sample"))
                 for srv in pools[vs["pool"]]["servers"]:
                     sip = ipaddress.ip_address(srv["ip"])
                     for itf in se["interfaces"]:
@@ -857,7 +909,7 @@ class Model:
         ip = h["ipv4"] or h["ipv6"]
         fam = 4 if h["ipv4"] else 6
         l4 = h["l4"]
-        hits = {r.block for r in self.rules
+        hits = {(r.block, r.dport is not None) for r in self.rules
                 if r.family == fam and r.src == ip["src"] and r.dst == ip["dst"] and r.proto == l4["proto"]
                 and (r.sport is None or r.sport == l4["sport"]) and (r.dport is None or r.dport == l4["dport"])}
         if len(hits) > 1:
@@ -875,6 +927,29 @@ class Model:
         data = (lo[0].to_bytes(w, "big") + hi[0].to_bytes(w, "big") + lo[1].to_bytes(2, "big")
                 + hi[1].to_bytes(2, "big") + bytes([h["l4"]["proto"]]))
         return zlib.crc32(data)
+
+    @staticmethod
+    def sample_bucket(h):
+        """Flow sampling: crc32 of protocol(1) hi_port(2) lo_port(2) hi_addr lo_addr, % 10000."""
+        ip = h["ipv4"] or h["ipv6"]
+        w = 4 if h["ipv4"] else 16
+        lo, hi = sorted([(ip["src"], h["l4"]["sport"]), (ip["dst"], h["l4"]["dport"])])
+        data = (bytes([h["l4"]["proto"]]) + hi[1].to_bytes(2, "big") + lo[1].to_bytes(2, "big")
+                + hi[0].to_bytes(w, "big") + lo[0].to_bytes(w, "big"))
+        return zlib.crc32(data) % 10000
+
+    def sampled(self, block: Block, h) -> bool:
+        """docs/dataplane.md "Filters and sampling": flows below the percentage's bucket threshold, or the
+        first packet of every N (a per-block cursor that wraps by comparison)."""
+        smp = block.sample
+        if not smp:
+            return True
+        if "flows_percent" in smp:
+            return self.sample_bucket(h) < round(smp["flows_percent"] * 100)
+        n = smp["one_in"]
+        c = block.sample_cursor if block.sample_cursor < n else 0
+        block.sample_cursor = c + 1 if c + 1 < n else 0
+        return c == 0
 
     @classmethod
     def flow_hash(cls, h, count):
@@ -1047,9 +1122,18 @@ class Model:
         h = parse_frame(frame)
         out, trace = [], []
         if h["l4"] and (h["ipv4"] or h["ipv6"]):
-            key = self.classify(h)
-            if key:
-                block = self.blocks[key]
+            hit = self.classify(h)
+            key, to_pool = hit if hit else (None, None)
+            block = self.blocks[key] if key else None
+            rule = next((k for k, f in enumerate(block.filters) if filter_matches(f, to_pool, h)), None) \
+                if block else None
+            if block and rule is not None and block.filters[rule]["action"] == "skip":
+                block.skipped += 1
+                trace.append(f"skipped by filters[{rule}] (skipped_by_filter)")
+            elif block and not self.sampled(block, h):
+                block.not_sampled += 1
+                trace.append("not sampled (not_sampled)")
+            elif key:
                 off = self.select(block, h)
                 m = block.members[off]
                 clone, notes = self.rewrite(frame, h, m)
@@ -2146,11 +2230,100 @@ def case_encap_erspan():
     return c
 
 
+FILTERS = [
+    {"action": "skip", "protocol": "udp"},
+    {"action": "skip", "direction": "to_pool", "dst": SRV[1]},
+    {"action": "clone", "direction": "to_pool", "protocol": "tcp", "src_ports": "41000-41049"},
+    {"action": "skip", "direction": "to_pool"},
+    {"action": "skip", "direction": "from_pool", "src": "10.20.1.0/24", "dst_ports": "41040-41099"},
+]
+
+
+def case_filters():
+    cfg = std_config(n_clone=2, services=(("tcp", 443), ("udp", 53)))
+    cfg["traffic_clone_profiles"][0]["filters"] = FILTERS
+    c = Case("filter-rules",
+             "Filter rules, first match wins, no match = clone: (0) skip UDP; (1) skip requests to one pool "
+             "member (10.20.1.12; its responses are still cloned); (2) clone TCP requests from SE ports "
+             "41000-41049; (3) skip every other request; (4) skip responses from 10.20.1.0/24 to SE ports "
+             "41040-41099. Conversations from SE ports 41001, 41045, 41060, 41120 to 10.20.1.11, 41002 to "
+             "10.20.1.12 and UDP from 41003: requests of 41001 and 41045 are cloned, responses of 41001, "
+             "41120 and 41002 are cloned, the rest is skipped (`skipped_by_filter`). Skipped frames do not "
+             "move the round-robin cursor. Port ranges on the SE's side compile to ternary port blocks at "
+             "priorities above the base rule.",
+             cfg)
+    convs = [http_exchange(se_conv(SRV[0], port, isn_seed=200 + i), f"f{i}", req=150, resp=(700,))
+             for i, port in enumerate((41001, 41045, 41060, 41120))]
+    convs.append(http_exchange(se_conv(SRV[1], 41002, isn_seed=210), "f9", req=120, resp=(300,)))
+    u = se_conv(SRV[0], 41003, proto="udp", isn_seed=211)
+    convs.append([("a", u.pkt("a", data=blob(90, "fu1"))), ("b", u.pkt("b", data=blob(200, "fu2")))])
+    c.conv(interleave(*convs), SE_PORT, POOL_PORT)
+    c.run()
+    block = next(iter(c.model.blocks.values()))
+    cloned = {(fr[34 + 0:34 + 2], fr[34 + 2:34 + 4]) for _, fr, k, _ in
+              [r for recs in c.out_kinds.values() for r in recs] if k == "clone"}
+    ports = {struct.unpack("!H", a)[0] for pair in cloned for a in pair}
+    assert {41001, 41045, 41120, 41002} <= ports and not {41060, 41003} & ports, ports
+    assert block.skipped > 0 and block.not_sampled == 0
+    assert_cycle(c, 2)
+    return c
+
+
+def sample_traffic(c, seed, tag, n):
+    convs = [http_exchange(se_conv(SRV[i % 2], 42001 + seed + i, isn_seed=seed + i), f"{tag}{i}", req=100,
+                           resp=(400,), close=False) for i in range(n)]
+    c.conv(interleave(*convs), SE_PORT, POOL_PORT)
+
+
+def case_sample_flows():
+    cfg = std_config(n_clone=2, distribution="flow_hash")
+    cfg["traffic_clone_profiles"][0]["sample"] = {"flows_percent": 40}
+    c = Case("sample-flows",
+             "Flow sampling, 40% of the connections, flow hash over 2 clone servers: a connection is sampled "
+             "when crc32(protocol, hi_port, lo_port, hi_addr, lo_addr) % 10000 < 4000 (the flow key's fields "
+             "in another order than the member hash, with the same symmetric lo/hi ordering), so every packet "
+             "of a sampled connection is cloned in both directions and the others not at all "
+             "(`not_sampled`). 16 connections.",
+             cfg)
+    sample_traffic(c, 300, "sf", 16)
+    c.run()
+    block = next(iter(c.model.blocks.values()))
+    ports = {}
+    for recs in c.out_kinds.values():
+        for _, fr, k, _ in recs:
+            h = parse_frame(fr)
+            if h["l4"]:
+                se_port = h["l4"]["sport"] if h["l4"]["sport"] > 40000 else h["l4"]["dport"]
+                ports.setdefault(se_port, set()).add(k)
+    sampled = [p for p, kinds in ports.items() if "clone" in kinds]
+    assert 2 <= len(sampled) <= 14 and block.not_sampled > 0, sampled
+    return c
+
+
+def case_sample_one_in():
+    cfg = std_config(n_clone=2)
+    cfg["traffic_clone_profiles"][0]["sample"] = {"one_in": 3}
+    c = Case("sample-one-in",
+             "Packet sampling, one in 3, round robin over 2 clone servers: the first matching packet of every "
+             "three is cloned (a per-profile-block cursor that wraps by comparison, like the round-robin "
+             "cursor), the other two are counted `not_sampled`; only sampled packets move the round-robin "
+             "cursor, so clones alternate 0, 1, 0, ...",
+             cfg)
+    sample_traffic(c, 400, "so", 4)
+    c.run()
+    block = next(iter(c.model.blocks.values()))
+    n_clones = len(c.clones())
+    assert block.not_sampled == 2 * n_clones or block.not_sampled in (2 * n_clones - 1, 2 * n_clones - 2)
+    assert_cycle(c, 2)
+    return c
+
+
 ALL_CASES = [case_rr_2, case_rr_3, case_rr_shared, case_two_se, case_flow_sym, case_flow_spread, case_truncate,
              case_truncate_vlan, case_vlan_push, case_vlan_strip, case_vlan_rewrite, case_ipv6, case_nat_tcp,
              case_nat_udp, case_nat_edge, case_non_matching, case_malformed, case_lenient, case_both_directions,
              case_unknown_port, case_zero_length, case_same_port, case_example_basic, case_encap_vxlan,
-             case_encap_vxlan_vlan, case_encap_gre, case_encap_erspan]
+             case_encap_vxlan_vlan, case_encap_gre, case_encap_erspan, case_filters, case_sample_flows,
+             case_sample_one_in]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@
 //! - `vectors_through_run_as_tofino`: `p4clone run` on each case's config with its
 //!   device's target set to `tofino` (the software target then runs the TNA
 //!   program's P4Info with Stratum's clone-session rules, and the clone sessions,
-//!   not the program, truncate). The `encap-*` cases are refused there (exit 2,
-//!   "no encapsulated delivery"): the TNA program has none yet.
+//!   not the program, truncate). The `encap-*`, `filter-*` and `sample-*` cases
+//!   are refused there (exit 2, "no encapsulated delivery" / "no filter or
+//!   sampling actions"): the TNA program has neither yet.
 //!
 //! Every port named by an `in-`/`expected-` file is opened (inputs as `--pcap` /
 //! `--port`; outputs are created for every port that sends). A port without an
@@ -122,16 +123,20 @@ fn replay_all(how: &str) -> Vec<(String, Vec<String>)> {
         let out = tmp.path().join(&name);
         let o = run_case(&case, how, &out);
         let mut problems = Vec::new();
-        let encap = std::fs::read_to_string(case.config()).unwrap().contains("encap:");
-        if how == "run-tofino" && encap {
-            // The TNA program has no encapsulated delivery: `run` must refuse the
-            // config, naming why, rather than send anything.
+        let config = std::fs::read_to_string(case.config()).unwrap();
+        // The TNA program has no encapsulated delivery, filters or sampling yet:
+        // `run` must refuse such a config, naming why, rather than send anything.
+        let refusal = if config.contains("encap:") {
+            Some("no encapsulated delivery")
+        } else if config.contains("filters:") || config.contains("sample:") {
+            Some("no filter or sampling actions")
+        } else {
+            None
+        };
+        if let (Some(why), "run-tofino") = (refusal, how) {
             let err = String::from_utf8_lossy(&o.stderr);
-            if o.status.code() != Some(2) || !err.contains("no encapsulated delivery") {
-                problems.push(format!(
-                    "{name}: want exit 2 (no encapsulated delivery on tofino), got {}:\n{err}",
-                    o.status
-                ));
+            if o.status.code() != Some(2) || !err.contains(why) {
+                problems.push(format!("{name}: want exit 2 ({why} on tofino), got {}:\n{err}", o.status));
             }
         } else if !o.status.success() {
             problems.push(format!(

@@ -22,6 +22,10 @@
 //!   do not serve it (UNIMPLEMENTED): `None`, rendered `-`, never a made-up 0.
 //!   [`DeviceCounters::set_drops`] fills them by hand for other sources.
 //!
+//! Per SE (profile block), where the profile has filters or sampling: the
+//! `skipped_by_filter` and `not_sampled` packets of the block (cells indexed by
+//! its first member).
+//!
 //! `PROC_Aggregate` sums each column over the VS's SEs; it is `None` when any
 //! SE's value is unknown.
 //!
@@ -34,6 +38,8 @@
 //! p4clone_clone_truncated_mtu_total{vs,tenant,profile,clone_server,device,se}
 //! p4clone_clone_mbuf_alloc_failed_total{vs,tenant,profile,clone_server,device,se}   (only where known)
 //! p4clone_clone_driver_failures_total{vs,tenant,profile,clone_server,device,se}     (only where known)
+//! p4clone_profile_skipped_by_filter_total{vs,tenant,profile,device,se}   (filters or sampling)
+//! p4clone_profile_not_sampled_total{vs,tenant,profile,device,se}
 //! p4clone_device_up{device}   1 if the device's counters were read, else 0
 //! ```
 //! One series per SE (device); no aggregate series (sum them in PromQL).
@@ -59,6 +65,7 @@ use crate::reconcile::{
     parse_rewrite_metadata, RewriteOwner, EMITTED_COUNTER, REQUESTED_COUNTER, REWRITE_TABLE, TRUNCATED_MTU_COUNTER,
 };
 use crate::tables;
+use p4clone_proto::program::counters as counters_of_program;
 
 /// Name of the aggregate row.
 pub const AGGREGATE: &str = "PROC_Aggregate";
@@ -83,6 +90,10 @@ pub struct MemberCounters {
     pub emitted: Option<CounterValue>,
     /// `truncated_mtu[member]` (`None` where the program has no such counter).
     pub truncated_mtu: Option<CounterValue>,
+    /// `skipped_by_filter[member]` (meaningful for a block's first member).
+    pub skipped_by_filter: Option<CounterValue>,
+    /// `not_sampled[member]` (meaningful for a block's first member).
+    pub not_sampled: Option<CounterValue>,
     /// Target-specific failure counts (see [`DeviceCounters::set_drops`]).
     pub drops: DropCounts,
 }
@@ -148,6 +159,10 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
     let emitted = schema.counter(EMITTED_COUNTER).map_err(|e| proto(e.to_string()))?.id;
     // Optional: a program older than encapsulated delivery has no such counter.
     let truncated = schema.counter(TRUNCATED_MTU_COUNTER).ok().map(|c| c.id);
+    // Optional too: programs without filters and sampling (the TNA program) lack them.
+    let skipped = schema.counter(counters_of_program::SKIPPED_BY_FILTER.name).ok().map(|c| c.id);
+    let not_sampled = schema.counter(counters_of_program::NOT_SAMPLED.name).ok().map(|c| c.id);
+    let ids = [Some(requested), Some(emitted), truncated, skipped, not_sampled];
     let entities = client.read(vec![tables::wildcard(rewrite)]).await?;
     let mut out = DeviceCounters::default();
     for e in &entities {
@@ -173,19 +188,13 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
             .members
             .keys()
             .flat_map(|&id| {
-                [Some(requested), Some(emitted), truncated].into_iter().flatten().map(move |c| (c, i64::from(id)))
+                ids.into_iter().flatten().map(move |c| (c, i64::from(id)))
             })
             .collect();
         counters::read_cells(client, &want).await?
     } else {
         let e = client
-            .read(
-                [Some(requested), Some(emitted), truncated]
-                    .into_iter()
-                    .flatten()
-                    .map(|c| counters::entity_of(c, None))
-                    .collect(),
-            )
+            .read(ids.into_iter().flatten().map(|c| counters::entity_of(c, None)).collect())
             .await?;
         counters::cells(&e)
     };
@@ -198,6 +207,10 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
                 m.emitted = Some(v);
             } else if Some(c) == truncated {
                 m.truncated_mtu = Some(v);
+            } else if Some(c) == skipped {
+                m.skipped_by_filter = Some(v);
+            } else if Some(c) == not_sampled {
+                m.not_sampled = Some(v);
             }
         }
     }
@@ -240,6 +253,13 @@ pub struct SeStats {
     pub device: Option<String>,
     /// Per clone server, in profile order.
     pub clone_srvr_stats: Vec<CloneServerStats>,
+    /// Packets of the block a filter rule skipped (profiles with filters or
+    /// sampling only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_by_filter: Option<u64>,
+    /// Packets of the block sampling left out (profiles with filters or sampling only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_sampled: Option<u64>,
 }
 
 /// One virtual service.
@@ -336,6 +356,7 @@ pub fn build_report(
             .iter()
             .map(|c| c.encap.as_ref().map_or(c.ip.as_str(), |e| e.remote.as_str()))
             .collect();
+        let filtered = !profile.filters.is_empty() || profile.sample.is_some();
         let mut se_stats = Vec::new();
         for &(se, device) in groups.get(v.se_group.as_str()).map_or(&[][..], |g| g.as_slice()) {
             let Some(read) = reads.get(device) else {
@@ -366,7 +387,17 @@ pub fn build_report(
                     }
                 })
                 .collect();
-            se_stats.push(SeStats { se: se.to_string(), device: Some(device.to_string()), clone_srvr_stats: rows });
+            let block = |f: fn(&MemberCounters) -> Option<CounterValue>| {
+                let first = counters.and_then(|c| c.members.get(&first?)).filter(|_| filtered);
+                first.and_then(f).map(|c| c.packets)
+            };
+            se_stats.push(SeStats {
+                se: se.to_string(),
+                device: Some(device.to_string()),
+                clone_srvr_stats: rows,
+                skipped_by_filter: block(|m| m.skipped_by_filter),
+                not_sampled: block(|m| m.not_sampled),
+            });
         }
         if se_stats.is_empty() {
             // None of the VS's SEs is behind a device that was read.
@@ -394,7 +425,17 @@ pub fn build_report(
                 }
             })
             .collect();
-        se_stats.push(SeStats { se: AGGREGATE.to_string(), device: None, clone_srvr_stats: aggregate });
+        let total = |f: fn(&SeStats) -> Option<u64>| {
+            se_stats.iter().map(f).try_fold(0u64, |acc, v| sum(Some(acc), v)).filter(|_| filtered)
+        };
+        let (skipped_by_filter, not_sampled) = (total(|s| s.skipped_by_filter), total(|s| s.not_sampled));
+        se_stats.push(SeStats {
+            se: AGGREGATE.to_string(),
+            device: None,
+            clone_srvr_stats: aggregate,
+            skipped_by_filter,
+            not_sampled,
+        });
         report.virtual_services.push(VsStats {
             vs: v.name.clone(),
             tenant: v.tenant.clone(),
@@ -442,6 +483,15 @@ pub fn render_table(r: &StatsReport) -> String {
                     cell(c.truncated_mtu),
                 ]);
             }
+        }
+        for s in v.se_stats.iter().filter(|s| s.skipped_by_filter.is_some() || s.not_sampled.is_some()) {
+            let _ = writeln!(
+                out,
+                "  {}: skipped_by_filter {}, not_sampled {}",
+                s.se,
+                cell(s.skipped_by_filter),
+                cell(s.not_sampled)
+            );
         }
         let mut w = [0usize; 10];
         for row in &rows {
@@ -610,6 +660,38 @@ pub fn render_prometheus(r: &StatsReport) -> String {
             }
         });
     }
+    let blocks: Vec<(&VsStats, &SeStats)> = r
+        .virtual_services
+        .iter()
+        .flat_map(|v| v.se_stats.iter().filter(|s| s.se != AGGREGATE).map(move |s| (v, s)))
+        .filter(|(_, s)| s.skipped_by_filter.is_some() || s.not_sampled.is_some())
+        .collect();
+    for (name, help, f) in [
+        (
+            "p4clone_profile_skipped_by_filter_total",
+            "Packets a clone profile's filter rules skipped, per SE.",
+            (|s: &SeStats| s.skipped_by_filter) as fn(&SeStats) -> Option<u64>,
+        ),
+        ("p4clone_profile_not_sampled_total", "Packets a clone profile's sampling left out, per SE.", |s| s.not_sampled),
+    ] {
+        if blocks.is_empty() {
+            break;
+        }
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (v, s) in &blocks {
+            if let Some(val) = f(s) {
+                let labels = format!(
+                    "vs=\"{}\",tenant=\"{}\",profile=\"{}\",device=\"{}\",se=\"{}\"",
+                    label(&v.vs),
+                    label(&v.tenant),
+                    label(&v.profile),
+                    label(s.device.as_deref().unwrap_or("")),
+                    label(&s.se)
+                );
+                push_sample(&mut out, name, &labels, "", val);
+            }
+        }
+    }
     out.push_str("# HELP p4clone_device_up Whether the device's counters could be read (1) or not (0).\n");
     out.push_str("# TYPE p4clone_device_up gauge\n");
     let mut devs: Vec<(&str, u8)> = r.devices_up.iter().map(|d| (d.as_str(), 1)).collect();
@@ -651,8 +733,16 @@ mod tests {
                         se: "se-1".into(),
                         device: Some("d".into()),
                         clone_srvr_stats: vec![row("10.0.0.1", Some(u64::MAX)), row("::1", None)],
+                        skipped_by_filter: Some(7),
+                        not_sampled: None,
                     },
-                    SeStats { se: AGGREGATE.into(), device: None, clone_srvr_stats: vec![row("x", Some(9))] },
+                    SeStats {
+                        se: AGGREGATE.into(),
+                        device: None,
+                        clone_srvr_stats: vec![row("x", Some(9))],
+                        skipped_by_filter: Some(70),
+                        not_sampled: None,
+                    },
                 ],
             }],
             errors: vec![DeviceFailure { device: "e".into(), message: "down".into() }],
@@ -676,11 +766,16 @@ mod tests {
                 format!(
                     r#"p4clone_clone_mbuf_alloc_failed_total{{{l},clone_server="10.0.0.1",device="d",se="se-1"}} 9223372036854775807"#
                 ),
+                format!(r#"p4clone_profile_skipped_by_filter_total{{{l},device="d",se="se-1"}} 7"#),
                 r#"p4clone_device_up{device="d"} 1"#.to_string(),
                 r#"p4clone_device_up{device="e"} 0"#.to_string(),
             ]
         );
         assert!(!text.contains("driver_failures_total{"), "unknown everywhere: no series");
+        assert!(!text.contains("not_sampled_total{"), "unknown everywhere: no series");
+        let table = render_table(&r);
+        assert!(table.contains("  se-1: skipped_by_filter 7, not_sampled -"), "{table}");
+        assert!(table.contains("  PROC_Aggregate: skipped_by_filter 70, not_sampled -"), "{table}");
     }
 
     #[test]
