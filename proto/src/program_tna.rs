@@ -52,7 +52,8 @@ pub mod tables {
         [WIRE, CLASSIFY_V4, CLASSIFY_V6, CLONE_REWRITE, NAT_SRC_V4, NAT_DST_V4, NAT_SRC_V6, NAT_DST_V6];
 }
 
-/// The actions: the v1model program's, less the `clone_encap_*` ones.
+/// The actions: the v1model program's, less the `clone_encap_*` ones and the
+/// filter and sampling ones (`classify_hit_sampled`, `classify_skip`).
 pub mod actions {
     use super::Object;
     pub use crate::program::actions::{
@@ -75,7 +76,8 @@ pub mod actions {
 }
 
 /// The indirect counters: the v1model program's, less `truncated_mtu` (nothing
-/// is cut to an MTU without encapsulation).
+/// is cut to an MTU without encapsulation), `skipped_by_filter` and `not_sampled`
+/// (no filters or sampling yet).
 pub mod counters {
     use super::Object;
     pub use crate::program::counters::{CLONES_EMITTED, CLONES_REQUESTED};
@@ -93,7 +95,7 @@ pub mod direct_counters {
     pub const ALL: [Object; 0] = [];
 }
 
-/// The registers: the v1model program's `rr_cursor` (no `erspan_seq`).
+/// The registers: the v1model program's `rr_cursor` (no `erspan_seq` or `sample_cursor`).
 pub mod registers {
     use super::Object;
     pub use crate::program::registers::RR_CURSOR;

@@ -56,7 +56,8 @@ fn shared_objects_keep_the_v1model_ids_and_names() {
         assert_eq!(by_name, by_id, "{kind} {name} ({id:#010x}): id and name must match one v1model object");
         assert!(by_name.is_some(), "{kind} {name} ({id:#010x}) is not in the v1model program");
     }
-    // What the TNA program lacks: the direct counters and the encapsulation objects.
+    // What the TNA program lacks: the direct counters, the encapsulation objects
+    // and the filter and sampling ones.
     let missing: Vec<_> = v1.iter().filter(|o| !tna.contains(o)).map(|(k, _, n)| format!("{k} {n}")).collect();
     assert_eq!(
         missing,
@@ -66,10 +67,15 @@ fn shared_objects_keep_the_v1model_ids_and_names() {
             "action clone_encap_gre_v4",
             "action clone_encap_erspan_v4",
             "action clone_encap_none",
+            "action classify_hit_sampled",
+            "action classify_skip",
             "counter truncated_mtu",
+            "counter skipped_by_filter",
+            "counter not_sampled",
             "direct counter classify_v4_hits",
             "direct counter classify_v6_hits",
             "register erspan_seq",
+            "register sample_cursor",
         ]
     );
 }

@@ -237,8 +237,8 @@ mod tests {
     fn embedded_program_binds() {
         let p = program();
         assert_eq!(p.tables.len(), 9);
-        assert_eq!(p.counters.len(), 3);
-        assert_eq!(p.registers.len(), 2);
+        assert_eq!(p.counters.len(), 5);
+        assert_eq!(p.registers.len(), 3);
         assert_eq!(
             tables::find(&p.tables, 0x0200_0004).unwrap().info.name,
             p4clone_proto::program::tables::CLONE_REWRITE.name

@@ -78,7 +78,7 @@ async fn a_modified_p4info_is_invalid_argument_naming_the_first_difference() {
     let mut p4info = SoftTarget::program_p4info();
     p4info.actions.pop();
     let e = r.set_config(CfgAction::VerifyAndCommit, Some(config(p4info, 99))).await.unwrap_err();
-    assert!(e.message().contains("action clone_encap_none (id 0x0100000d) is missing"), "{}", e.message());
+    assert!(e.message().contains("action classify_skip (id 0x0100000f) is missing"), "{}", e.message());
     let e = r.set_config(CfgAction::VerifyAndCommit, Some(ForwardingPipelineConfig::default())).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     let e = r.set_config(CfgAction::VerifyAndCommit, None).await.unwrap_err();
@@ -664,13 +664,13 @@ async fn wildcard_reads_follow_the_spec_filters() {
     assert!(r.read_tables(table.clone()).await.iter().all(|e| e.counter_data.is_none()));
     // Indexed counters: all counters, all cells.
     let all = r.read(r.counter("", None, None)).await;
-    assert_eq!(all.len(), 3 * 32768);
+    assert_eq!(all.len(), 5 * 32768);
     let one = r.read(r.counter("clones_emitted", None, None)).await;
     assert_eq!(one.len(), 32768);
     assert_eq!(counter_data(&one[32767]), (32767, 0, 0));
     // Registers: all cells.
     let regs = r.read(E::RegisterEntry(p4::RegisterEntry::default())).await;
-    assert_eq!(regs.len(), 2 * 32768);
+    assert_eq!(regs.len(), 3 * 32768);
     // Direct counters: every entry of every table with one.
     let direct = r.read(E::DirectCounterEntry(Box::default())).await;
     assert_eq!(direct.len(), 4);
