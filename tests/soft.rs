@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::netns::{capture, Netns};
+use common::soft_process::Soft;
 use common::{frames, p4clone, root};
 use p4clone_compiler::config::Target;
 use p4clone_compiler::source::load_file;
@@ -50,100 +50,6 @@ fn assert_same_outputs(a: &Path, b: &Path) {
     assert_eq!(names(a), ["port-1.pcap", "port-2.pcap", "port-3.pcap"]);
     for n in names(a) {
         assert_eq!(frames(&a.join(&n)), frames(&b.join(&n)), "{n} differs between run and soft");
-    }
-}
-
-/// A `p4clone soft` child process whose stderr lines are collected; killed on
-/// drop if still running (a failed test leaves no process behind).
-struct Soft {
-    child: Option<Child>,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Drop for Soft {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-impl Soft {
-    fn spawn(args: &[&str]) -> Soft {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_p4clone"));
-        cmd.arg("soft").args(args);
-        Soft::spawn_cmd(cmd)
-    }
-
-    fn spawn_cmd(mut cmd: Command) -> Soft {
-        let mut child =
-            cmd.current_dir(root()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn p4clone soft");
-        let err = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        Soft { child: Some(child), lines, seen: Vec::new() }
-    }
-
-    fn kill(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Waits for a stderr line containing `want`; returns it.
-    fn wait_line(&mut self, want: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(want) {
-                        return l;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        self.kill();
-        panic!("no stderr line with {want:?}; got:\n{}", self.seen.join("\n"));
-    }
-
-    /// The P4Runtime address from the start-up line.
-    fn address(&mut self) -> String {
-        let l = self.wait_line("P4Runtime on ");
-        let rest = l.split("P4Runtime on ").nth(1).unwrap();
-        rest.split(';').next().unwrap().trim().to_string()
-    }
-
-    fn signal(&self, sig: i32) {
-        let pid = self.child.as_ref().expect("running").id() as i32;
-        // SAFETY: kill(2) on our own child's pid.
-        assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
-    }
-
-    /// Waits (at most 20 s) for the process to exit; returns its output.
-    fn finish(mut self) -> (Output, Vec<String>) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if self.child.as_mut().expect("running").try_wait().unwrap().is_some() {
-                break;
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                panic!("p4clone soft did not exit; stderr so far:\n{}", self.seen.join("\n"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = self.child.take().expect("running").wait_with_output().unwrap();
-        let mut seen = std::mem::take(&mut self.seen);
-        seen.extend(self.lines.try_iter());
-        (out, seen)
     }
 }
 
@@ -280,107 +186,13 @@ fn soft_bad_input_exits_2_and_a_busy_address_exits_1() {
     assert!(e.contains(&addr), "{e}");
 }
 
-/// A network namespace with veth pairs, deleted on drop (live AF_PACKET test).
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn create() -> Result<Netns, String> {
-        match Command::new("ip").arg("-V").output() {
-            Ok(o) if o.status.success() => {}
-            _ => return Err("`ip` (iproute2) is not installed".into()),
-        }
-        // Unique per process and call: tests of this file run in parallel.
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("p4c-soft-{}-{n}", std::process::id());
-        let o = Command::new("ip").args(["netns", "add", &name]).output().map_err(|e| e.to_string())?;
-        if !o.status.success() {
-            return Err(format!("cannot create a network namespace: {}", String::from_utf8_lossy(&o.stderr).trim()));
-        }
-        let ns = Netns { name };
-        ns.ip(&["link", "set", "lo", "up"])?;
-        // Quiet links (no IPv6 router solicitations or MLD on the veths); best effort.
-        for k in ["all", "default"] {
-            let _ = Command::new("ip")
-                .args(["netns", "exec", &ns.name, "sysctl", "-qw", &format!("net.ipv6.conf.{k}.disable_ipv6=1")])
-                .output();
-        }
-        for (a, b) in [("a0", "a1"), ("b0", "b1")] {
-            ns.ip(&["link", "add", a, "type", "veth", "peer", "name", b])?;
-            for d in [a, b] {
-                ns.ip(&["link", "set", "dev", d, "up"])?;
-            }
-        }
-        Ok(ns)
-    }
-
-    fn ip(&self, args: &[&str]) -> Result<(), String> {
-        let o = Command::new("ip").arg("-n").arg(&self.name).args(args).output().map_err(|e| e.to_string())?;
-        if o.status.success() {
-            Ok(())
-        } else {
-            Err(format!("ip -n {} {}: {}", self.name, args.join(" "), String::from_utf8_lossy(&o.stderr).trim()))
-        }
-    }
-
-    /// Sends `frames` out of `iface` in the namespace, from a thread that enters it.
-    fn send(&self, iface: &str, frames: Vec<Vec<u8>>) -> Result<(), String> {
-        let path = format!("/run/netns/{}", self.name);
-        let iface = iface.to_string();
-        std::thread::spawn(move || -> Result<(), String> {
-            use std::os::fd::AsRawFd;
-            let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-            // SAFETY: a namespace descriptor; affects only this thread. A raw
-            // AF_PACKET socket bound to the interface; every pointer is valid for
-            // the call.
-            unsafe {
-                if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                    return Err(format!("setns: {}", std::io::Error::last_os_error()));
-                }
-                let proto = (libc::ETH_P_ALL as u16).to_be();
-                let s = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto));
-                if s < 0 {
-                    return Err(format!("socket: {}", std::io::Error::last_os_error()));
-                }
-                let name = std::ffi::CString::new(iface).unwrap();
-                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-                sll.sll_family = libc::AF_PACKET as u16;
-                sll.sll_protocol = proto;
-                sll.sll_ifindex = libc::if_nametoindex(name.as_ptr()) as i32;
-                let sa = &sll as *const libc::sockaddr_ll as *const libc::sockaddr;
-                if libc::bind(s, sa, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
-                    return Err(format!("bind: {}", std::io::Error::last_os_error()));
-                }
-                for fr in &frames {
-                    if libc::send(s, fr.as_ptr().cast(), fr.len(), 0) != fr.len() as isize {
-                        return Err(format!("send: {}", std::io::Error::last_os_error()));
-                    }
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                libc::close(s);
-            }
-            Ok(())
-        })
-        .join()
-        .map_err(|_| "sender thread panicked".to_string())?
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
-    }
-}
-
 /// Live mode: AF_PACKET ports on veths, clones of port-2 traffic captured to
 /// `DIR/port-3.pcap` (port 3 has no backend), stopped by SIGINT. The clones
 /// equal those of `run` on the same frames. Skips without the privilege to
 /// create a network namespace.
 #[test]
 fn soft_live_afpacket_ports_until_sigint() {
-    let ns = match Netns::create() {
+    let ns = match Netns::create("soft", &[("a0", "a1"), ("b0", "b1")]) {
         Ok(ns) => ns,
         Err(e) => {
             eprintln!("skipping soft afpacket test: {e}");
@@ -440,67 +252,6 @@ fn encap_config(encap: &str, mac: &str) -> String {
     text.replace(servers, &format!("      - encap: {encap}\n        mac: \"{mac}\"\n"))
 }
 
-/// Frames received on `iface` in the namespace until `stop` is set (then for
-/// another 300 ms), by a raw AF_PACKET socket opened before this returns.
-fn capture(
-    ns: &str,
-    iface: &str,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<Result<Vec<Vec<u8>>, String>> {
-    let path = format!("/run/netns/{ns}");
-    let iface = iface.to_string();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let h = std::thread::spawn(move || -> Result<Vec<Vec<u8>>, String> {
-        use std::os::fd::AsRawFd;
-        use std::sync::atomic::Ordering;
-        let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        // SAFETY: as in `Netns::send`: a namespace descriptor for this thread only,
-        // a raw socket bound to the interface, buffers valid for every call.
-        unsafe {
-            if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                return Err(format!("setns: {}", std::io::Error::last_os_error()));
-            }
-            let proto = (libc::ETH_P_ALL as u16).to_be();
-            let s = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto));
-            if s < 0 {
-                return Err(format!("socket: {}", std::io::Error::last_os_error()));
-            }
-            let name = std::ffi::CString::new(iface).unwrap();
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = proto;
-            sll.sll_ifindex = libc::if_nametoindex(name.as_ptr()) as i32;
-            let sa = &sll as *const libc::sockaddr_ll as *const libc::sockaddr;
-            if libc::bind(s, sa, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
-                return Err(format!("bind: {}", std::io::Error::last_os_error()));
-            }
-            let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
-            let tvp = &tv as *const libc::timeval as *const libc::c_void;
-            libc::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVTIMEO, tvp, std::mem::size_of::<libc::timeval>() as u32);
-            let _ = ready_tx.send(());
-            let mut buf = vec![0u8; 65_536];
-            let mut until: Option<Instant> = None;
-            loop {
-                if until.is_none() && stop.load(Ordering::SeqCst) {
-                    until = Some(Instant::now() + Duration::from_millis(300));
-                }
-                if until.is_some_and(|t| Instant::now() >= t) {
-                    break;
-                }
-                let n = libc::recv(s, buf.as_mut_ptr().cast(), buf.len(), 0);
-                if n > 0 {
-                    out.push(buf[..n as usize].to_vec());
-                }
-            }
-            libc::close(s);
-        }
-        Ok(out)
-    });
-    let _ = ready_rx.recv_timeout(Duration::from_secs(5));
-    h
-}
-
 /// A real receiver: the Linux kernel's own `vxlan`, `gretap` and `erspan` devices,
 /// on the far end (`m0`, 192.168.50.20) of the veth that is the SE's monitor port,
 /// decapsulate what `p4clone soft` sends over AF_PACKET, and a capture on the
@@ -546,7 +297,7 @@ fn kernel_tunnel_devices_decapsulate_what_soft_sends() {
         ),
     ];
     for (encap, link, overhead) in cases {
-        let ns = match Netns::create() {
+        let ns = match Netns::create("soft", &[("a0", "a1"), ("b0", "b1")]) {
             Ok(ns) => ns,
             Err(e) => {
                 eprintln!("SKIP: kernel tunnel receiver test: {e}");

@@ -9,6 +9,10 @@ use std::process::{Command, Output};
 
 use p4clone_soft::ports::pcap::read_all;
 
+#[cfg(target_os = "linux")]
+pub mod netns;
+pub mod soft_process;
+
 /// The repository root (the `p4clone` package), where examples and test data live.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
