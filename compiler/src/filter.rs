@@ -65,9 +65,8 @@ impl FromStr for PortRange {
 
     /// `443` or `1024-65535`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let port = |t: &str| {
-            t.trim().parse::<u16>().map_err(|_| format!("`{}` in `{s}` is not a port (0..65535)", t.trim()))
-        };
+        let port =
+            |t: &str| t.trim().parse::<u16>().map_err(|_| format!("`{}` in `{s}` is not a port (0..65535)", t.trim()));
         let (lo, hi) = match s.split_once('-') {
             Some((a, b)) => (port(a)?, port(b)?),
             None => {

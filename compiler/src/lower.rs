@@ -233,27 +233,25 @@ impl Ids {
             ],
             &[&classify_hit],
         )?;
-        let classify_filter = match (
-            schema.action(actions::CLASSIFY_HIT_SAMPLED.name),
-            schema.action(actions::CLASSIFY_SKIP.name),
-        ) {
-            (Ok(_), Ok(_)) => {
-                let sampled = act(
-                    schema,
-                    actions::CLASSIFY_HIT_SAMPLED.name,
-                    &["first_member", "member_count", "mode", "sample_mode", "sample_arg"],
-                )?;
-                let skip = act(schema, actions::CLASSIFY_SKIP.name, &["first_member"])?;
-                for t in [tables::CLASSIFY_V4.name, tables::CLASSIFY_V6.name] {
-                    let info = schema.table(t).map_err(schema_err)?;
-                    if let Some(a) = [&sampled, &skip].into_iter().find(|a| !info.has_action(a.id)) {
-                        return Err(LowerError::Schema(format!("table `{t}` does not list action `{}`", a.name)));
+        let classify_filter =
+            match (schema.action(actions::CLASSIFY_HIT_SAMPLED.name), schema.action(actions::CLASSIFY_SKIP.name)) {
+                (Ok(_), Ok(_)) => {
+                    let sampled = act(
+                        schema,
+                        actions::CLASSIFY_HIT_SAMPLED.name,
+                        &["first_member", "member_count", "mode", "sample_mode", "sample_arg"],
+                    )?;
+                    let skip = act(schema, actions::CLASSIFY_SKIP.name, &["first_member"])?;
+                    for t in [tables::CLASSIFY_V4.name, tables::CLASSIFY_V6.name] {
+                        let info = schema.table(t).map_err(schema_err)?;
+                        if let Some(a) = [&sampled, &skip].into_iter().find(|a| !info.has_action(a.id)) {
+                            return Err(LowerError::Schema(format!("table `{t}` does not list action `{}`", a.name)));
+                        }
                     }
+                    Some((sampled, skip))
                 }
-                Some((sampled, skip))
-            }
-            _ => None,
-        };
+                _ => None,
+            };
         let rewrite_set = act(
             schema,
             actions::CLONE_REWRITE_SET.name,
@@ -687,10 +685,9 @@ impl Lowerer<'_> {
         let (a, values): (&Act, &[u128]) = match (r.action, r.sample) {
             (FilterAction::Skip, _) => (filter(|f| &f.1)?, &[first]),
             (FilterAction::Clone, SampleMode::All) => (&self.ids.classify_hit, &[first, count, mode]),
-            (FilterAction::Clone, s) => (
-                filter(|f| &f.0)?,
-                &[first, count, mode, u128::from(s.mode_value()), u128::from(s.arg_value())],
-            ),
+            (FilterAction::Clone, s) => {
+                (filter(|f| &f.0)?, &[first, count, mode, u128::from(s.mode_value()), u128::from(s.arg_value())])
+            }
         };
         let (sport_len, dport_len) = (u32::from(r.l4_src_len), u32::from(r.l4_dst_len));
         // Fast path: every value fits (the usual case), so encode without checks.

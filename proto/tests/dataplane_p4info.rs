@@ -123,7 +123,13 @@ const ACTIONS: &[ActionRow] = &[
     (
         0x0100_000E,
         "classify_hit_sampled",
-        &[(1, "first_member", 16), (2, "member_count", 16), (3, "mode", 8), (4, "sample_mode", 8), (5, "sample_arg", 16)],
+        &[
+            (1, "first_member", 16),
+            (2, "member_count", 16),
+            (3, "mode", 8),
+            (4, "sample_mode", 8),
+            (5, "sample_arg", 16),
+        ],
     ),
     (0x0100_000F, "classify_skip", &[(1, "first_member", 16)]),
 ];

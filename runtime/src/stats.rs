@@ -184,18 +184,11 @@ pub async fn read_device_counters(client: &mut Client, schema: &P4Schema) -> Res
     // Few members: read their cells by index; many: every cell (wildcard).
     let size = schema.counter_by_id(requested).map_or(32_768, |c| c.size.max(1) as usize);
     let cells = if out.members.len() * 4 <= size {
-        let want: Vec<(u32, i64)> = out
-            .members
-            .keys()
-            .flat_map(|&id| {
-                ids.into_iter().flatten().map(move |c| (c, i64::from(id)))
-            })
-            .collect();
+        let want: Vec<(u32, i64)> =
+            out.members.keys().flat_map(|&id| ids.into_iter().flatten().map(move |c| (c, i64::from(id)))).collect();
         counters::read_cells(client, &want).await?
     } else {
-        let e = client
-            .read(ids.into_iter().flatten().map(|c| counters::entity_of(c, None)).collect())
-            .await?;
+        let e = client.read(ids.into_iter().flatten().map(|c| counters::entity_of(c, None)).collect()).await?;
         counters::cells(&e)
     };
     for (c, i, v) in cells {
@@ -672,7 +665,9 @@ pub fn render_prometheus(r: &StatsReport) -> String {
             "Packets a clone profile's filter rules skipped, per SE.",
             (|s: &SeStats| s.skipped_by_filter) as fn(&SeStats) -> Option<u64>,
         ),
-        ("p4clone_profile_not_sampled_total", "Packets a clone profile's sampling left out, per SE.", |s| s.not_sampled),
+        ("p4clone_profile_not_sampled_total", "Packets a clone profile's sampling left out, per SE.", |s| {
+            s.not_sampled
+        }),
     ] {
         if blocks.is_empty() {
             break;

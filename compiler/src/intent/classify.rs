@@ -11,8 +11,8 @@ use super::filters::expand;
 use super::inputs::{Inputs, ProfileInfo};
 use super::placement::{protocol_bit, DeviceAcc, Placement, PROTOCOLS};
 use crate::config::{Config, FilterAction};
-use crate::filter::SampleMode;
 use crate::diag::Diagnostic;
+use crate::filter::SampleMode;
 use crate::model::Model;
 use crate::net::{family_bits, FastHashSet};
 

@@ -77,7 +77,8 @@ pub use table::{
     NatEntryV6, NatKey, NatKeyV4, NatKeyV6, NatTable, Op, Outer, Port, Replica, RewriteAction, RewriteEntry,
     RewriteParams, RewriteTable, Schema, SessionOp, Table, TableError, TableId, TableOp, Ternary, ValuesOp, WireAction,
     WireEntry, WireTable, CLASSIFY_V4, CLASSIFY_V6, CLONE_ENCAP, CLONE_REWRITE, DROP_PORT, ENCAP_SIZE, ERSPAN_SEQ_SIZE,
-    MODE_FLOW_HASH, MODE_ROUND_ROBIN, SAMPLE_FLOWS, SAMPLE_ONE_IN, NAT_DST_V4, NAT_DST_V6, NAT_SRC_V4, NAT_SRC_V6, V4, V6, WIRE,
+    MODE_FLOW_HASH, MODE_ROUND_ROBIN, NAT_DST_V4, NAT_DST_V6, NAT_SRC_V4, NAT_SRC_V6, SAMPLE_FLOWS, SAMPLE_ONE_IN, V4,
+    V6, WIRE,
 };
 
 /// Compile-time check that the pipeline can be shared between workers.

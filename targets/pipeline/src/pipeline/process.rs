@@ -10,7 +10,8 @@ use crate::state::{layout, Counter, ErspanSeq, Shard, ShardLease, COUNTER_SIZE};
 use crate::table::instance::{FamilyTables, Tables};
 use crate::table::ternary::{Hashes, PREFETCH_TUPLES};
 use crate::table::{
-    ClassifyAction, EncapAction, Family, Replica, RewriteAction, RewriteParams, DROP_PORT, MODE_FLOW_HASH, SAMPLE_FLOWS, SAMPLE_ONE_IN, V4, V6,
+    ClassifyAction, EncapAction, Family, Replica, RewriteAction, RewriteParams, DROP_PORT, MODE_FLOW_HASH,
+    SAMPLE_FLOWS, SAMPLE_ONE_IN, V4, V6,
 };
 use crate::wire::{self, EthernetFrame, ParsedFrame, L3};
 use crate::Port;

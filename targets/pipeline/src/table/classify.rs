@@ -250,9 +250,7 @@ impl<F: Family> Table for ClassifyTable<F> {
                     (*sample_arg).into(),
                 ],
             },
-            ClassifyAction::Skip { first_member } => {
-                ActionValues { index: 3, params: vec![(*first_member).into()] }
-            }
+            ClassifyAction::Skip { first_member } => ActionValues { index: 3, params: vec![(*first_member).into()] },
         }
     }
 }
