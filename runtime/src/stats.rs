@@ -477,15 +477,6 @@ pub fn render_table(r: &StatsReport) -> String {
                 ]);
             }
         }
-        for s in v.se_stats.iter().filter(|s| s.skipped_by_filter.is_some() || s.not_sampled.is_some()) {
-            let _ = writeln!(
-                out,
-                "  {}: skipped_by_filter {}, not_sampled {}",
-                s.se,
-                cell(s.skipped_by_filter),
-                cell(s.not_sampled)
-            );
-        }
         let mut w = [0usize; 10];
         for row in &rows {
             for (k, c) in row.iter().enumerate() {
@@ -504,6 +495,15 @@ pub fn render_table(r: &StatsReport) -> String {
             }
             out.push_str(line.trim_end());
             out.push('\n');
+        }
+        for s in v.se_stats.iter().filter(|s| s.skipped_by_filter.is_some() || s.not_sampled.is_some()) {
+            let _ = writeln!(
+                out,
+                "  {} skipped_by_filter {}, not_sampled {}",
+                s.se,
+                cell(s.skipped_by_filter),
+                cell(s.not_sampled)
+            );
         }
     }
     if r.virtual_services.is_empty() {
@@ -769,8 +769,8 @@ mod tests {
         assert!(!text.contains("driver_failures_total{"), "unknown everywhere: no series");
         assert!(!text.contains("not_sampled_total{"), "unknown everywhere: no series");
         let table = render_table(&r);
-        assert!(table.contains("  se-1: skipped_by_filter 7, not_sampled -"), "{table}");
-        assert!(table.contains("  PROC_Aggregate: skipped_by_filter 70, not_sampled -"), "{table}");
+        assert!(table.contains("  se-1 skipped_by_filter 7, not_sampled -"), "{table}");
+        assert!(table.contains("  PROC_Aggregate skipped_by_filter 70, not_sampled -"), "{table}");
     }
 
     #[test]

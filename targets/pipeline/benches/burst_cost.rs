@@ -4,10 +4,12 @@
 //!
 //! ```text
 //! cargo bench -p p4clone-pipeline --bench burst_cost --no-run
-//! valgrind --tool=callgrind --toggle-collect='*process_burst*' target/release/deps/burst_cost-<hash> PCT [vxlan]
+//! valgrind --tool=callgrind --toggle-collect='*process_burst*' target/release/deps/burst_cost-<hash> PCT [vxlan] [filters|sampled]
 //! ```
 //! With `vxlan`, every member also has a `clone_encap` VXLAN entry: every clone is
 //! encapsulated (outer Ethernet + IPv4 + UDP + VXLAN, the flow hash as source port).
+//! With `filters`, every profile has ten filter rules as the compiler folds them
+//! (`common::Selection::Filters`); with `sampled`, flow sampling at 100% too.
 //! Instructions per frame = callgrind's `Ir` / 32,000.
 
 mod common;
@@ -21,7 +23,16 @@ const BURSTS: usize = 1000;
 fn main() {
     let pct: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
     let vxlan = std::env::args().skip(1).any(|a| a == "vxlan");
-    let p = loaded();
+    let sel = if std::env::args().skip(1).any(|a| a == "sampled") {
+        Selection::FiltersSampled
+    } else if std::env::args().skip(1).any(|a| a == "filters") {
+        Selection::Filters
+    } else {
+        Selection::All
+    };
+    let p = Pipeline::new();
+    load(&p, base_ops());
+    load(&p, classify_ops_with(sel));
     if vxlan {
         load(&p, encap_ops());
     }
@@ -36,5 +47,5 @@ fn main() {
         emitted += out.len();
     }
     let how = if vxlan { ", clones VXLAN-encapsulated" } else { "" };
-    println!("{pct}% matching{how}: {} frames in, {emitted} emitted", BURSTS * BURST);
+    println!("{pct}% matching{how}, {sel:?}: {} frames in, {emitted} emitted", BURSTS * BURST);
 }

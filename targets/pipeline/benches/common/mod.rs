@@ -43,15 +43,54 @@ fn exact_key(src: u32, dst: u32, sport: Option<u16>, dport: Option<u16>) -> Clas
 
 /// The 160,000 classify inserts (forward and reverse rule per VS × member).
 pub fn classify_ops() -> Vec<TableOp> {
-    let mut ops = Vec::with_capacity((VS * MEMBERS * 2) as usize);
+    classify_ops_with(Selection::All)
+}
+
+/// What the profiles select, for [`classify_ops_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Every packet (no filters, no sampling).
+    All,
+    /// Ten filter rules per profile, as the compiler folds them: nine decided per
+    /// classify rule at compile time (they only change the action of some rules:
+    /// here the requests to member 7 are skipped) and one with a range on the SE's
+    /// port (`skip to_pool src_ports 0-1023`: one more ternary entry per forward
+    /// rule, one block, at priority 101).
+    Filters,
+    /// [`Selection::Filters`] and flow sampling at 100% (`classify_hit_sampled`,
+    /// every flow sampled): the hashing and the comparison with the clones unchanged.
+    FiltersSampled,
+}
+
+/// The classify inserts for `sel` (see [`Selection`]).
+pub fn classify_ops_with(sel: Selection) -> Vec<TableOp> {
+    let mut ops = Vec::with_capacity((VS * MEMBERS * 3) as usize);
     for vs in 0..VS {
         let profile = vs % PROFILES;
-        let action = ClassifyAction::Hit {
-            first_member: first_member(profile),
-            member_count: SERVERS,
-            mode: if profile.is_multiple_of(3) { MODE_FLOW_HASH } else { MODE_ROUND_ROBIN },
+        let (first_member, member_count) = (first_member(profile), SERVERS);
+        let mode = if profile.is_multiple_of(3) { MODE_FLOW_HASH } else { MODE_ROUND_ROBIN };
+        let action = match sel {
+            Selection::FiltersSampled => ClassifyAction::HitSampled {
+                first_member,
+                member_count,
+                mode,
+                sample_mode: SAMPLE_FLOWS,
+                sample_arg: 10_000,
+            },
+            _ => ClassifyAction::Hit { first_member, member_count, mode },
         };
+        let skip = ClassifyAction::Skip { first_member };
         for m in 0..MEMBERS {
+            let (se, srv, port) = (se_addr(vs), server_addr(vs, m), server_port(m));
+            if sel != Selection::All {
+                let mut key = exact_key(se, srv, None, Some(port));
+                key.l4_src_port = Ternary { value: 0, mask: 0xFC00 };
+                ops.push(TableOp::insert(
+                    CLASSIFY_V4,
+                    ClassifyEntry { key, priority: PRIORITY + 1, action: skip, metadata: b"filter".to_vec() },
+                ));
+            }
+            let forward = if sel != Selection::All && m == 7 { skip } else { action };
             let (se, srv, port) = (se_addr(vs), server_addr(vs, m), server_port(m));
             let digest = format!("{:016x}", (u64::from(vs) << 8) | u64::from(m)).into_bytes();
             ops.push(TableOp::insert(
@@ -59,7 +98,7 @@ pub fn classify_ops() -> Vec<TableOp> {
                 ClassifyEntry {
                     key: exact_key(se, srv, None, Some(port)),
                     priority: PRIORITY,
-                    action,
+                    action: forward,
                     metadata: digest.clone(),
                 },
             ));
