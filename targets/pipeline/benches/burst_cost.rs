@@ -4,12 +4,14 @@
 //!
 //! ```text
 //! cargo bench -p p4clone-pipeline --bench burst_cost --no-run
-//! valgrind --tool=callgrind --toggle-collect='*process_burst*' target/release/deps/burst_cost-<hash> PCT [vxlan] [filters|sampled]
+//! valgrind --tool=callgrind --toggle-collect='*process_burst*' target/release/deps/burst_cost-<hash> PCT [vxlan] [static|filters|sampled]
 //! ```
 //! With `vxlan`, every member also has a `clone_encap` VXLAN entry: every clone is
 //! encapsulated (outer Ethernet + IPv4 + UDP + VXLAN, the flow hash as source port).
 //! With `filters`, every profile has ten filter rules as the compiler folds them
-//! (`common::Selection::Filters`); with `sampled`, flow sampling at 100% too.
+//! (`common::Selection::Filters`: one of them a range on the SE's port, one more
+//! ternary tuple); with `static`, ten rules the compiler decides per classify rule
+//! (no extra entry); with `sampled`, `filters` plus flow sampling at 100%.
 //! Instructions per frame = callgrind's `Ir` / 32,000.
 
 mod common;
@@ -27,6 +29,8 @@ fn main() {
         Selection::FiltersSampled
     } else if std::env::args().skip(1).any(|a| a == "filters") {
         Selection::Filters
+    } else if std::env::args().skip(1).any(|a| a == "static") {
+        Selection::StaticFilters
     } else {
         Selection::All
     };

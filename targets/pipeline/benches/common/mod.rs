@@ -51,6 +51,10 @@ pub fn classify_ops() -> Vec<TableOp> {
 pub enum Selection {
     /// Every packet (no filters, no sampling).
     All,
+    /// Ten filter rules per profile that the compiler decides per classify rule
+    /// (direction, protocol, prefixes, the member's port): no extra entry, only
+    /// other actions (here the requests to member 7 are skipped).
+    StaticFilters,
     /// Ten filter rules per profile, as the compiler folds them: nine decided per
     /// classify rule at compile time (they only change the action of some rules:
     /// here the requests to member 7 are skipped) and one with a range on the SE's
@@ -82,7 +86,7 @@ pub fn classify_ops_with(sel: Selection) -> Vec<TableOp> {
         let skip = ClassifyAction::Skip { first_member };
         for m in 0..MEMBERS {
             let (se, srv, port) = (se_addr(vs), server_addr(vs, m), server_port(m));
-            if sel != Selection::All {
+            if matches!(sel, Selection::Filters | Selection::FiltersSampled) {
                 let mut key = exact_key(se, srv, None, Some(port));
                 key.l4_src_port = Ternary { value: 0, mask: 0xFC00 };
                 ops.push(TableOp::insert(
