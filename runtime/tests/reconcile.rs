@@ -160,7 +160,12 @@ async fn profile_edits_give_minimal_diffs_and_reset_only_that_profiles_counters(
     assert!(p.counter_resets.iter().all(|r| r.profile == "ids" && r.reason == ResetReason::ProfileChanged));
     let r = push(&cfg).await;
     assert!(r.ok(), "{r}");
-    assert_eq!(r.devices[0].counters_reset, 6, "2 members x (clones_requested, clones_emitted, truncated_mtu)");
+    assert_eq!(
+        r.devices[0].counters_reset,
+        8,
+        "2 members x (clones_requested, clones_emitted, truncated_mtu), and at the block's first member its \
+         skipped_by_filter and not_sampled"
+    );
     let ids1 = members(&addr, "ids").await;
     assert_eq!(&ids1[..2], &ids0[..], "member ids stay");
     assert_eq!(counter_packets(&addr, &ids1).await, vec![(0, 0); 3]);

@@ -255,10 +255,11 @@ impl Reconciler {
             plan.counter_resets.clear();
         } else if !plan.counter_resets.is_empty() {
             let ids = Ids::new(self.schema);
-            let mut want = Vec::with_capacity(plan.counter_resets.len() * 3);
+            let resets = ids.reset_counters();
+            let mut want = Vec::with_capacity(plan.counter_resets.len() * resets.len());
             for r in &plan.counter_resets {
-                for c in [ids.requested, ids.emitted, ids.truncated].into_iter().flatten() {
-                    want.push((c, i64::from(r.member)));
+                for c in resets.iter().filter(|c| c.applies_to(r.member)) {
+                    want.push((c.id, i64::from(r.member)));
                 }
             }
             if let Ok(cells) = counters::read_cells(&mut self.client, &want).await {
@@ -290,7 +291,8 @@ impl Reconciler {
         let ids = Ids::new(self.schema);
         let mut result = PushResult::new(&plan.device, &plan.address);
         result.pipeline = plan.pipeline;
-        let phases = plan.phases((ids.requested, ids.emitted, ids.truncated));
+        let resets = ids.reset_counters();
+        let phases = plan.phases(&resets);
         let total: usize = phases.iter().map(write::UpdateList::len).sum();
         let mut offset = 0;
         for phase in phases {

@@ -39,7 +39,8 @@
 //! local state file.
 //!
 //! # Counter resets
-//! A member's `clones_requested` / `clones_emitted` / `truncated_mtu` cells are reset when its
+//! A member's `clones_requested` / `clones_emitted` / `truncated_mtu` cells (and, at a
+//! block's first member, the block's `skipped_by_filter` / `not_sampled`) are reset when its
 //! `clone_rewrite` entry on the device is missing (a new member: the cells may
 //! hold a former occupant's counts) or carries another profile digest or owner
 //! (the profile's configuration changed: "any configuration change of a clone

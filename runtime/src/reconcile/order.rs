@@ -4,15 +4,15 @@
 use p4clone_proto::p4::v1::{Entity, Update};
 
 use super::plan::{Change, Op, Plan};
-use super::state::{DEFAULT_LEVEL, EMITTED_COUNTER, REQUESTED_COUNTER, SESSION_LEVEL, TRUNCATED_MTU_COUNTER};
+use super::state::{ResetCounter, DEFAULT_LEVEL, SESSION_LEVEL};
 use crate::counters;
 use crate::write::UpdateList;
 
 impl Plan {
     /// The updates in apply order, split in phases (see [`crate::reconcile`]).
-    /// `ids` gives (requested, emitted) counter ids. Planned changes are sent
+    /// `resets` are the counters a member reset zeroes. Planned changes are sent
     /// from where they are (no copy of their entities).
-    pub(super) fn phases(&self, counter_ids: (Option<u32>, Option<u32>, Option<u32>)) -> Vec<Phase<'_>> {
+    pub(super) fn phases(&self, resets: &[ResetCounter]) -> Vec<Phase<'_>> {
         let mut phases = Vec::new();
         fn group<'a>(phases: &mut Vec<Phase<'a>>, changes: &'a [Change], op: Op, levels: &[u8]) {
             for &l in levels {
@@ -31,15 +31,9 @@ impl Plan {
         let mut updates = Vec::new();
         let mut names = Vec::new();
         for r in &self.counter_resets {
-            for (c, n) in [
-                (counter_ids.0, REQUESTED_COUNTER),
-                (counter_ids.1, EMITTED_COUNTER),
-                (counter_ids.2, TRUNCATED_MTU_COUNTER),
-            ] {
-                if let Some(c) = c {
-                    updates.push(counters::reset_update(c, i64::from(r.member)));
-                    names.push(format!("{n}[{}]", r.member));
-                }
+            for c in resets.iter().filter(|c| c.applies_to(r.member)) {
+                updates.push(counters::reset_update(c.id, i64::from(r.member)));
+                names.push(format!("{}[{}]", c.name, r.member));
             }
         }
         if !updates.is_empty() {
@@ -119,7 +113,12 @@ mod tests {
             }],
         };
         let order: Vec<String> = plan
-            .phases((Some(1), Some(2), Some(3)))
+            .phases(&[
+                ResetCounter { id: 1, name: "clones_requested", block: false },
+                ResetCounter { id: 2, name: "clones_emitted", block: false },
+                ResetCounter { id: 3, name: "truncated_mtu", block: false },
+                ResetCounter { id: 4, name: "skipped_by_filter", block: true },
+            ])
             .into_iter()
             .flat_map(|p| (0..UpdateList::len(&p)).map(move |i| p.name(i)).collect::<Vec<_>>())
             .collect();

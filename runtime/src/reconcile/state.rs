@@ -88,6 +88,25 @@ pub(super) fn rewrite_member(e: &TableEntry) -> Option<u16> {
     }
 }
 
+/// A counter reset with a member (see [`Ids::reset_counters`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ResetCounter {
+    /// Counter id.
+    pub(super) id: u32,
+    /// Its name.
+    pub(super) name: &'static str,
+    /// Indexed by a block's first member (`skipped_by_filter`, `not_sampled`):
+    /// reset only at such a member.
+    pub(super) block: bool,
+}
+
+impl ResetCounter {
+    /// Whether this counter has a cell to reset for `member`.
+    pub(super) fn applies_to(&self, member: u16) -> bool {
+        !self.block || member.wrapping_sub(1) % BLOCK_WIDTH == 0
+    }
+}
+
 /// Ids the reconciler needs, resolved once from the schema.
 #[derive(Debug, Clone)]
 pub(super) struct Ids {
@@ -95,6 +114,8 @@ pub(super) struct Ids {
     pub(super) requested: Option<u32>,
     pub(super) emitted: Option<u32>,
     pub(super) truncated: Option<u32>,
+    /// `skipped_by_filter` and `not_sampled` (per block: reset with its first member).
+    pub(super) block_counters: [Option<u32>; 2],
     levels: HashMap<u32, u8>,
 }
 
@@ -128,8 +149,25 @@ impl Ids {
             requested: schema.counter(REQUESTED_COUNTER).ok().map(|c| c.id),
             emitted: schema.counter(EMITTED_COUNTER).ok().map(|c| c.id),
             truncated: schema.counter(TRUNCATED_MTU_COUNTER).ok().map(|c| c.id),
+            block_counters: [
+                schema.counter(program::counters::SKIPPED_BY_FILTER.name).ok().map(|c| c.id),
+                schema.counter(program::counters::NOT_SAMPLED.name).ok().map(|c| c.id),
+            ],
             levels,
         }
+    }
+
+    /// The counters reset with a member: (id, name, only at a block's first member).
+    pub(super) fn reset_counters(&self) -> Vec<ResetCounter> {
+        let member = [(self.requested, REQUESTED_COUNTER), (self.emitted, EMITTED_COUNTER)]
+            .into_iter()
+            .chain([(self.truncated, TRUNCATED_MTU_COUNTER)])
+            .filter_map(|(id, name)| Some(ResetCounter { id: id?, name, block: false }));
+        let block = self
+            .block_counters
+            .iter()
+            .zip([program::counters::SKIPPED_BY_FILTER.name, program::counters::NOT_SAMPLED.name]);
+        member.chain(block.filter_map(|(id, name)| Some(ResetCounter { id: (*id)?, name, block: true }))).collect()
     }
 
     pub(super) fn level(&self, table_id: u32) -> u8 {
