@@ -103,7 +103,7 @@ pub(super) struct ResetCounter {
 impl ResetCounter {
     /// Whether this counter has a cell to reset for `member`.
     pub(super) fn applies_to(&self, member: u16) -> bool {
-        !self.block || member.wrapping_sub(1) % BLOCK_WIDTH == 0
+        !self.block || member.wrapping_sub(1).is_multiple_of(BLOCK_WIDTH)
     }
 }
 
