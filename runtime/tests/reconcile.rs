@@ -161,8 +161,7 @@ async fn profile_edits_give_minimal_diffs_and_reset_only_that_profiles_counters(
     let r = push(&cfg).await;
     assert!(r.ok(), "{r}");
     assert_eq!(
-        r.devices[0].counters_reset,
-        8,
+        r.devices[0].counters_reset, 8,
         "2 members x (clones_requested, clones_emitted, truncated_mtu), and at the block's first member its \
          skipped_by_filter and not_sampled"
     );

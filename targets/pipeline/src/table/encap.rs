@@ -3,8 +3,9 @@
 //! header (VXLAN, GRE or ERSPAN type II); the default leaves it a plain clone.
 
 use super::contract::{
-    exact_value, from_value, range_err, ActionValues, EntryOp, MatchValues, Op, Schema, Table, TableError, TableId,
+    exact_value, from_value, range_err, ActionValues, EntryOp, MatchValues, Schema, Table, TableError, TableId,
 };
+use super::member_keyed::{self, MemberKeyed};
 use super::store::{Change, ReadCtx, Stored, WriteCtx};
 use crate::sizes::ENCAP_SIZE;
 use crate::state::CounterValue;
@@ -223,38 +224,16 @@ impl Stored for EncapTable {
         ctx: &mut WriteCtx<'_>,
         op: EntryOp<Self>,
     ) -> Result<Option<Change<EncapStore>>, TableError> {
-        let table = TableId::CloneEncap;
-        let exists = |m: u16| s.entries[usize::from(m)].is_some();
-        let (e, insert) = match op {
-            Op::Insert(e) => (e, true),
-            Op::Modify(e) => (e, false),
-            Op::Delete(m) => {
-                if !exists(m) {
-                    return Err(TableError::NotFound { table });
-                }
-                ctx.remove_meta(&meta_key(m));
-                return Ok(Some(Box::new(move |s: &mut EncapStore| s.set(m, None))));
-            }
-            Op::SetDefault(a) => {
-                check_action(&a)?;
-                return Ok(Some(Box::new(move |s: &mut EncapStore| s.default = a)));
-            }
-            Op::SetDirectCounter(..) => return Err(TableError::NotFound { table }),
+        let k = MemberKeyed {
+            table: TableId::CloneEncap,
+            capacity: ENCAP_SIZE,
+            len: s.len,
+            exists: |s: &EncapStore, m| s.entries[usize::from(m)].is_some(),
+            check: check_action,
+            set: EncapStore::set,
+            set_default: |s: &mut EncapStore, a| s.default = a,
         };
-        check_action(&e.action)?;
-        if insert {
-            if exists(e.member) {
-                return Err(TableError::AlreadyExists { table });
-            }
-            if s.len >= ENCAP_SIZE {
-                return Err(TableError::TableFull { table, capacity: ENCAP_SIZE });
-            }
-        } else if !exists(e.member) {
-            return Err(TableError::NotFound { table });
-        }
-        let (m, a) = (e.member, e.action);
-        ctx.set_meta(meta_key(m), e.metadata);
-        Ok(Some(Box::new(move |s: &mut EncapStore| s.set(m, Some(a)))))
+        member_keyed::write::<Self, _>(k, s, ctx, op)
     }
 
     fn len(s: &EncapStore) -> usize {

@@ -2,9 +2,10 @@
 //! and the clone sessions of the replication engine (not in the P4Info).
 
 use super::contract::{
-    check_port, exact_value, from_value, range_err, ActionValues, EntryOp, MatchValues, Op, Schema, Table, TableError,
+    check_port, exact_value, from_value, range_err, ActionValues, EntryOp, MatchValues, Schema, Table, TableError,
     TableId,
 };
+use super::member_keyed::{self, MemberKeyed};
 use super::store::{Change, ReadCtx, Stored, WriteCtx};
 use crate::mem::HugeBuf;
 use crate::sizes::{Port, DROP_PORT, MAX_SESSION_ID, REWRITE_SIZE};
@@ -338,38 +339,16 @@ impl Stored for RewriteTable {
         ctx: &mut WriteCtx<'_>,
         op: EntryOp<Self>,
     ) -> Result<Option<Change<MemberStore>>, TableError> {
-        let table = TableId::CloneRewrite;
-        let exists = |m: u16| s.members[usize::from(m)].rewrite.is_some();
-        let (e, insert) = match op {
-            Op::Insert(e) => (e, true),
-            Op::Modify(e) => (e, false),
-            Op::Delete(m) => {
-                if !exists(m) {
-                    return Err(TableError::NotFound { table });
-                }
-                ctx.remove_meta(&meta_key(m));
-                return Ok(Some(Box::new(move |s: &mut MemberStore| s.set_rewrite(m, None))));
-            }
-            Op::SetDefault(a) => {
-                check_action(&a)?;
-                return Ok(Some(Box::new(move |s: &mut MemberStore| s.rewrite_default = a)));
-            }
-            Op::SetDirectCounter(..) => return Err(TableError::NotFound { table }),
+        let k = MemberKeyed {
+            table: TableId::CloneRewrite,
+            capacity: REWRITE_SIZE,
+            len: s.rewrite_len,
+            exists: |s: &MemberStore, m| s.members[usize::from(m)].rewrite.is_some(),
+            check: check_action,
+            set: MemberStore::set_rewrite,
+            set_default: |s: &mut MemberStore, a| s.rewrite_default = a,
         };
-        check_action(&e.action)?;
-        if insert {
-            if exists(e.member) {
-                return Err(TableError::AlreadyExists { table });
-            }
-            if s.rewrite_len >= REWRITE_SIZE {
-                return Err(TableError::TableFull { table, capacity: REWRITE_SIZE });
-            }
-        } else if !exists(e.member) {
-            return Err(TableError::NotFound { table });
-        }
-        let (m, a) = (e.member, e.action);
-        ctx.set_meta(meta_key(m), e.metadata);
-        Ok(Some(Box::new(move |s: &mut MemberStore| s.set_rewrite(m, Some(a)))))
+        member_keyed::write::<Self, _>(k, s, ctx, op)
     }
 
     fn len(s: &MemberStore) -> usize {

@@ -33,11 +33,13 @@
 //! | `family` | [`V4`] / [`V6`]: what differs between the `_v4` and `_v6` tables |
 //! | `wire`, `classify`, `members`, `encap`, `nat` | the table definitions (`members`: `clone_rewrite` and the clone sessions) |
 //! | `store` (private) | how a table is stored and written; the writer's own state |
+//! | `member_keyed` (private) | the write rules of the tables keyed by member id alone |
 //! | `instance` (private) | one copy of every table (the left-right scheme keeps two) |
 //! | `ternary`, `flat`, `fast_hash` (private) | tuple-space search for the classify tables, its prefetchable hash map, their hasher |
 
 mod classify;
 mod contract;
+mod member_keyed;
 #[macro_use]
 mod dispatch;
 mod encap;
