@@ -475,7 +475,12 @@ impl BindingTable {
                 "Bindings read back from a device and adopted on becoming primary",
             );
             let _ = writeln!(out, "p4clone_controller_bindings_adopted_total {}", i.adopted);
-            head(&mut out, "p4clone_controller_bindings_capacity", "gauge", "Bindings a device may hold per family");
+            head(
+                &mut out,
+                "p4clone_controller_bindings_capacity",
+                "gauge",
+                "Bindings a device of the default program may hold per family (per device: the next metric)",
+            );
             for (f, c) in FAMILY.iter().zip(self.capacity) {
                 let _ = writeln!(out, "p4clone_controller_bindings_capacity{{family=\"{f}\"}} {c}");
             }
@@ -515,11 +520,18 @@ impl BindingTable {
                     |s| s.write_errors,
                 ),
             ];
+            let device_label = |d: &str| d.replace('\\', "\\\\").replace('"', "\\\"");
             for (name, kind, help, f) in per_device {
                 head(&mut out, name, kind, help);
                 for (d, s) in &i.devices {
-                    let _ =
-                        writeln!(out, "{name}{{device=\"{}\"}} {}", d.replace('\\', "\\\\").replace('"', "\\\""), f(s));
+                    let _ = writeln!(out, "{name}{{device=\"{}\"}} {}", device_label(d), f(s));
+                }
+            }
+            let name = "p4clone_controller_device_bindings_capacity";
+            head(&mut out, name, "gauge", "Bindings the device may hold per family (its program's NAT tables)");
+            for (d, s) in &i.devices {
+                for (f, c) in FAMILY.iter().zip(s.capacity) {
+                    let _ = writeln!(out, "{name}{{device=\"{}\",family=\"{f}\"}} {c}", device_label(d));
                 }
             }
             out
@@ -655,6 +667,10 @@ mod tests {
             matches!(&e, BindingError::Full { device, capacity, .. } if device == "nic0" && *capacity == tofino[0]),
             "{e}"
         );
+        let text = t.render_prometheus();
+        let want =
+            format!("p4clone_controller_device_bindings_capacity{{device=\"nic0\",family=\"IPv4\"}} {}", tofino[0]);
+        assert!(text.contains(&want), "{text}");
         // --max-bindings still lowers it.
         let t = BindingTable::new(&cfg, Some(2), 10);
         t.add(b("10.20.0.5:1", "1.1.1.1:1")).unwrap();
