@@ -10,12 +10,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::child::{self, collect_stderr, free_port, SoftAt};
 use common::{root, stderr, stdout};
 use p4clone_proto::program::tables;
 use p4clone_runtime::controller::bindings::{entries, Binding};
@@ -23,74 +24,22 @@ use p4clone_runtime::controller::bindings::{entries, Binding};
 /// How long any condition may take to become true.
 const WAIT: Duration = Duration::from_secs(60);
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// Polls `f` until it is true; panics with `what` after [`WAIT`].
+fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    child::wait_for(what, WAIT, f)
 }
 
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {WAIT:?} waiting for {what}");
-}
-
-/// Stderr lines of a child, collected by a thread; the receiver sees them too.
-fn collect_stderr(child: &mut Child) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
-    let err = child.stderr.take().unwrap();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = mpsc::channel();
-    let sink = Arc::clone(&lines);
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(l.clone());
-            let _ = tx.send(l);
-        }
-    });
-    (lines, rx)
-}
-
+/// Waits for the stderr line containing `marker` and returns it.
 fn line_with(rx: &mpsc::Receiver<String>, marker: &str, seen: &Arc<Mutex<Vec<String>>>) -> String {
-    let deadline = Instant::now() + WAIT;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(l) if l.contains(marker) => return l,
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    panic!("no line with {marker:?}:\n{}", seen.lock().unwrap().join("\n"));
+    child::line_with(rx, marker, seen, WAIT)
 }
 
 /// `p4clone soft --p4rt ADDR`, killed on drop.
-struct Soft {
-    child: Child,
-}
+struct Soft;
 
 impl Soft {
-    fn start(addr: &str) -> Soft {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_p4clone"))
-            .current_dir(root())
-            .args(["soft", "--p4rt", addr])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn p4clone soft");
-        let (seen, rx) = collect_stderr(&mut child);
-        line_with(&rx, "P4Runtime on ", &seen);
-        std::thread::spawn(move || while rx.recv().is_ok() {});
-        Soft { child }
-    }
-}
-
-impl Drop for Soft {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start(addr: &str) -> SoftAt {
+        SoftAt::start(addr, &[], WAIT)
     }
 }
 

@@ -5,61 +5,22 @@
 
 mod common;
 
+use common::child::SoftAt;
 use common::{p4clone, root};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 /// `p4clone soft --p4rt 127.0.0.1:0`, killed on drop.
-struct Soft {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Soft {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+struct Soft;
 
 impl Soft {
-    fn start() -> Soft {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_p4clone"))
-            .current_dir(root())
-            .args(["soft", "--p4rt", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn p4clone soft");
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut soft = Soft { child, address: String::new() };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            let Ok(l) = rx.recv_timeout(left) else { break };
-            if let Some(rest) = l.split("P4Runtime on ").nth(1) {
-                soft.address = rest.split_whitespace().next().unwrap().trim_end_matches([',', ';', ')']).to_string();
-                // Keep draining stderr so the child never blocks on a full pipe.
-                std::thread::spawn(move || while rx.recv().is_ok() {});
-                return soft;
-            }
-            seen.push(l);
-        }
-        panic!("p4clone soft did not start:\n{}", seen.join("\n"));
+    fn start() -> SoftAt {
+        SoftAt::start("127.0.0.1:0", &[], Duration::from_secs(30))
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 use p4clone_soft::ports::pcap::read_all;
 
+pub mod child;
 #[cfg(target_os = "linux")]
 pub mod netns;
 pub mod soft_process;
