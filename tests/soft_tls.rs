@@ -10,11 +10,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::child::{self, collect_stderr};
 use common::{assert_bad_input, p4clone, root};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 
@@ -59,32 +59,9 @@ impl Pki {
     }
 }
 
-/// Stderr lines of a child, collected by a thread.
-fn collect_stderr(child: &mut Child) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
-    let err = child.stderr.take().unwrap();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = mpsc::channel();
-    let sink = Arc::clone(&lines);
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(l.clone());
-            let _ = tx.send(l);
-        }
-    });
-    (lines, rx)
-}
-
 /// Waits (20 s) for a stderr line containing `marker`.
 fn line_with(rx: &mpsc::Receiver<String>, marker: &str, seen: &Arc<Mutex<Vec<String>>>) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(l) if l.contains(marker) => return l,
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    panic!("no line with {marker:?}:\n{}", seen.lock().unwrap().join("\n"));
+    child::line_with(rx, marker, seen, Duration::from_secs(20))
 }
 
 /// A `p4clone soft` child, killed on drop.
