@@ -77,3 +77,10 @@ fn golden_ssl_tandem() {
 fn golden_tofino() {
     check_golden("tofino");
 }
+
+/// Filters and sampling: `classify_skip` entries, port blocks at priorities above
+/// the VS's own, `classify_hit_sampled` with the bucket threshold.
+#[test]
+fn golden_remote_vxlan_filtered() {
+    check_golden("remote-vxlan-filtered");
+}
