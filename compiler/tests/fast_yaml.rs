@@ -1047,3 +1047,68 @@ fn mutated_examples_mostly_take_the_fast_path() {
     assert!(norway_ok > n / 10, "{norway_ok} of {n}");
     assert!(fast_ok * 10 > norway_ok * 7, "fast path on {fast_ok} of the {norway_ok} texts serde_norway accepts");
 }
+
+/// `flows_percent` (the config's one float): every spelling serde_norway reads as a
+/// number is read to the same value (NaN compared as NaN), and what it refuses is
+/// refused, through the fast path and through `load_str`.
+#[test]
+fn float_scalars_match_serde_norway() {
+    let text = |v: &str| {
+        format!("traffic_clone_profiles:\n  - name: p\n    clone_servers: []\n    sample: {{ flows_percent: {v} }}\n")
+    };
+    let value = |c: &Config| c.traffic_clone_profiles[0].sample.as_ref().and_then(|s| s.flows_percent);
+    let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => a == b || (a.is_nan() && b.is_nan()),
+        (a, b) => a == b,
+    };
+    for v in [
+        "12.5",
+        "12",
+        "+12",
+        "-3",
+        "0x10",
+        "-0x10",
+        "0o17",
+        "0b101",
+        "1e2",
+        "1E-2",
+        ".5",
+        "5.",
+        "1_000",
+        "012",
+        "-012",
+        ".inf",
+        "-.inf",
+        ".NaN",
+        ".nan",
+        "+.inf",
+        "inf",
+        "nan",
+        "1e999",
+        "true",
+        "~",
+        "''",
+        "\"12\"",
+        "0x",
+        "-",
+        "+",
+        "1.2.3",
+        "99999999999999999999",
+        "0xFFFFFFFFFFFFFFFFFF",
+        "-99999999999999999999",
+    ] {
+        let t = text(v);
+        let (n, f, l) = (norway(&t), fast(&t), load_str(&t, Format::Yaml));
+        match (&n, &l) {
+            (Ok(n), Ok(l)) => {
+                assert!(same(value(n), value(&l.config)), "{v}: {:?} vs {:?}", value(n), value(&l.config))
+            }
+            (Err(_), Err(_)) => {}
+            _ => panic!("{v}: serde_norway {n:?}, load_str {l:?}"),
+        }
+        if let Ok(f) = &f {
+            let n = n.as_ref().unwrap_or_else(|e| panic!("{v}: fast accepted what serde_norway refuses: {e}"));
+            assert!(same(value(n), value(f)), "{v}: fast {:?} vs serde_norway {:?}", value(f), value(n));
+        }
+    }
+}

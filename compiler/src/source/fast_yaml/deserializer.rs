@@ -7,7 +7,7 @@ use serde::de::{
 
 use super::declined::{Declined, R};
 use super::parser::{view, Doc, Ev, Raw};
-use super::scalars::{digits_but_not_number, is_null, parse_bool, parse_unsigned_int};
+use super::scalars::{digits_but_not_number, is_null, parse_bool, parse_f64, parse_unsigned_int};
 
 pub(super) struct EventDe<'a> {
     text: &'a str,
@@ -201,16 +201,13 @@ impl<'de> de::Deserializer<'de> for &mut EventDe<'_> {
         self.deserialize_f64(visitor)
     }
 
-    /// A plain scalar YAML reads as a number: an integer (decimal, `0x`, `0o`) or a
-    /// float (`1.5`, `1e3`, `.inf`), as serde_norway reads it.
+    /// A plain scalar read as a float, as serde_norway reads it (`scalars::parse_f64`).
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> R<V::Value> {
         let i = self.pos;
         let r = match self.next()? {
-            Ev::Plain(s) => match unexpected(Ev::Plain(s)) {
-                Unexpected::Unsigned(n) => visitor.visit_u64(n),
-                Unexpected::Signed(n) => visitor.visit_i64(n),
-                Unexpected::Float(f) => visitor.visit_f64(f),
-                _ => wrong_type(Ev::Plain(s), &visitor),
+            Ev::Plain(s) => match parse_f64(s) {
+                Some(f) => visitor.visit_f64(f),
+                None => wrong_type(Ev::Plain(s), &visitor),
             },
             ev => wrong_type(ev, &visitor),
         };

@@ -1,5 +1,5 @@
 //! Scalar resolution, as serde_norway 0.9 does it (`de.rs`: `parse_null`,
-//! `parse_bool`, `parse_unsigned_int`, `digits_but_not_number`).
+//! `parse_bool`, `parse_unsigned_int`, `parse_f64`, `digits_but_not_number`).
 
 pub(super) fn is_null(s: &str) -> bool {
     matches!(s, "null" | "Null" | "NULL" | "~")
@@ -35,4 +35,22 @@ pub(super) fn parse_unsigned_int(s: &str) -> Option<u64> {
         return None;
     }
     unpositive.parse::<u64>().ok()
+}
+
+/// A plain scalar as an `f64`, as serde_norway's `deserialize_f64` reads it:
+/// Rust's float syntax (`12`, `+12`, `-3`, `1e2`, `.5`, `5.`) when finite, and
+/// `.inf`, `-.inf`, `.nan` in YAML's spellings; nothing else (not `0x10`, `1_000`).
+pub(super) fn parse_f64(s: &str) -> Option<f64> {
+    let unpositive = match s.strip_prefix('+') {
+        Some(u) if u.starts_with(['+', '-']) => return None,
+        Some(u) => u,
+        None => s,
+    };
+    match (unpositive, s) {
+        (".inf" | ".Inf" | ".INF", _) => return Some(f64::INFINITY),
+        (_, "-.inf" | "-.Inf" | "-.INF") => return Some(f64::NEG_INFINITY),
+        (_, ".nan" | ".NaN" | ".NAN") => return Some(f64::NAN),
+        _ => {}
+    }
+    unpositive.parse::<f64>().ok().filter(|f| f.is_finite())
 }
