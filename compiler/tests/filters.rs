@@ -254,3 +254,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_device_whose_classify_table_overflows_is_an_error_naming_it() {
+    let servers = "      - { ip: 10.20.1.11, port: 8080 }\n      - { ip: 10.20.1.12, port: 8080 }\n";
+    let text = basic_text();
+    assert_eq!(text.matches(servers).count(), 1);
+    // 4,100 members x 2 directions = 8,200 entries; the TNA program's table holds 8,192.
+    let many: String =
+        (0..4100).map(|i| format!("      - {{ ip: 10.20.{}.{}, port: 8080 }}\n", 2 + i / 250, 1 + i % 250)).collect();
+    let target = "    target: soft                  # soft | bmv2 | tofino\n";
+    let text = text.replace(servers, &many).replace(target, "    target: tofino\n");
+    let cfg = load_str(&text, Format::Yaml).unwrap().config;
+    let errs = compile(&cfg, &Allocation::default()).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].path, "devices[0]");
+    assert!(
+        errs[0].message.contains("needs 8200 `clone_classify_v4` entries") && errs[0].message.contains("8192"),
+        "{}",
+        errs[0].message
+    );
+    // The same on the v1model program (262,144 entries) fits.
+    let cfg = load_str(&text.replace("    target: tofino\n", target), Format::Yaml).unwrap().config;
+    assert!(compile(&cfg, &Allocation::default()).is_ok());
+}

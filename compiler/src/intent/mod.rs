@@ -103,6 +103,7 @@ use crate::diag::Diagnostic;
 use crate::model::Model;
 use classify::Candidates;
 use inputs::Inputs;
+use p4clone_proto::program::tables;
 use placement::Placement;
 
 /// Compiles a config into per-device intent, honouring block `hints`.
@@ -133,6 +134,7 @@ pub fn compile_model(model: &Model<'_>, hints: &Allocation) -> Result<Intent, Ve
         };
         let (blocks, members) = clone_sessions::blocks_and_members(model, &inputs, acc, di, &block_of, &mut errs);
         let rules = candidates.device_rules(model, &inputs, &placement, acc, &block_of, &dev.name, &mut errs);
+        check_classify_sizes(di, dev, &rules, &mut errs);
         let nat = nat::device_entries(cfg, &acc.nat, &mut errs);
         devices.push(DeviceIntent {
             name: dev.name.clone(),
@@ -152,4 +154,25 @@ pub fn compile_model(model: &Model<'_>, hints: &Allocation) -> Result<Intent, Ve
     }
     devices.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Intent { devices })
+}
+
+/// A device's classify rules fit its program's classify tables (filter rules with
+/// a port range on the SE's side multiply them).
+fn check_classify_sizes(di: usize, dev: &crate::config::Device, rules: &[ClassifyRule], errs: &mut Vec<Diagnostic>) {
+    let Ok(schema) = dev.target.rules().schema() else { return };
+    for (family, table) in [(Family::V4, tables::CLASSIFY_V4.name), (Family::V6, tables::CLASSIFY_V6.name)] {
+        let Ok(size) = schema.table(table).map(|t| usize::try_from(t.size).unwrap_or(usize::MAX)) else { continue };
+        let n = rules.iter().filter(|r| r.family == family).count();
+        if n > size {
+            errs.push(Diagnostic::error(
+                format!("devices[{di}]"),
+                format!(
+                    "device `{}` needs {n} `{table}` entries but its program's table holds {size}: clone fewer \
+                     virtual services or pool members there (a filter rule with a port range on the SE's port adds \
+                     entries for every rule it applies to)",
+                    dev.name
+                ),
+            ));
+        }
+    }
 }
