@@ -4,9 +4,10 @@
 #
 #   scripts/fuzz.sh [TARGET] [SECONDS]
 #
-# TARGET: config_yaml (default), compile, pcap_reader, pipeline, p4runtime_server, or `all` (each in
-# turn). SECONDS: libFuzzer's -max_total_time (default 60). New corpus entries stay
-# in fuzz/corpus/TARGET/ (ignored by git; only seed-* files are committed); crash
+# TARGET: config_yaml (default), compile, pcap_reader, pipeline, pipeline_tables,
+# p4runtime_server, import_avi, port_batch, or `all` (each in turn; `cargo fuzz list`). SECONDS:
+# libFuzzer's -max_total_time (default 60). New corpus entries stay in
+# fuzz/corpus/TARGET/ (ignored by git; only seed-* files are committed); crash
 # inputs go to fuzz/artifacts/TARGET/. Figures and findings: RELIABILITY.md.
 #
 # Toolchain: nightly when rustup has it; otherwise the stable toolchain with

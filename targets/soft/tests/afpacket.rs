@@ -63,10 +63,10 @@ impl Netns {
         Ok(())
     }
 
-    /// Moves the calling thread into the namespace (only this thread).
-    fn enter(&self) -> Result<(), String> {
-        let f = File::open(format!("/run/netns/{}", self.name))
-            .or_else(|_| File::open(format!("/var/run/netns/{}", self.name)))
+    /// Moves the calling thread into the namespace `name` (only this thread).
+    fn enter(name: &str) -> Result<(), String> {
+        let f = File::open(format!("/run/netns/{name}"))
+            .or_else(|_| File::open(format!("/var/run/netns/{name}")))
             .map_err(|e| format!("cannot open the namespace: {e}"))?;
         // SAFETY: a valid namespace descriptor; affects only the calling thread.
         if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
@@ -106,13 +106,11 @@ fn in_netns(pairs: &[(&str, &str)], f: impl FnOnce() -> Result<(), Outcome> + Se
             return;
         }
     }
+    // The thread gets the name only: the guard `ns` alone deletes the namespace.
+    // (It used to get a second `Netns` that it `mem::forget`, leaking its name:
+    // the 60 bytes LeakSanitizer reported, 15 per test.)
     let name = ns.name.clone();
-    let ns_ref = Netns { name: name.clone() };
-    let th = std::thread::spawn(move || {
-        let r = ns_ref.enter().map_err(Outcome::Skip).and_then(|()| f());
-        std::mem::forget(ns_ref); // the outer guard deletes the namespace
-        r
-    });
+    let th = std::thread::spawn(move || Netns::enter(&name).map_err(Outcome::Skip).and_then(|()| f()));
     let res = th.join();
     drop(ns);
     match res {
