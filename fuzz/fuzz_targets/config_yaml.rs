@@ -21,7 +21,14 @@ const DOCUMENTED: &[&str] = &[
     "comments must be separated",
     "aliases expand",
     "nesting deeper",
+    "invalid indentation in quoted scalar",
 ];
+
+/// Equal configs, a NaN `flows_percent` equal to a NaN (both parsers read `.nan`;
+/// `f64`'s `==` would call them different). The Debug form spells NaN alike.
+fn same(a: &Config, b: &Config) -> bool {
+    a == b || format!("{a:?}") == format!("{b:?}")
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -32,13 +39,13 @@ fuzz_target!(|data: &[u8]| {
     let norway = serde_norway::from_str::<Config>(body);
     if let Ok(fast) = fast_yaml::from_str::<Config>(body) {
         match &norway {
-            Ok(n) => assert_eq!(n, &fast, "fast path and serde_norway differ on {body:?}"),
+            Ok(n) => assert!(same(n, &fast), "fast path and serde_norway differ on {body:?}: {n:?} vs {fast:?}"),
             Err(e) => panic!("fast path accepted what serde_norway rejects ({e}): {body:?}"),
         }
     }
     match (load_str(text, Format::Yaml), &norway) {
         (Ok(l), Ok(n)) => {
-            assert_eq!(&l.config, n, "load_str and serde_norway differ on {body:?}");
+            assert!(same(&l.config, n), "load_str and serde_norway differ on {body:?}: {:?} vs {n:?}", l.config);
             let _ = l.source_map.len();
         }
         (Err(l), Err(_)) => assert!(l.location().is_some(), "error without a position on {body:?}: {l}"),

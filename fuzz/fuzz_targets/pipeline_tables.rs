@@ -48,8 +48,8 @@ use p4clone_pipeline::{
     hash, ClassifyAction, ClassifyEntry, ClassifyKey, CloneSession, CloneSessionEntry, EmitBatch, EmitKind,
     EncapAction, EncapEntry, Family, NatAction, NatEntry, NatKey, Outer, Pipeline, Replica, RewriteAction,
     RewriteEntry, RewriteParams, RxFrame, Ternary, WireAction, WireEntry, WorkerState, CLASSIFY_V4, CLASSIFY_V6,
-    CLONE_ENCAP, CLONE_REWRITE, DROP_PORT, MODE_FLOW_HASH, NAT_DST_V4, NAT_DST_V6, NAT_SRC_V4, NAT_SRC_V6, V4, V6,
-    WIRE,
+    CLONE_ENCAP, CLONE_REWRITE, DROP_PORT, MODE_FLOW_HASH, NAT_DST_V4, NAT_DST_V6, NAT_SRC_V4, NAT_SRC_V6,
+    SAMPLE_FLOWS, SAMPLE_ONE_IN, V4, V6, WIRE,
 };
 
 const MAX_OPS: usize = 24;
@@ -126,7 +126,20 @@ where
 fn classify_action(b: &mut Bytes<'_>) -> ClassifyAction {
     let k = b.u8();
     if k & 0x80 != 0 {
-        return ClassifyAction::Miss;
+        return match k & 0x60 {
+            0x20 => ClassifyAction::Skip { first_member: b.u16() },
+            0x40 => {
+                let j = b.u8();
+                ClassifyAction::HitSampled {
+                    first_member: b.u16(),
+                    member_count: u16::from(j & 3),
+                    mode: (j >> 2) & 3,
+                    sample_mode: (j >> 4) & 3,
+                    sample_arg: b.u16(),
+                }
+            }
+            _ => ClassifyAction::Miss,
+        };
     }
     let first_member = if k & 0x40 != 0 { b.u16() } else { u16::from(b.u8()) };
     ClassifyAction::Hit { first_member, member_count: u16::from(k & 3), mode: (k >> 2) & 3 }
@@ -396,20 +409,42 @@ fn best<F: Family>(entries: &[ClassifyEntry<F>], f: &Flow) -> Option<ClassifyAct
     hit.map(|e| e.action)
 }
 
-/// The members a frame may be cloned to (empty: no clone).
-fn members(m: &Model, f: &Flow) -> Vec<u16> {
+/// The members a frame may be cloned to (empty: no clone), and whether it may
+/// also not be cloned at all (one-in-N sampling: the harness does not follow the
+/// `sample_cursor` register).
+fn members(m: &Model, f: &Flow) -> (Vec<u16>, bool) {
     let action = if f.v6 {
         best(&m.v6, f).unwrap_or(m.classify_default[1])
     } else {
         best(&m.v4, f).unwrap_or(m.classify_default[0])
     };
-    let ClassifyAction::Hit { first_member, member_count, mode } = action else {
-        return Vec::new();
+    let (first_member, member_count, mode, sample) = match action {
+        ClassifyAction::Hit { first_member, member_count, mode } => (first_member, member_count, mode, None),
+        ClassifyAction::HitSampled { first_member, member_count, mode, sample_mode, sample_arg } => {
+            (first_member, member_count, mode, Some((sample_mode, sample_arg)))
+        }
+        ClassifyAction::Skip { .. } | ClassifyAction::Miss => return (Vec::new(), false),
     };
     if member_count == 0 {
-        return Vec::new();
+        return (Vec::new(), false);
     }
-    if mode == MODE_FLOW_HASH {
+    let mut may_skip = false;
+    match sample {
+        // docs/dataplane.md "Filters and sampling": crc32 of the sample key % 10000.
+        Some((SAMPLE_FLOWS, arg)) => {
+            let h = if f.v6 {
+                hash::crc32(&hash::sample_key_v6(f.src, f.sport, f.dst, f.dport, f.proto))
+            } else {
+                hash::crc32(&hash::sample_key_v4(f.src as u32, f.sport, f.dst as u32, f.dport, f.proto))
+            };
+            if hash::sample_bucket(h) >= arg {
+                return (Vec::new(), false);
+            }
+        }
+        Some((SAMPLE_ONE_IN, _)) => may_skip = true,
+        _ => {}
+    }
+    let members = if mode == MODE_FLOW_HASH {
         let h = if f.v6 {
             hash::flow_hash_v6(f.src, f.sport, f.dst, f.dport, f.proto)
         } else {
@@ -418,7 +453,8 @@ fn members(m: &Model, f: &Flow) -> Vec<u16> {
         vec![first_member.wrapping_add(hash::member_offset(h, member_count))]
     } else {
         (0..member_count).map(|o| first_member.wrapping_add(o)).collect()
-    }
+    };
+    (members, may_skip)
 }
 
 /// What a NAT restore does to a frame: the frame with addresses and ports
@@ -825,8 +861,8 @@ fn run(p: &Pipeline, m: &Model, frames: &[RxFrame<'_>]) -> Output {
             continue;
         };
         // The member actually used: the one whose replicas match the clones.
-        let candidates = members(m, &fl);
-        if candidates.is_empty() {
+        let (candidates, may_skip) = members(m, &fl);
+        if candidates.is_empty() || (may_skip && clones.is_empty()) {
             assert!(clones.is_empty(), "a clone of frame {idx}, which its classify result does not clone");
             continue;
         }
@@ -845,7 +881,7 @@ fn run(p: &Pipeline, m: &Model, frames: &[RxFrame<'_>]) -> Output {
             panic!(
                 "frame {idx}: clones {:?} are no member's replicas (candidates {:?})",
                 clones.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(),
-                members(m, &fl)
+                members(m, &fl).0
             );
         };
         seq = s;
