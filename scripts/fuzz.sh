@@ -12,7 +12,7 @@
 #
 # Toolchain: nightly when rustup has it; otherwise the stable toolchain with
 # RUSTC_BOOTSTRAP=1 (cargo-fuzz needs nightly-only flags; stable ships the
-# sanitizer runtimes). CI (.ci/run) runs `fuzz.sh all 30`.
+# sanitizer runtimes). CI (.ci/run) runs `fuzz.sh all 20`.
 set -euo pipefail
 
 target="${1:-config_yaml}"
