@@ -22,6 +22,7 @@ const DOCUMENTED: &[&str] = &[
     "aliases expand",
     "nesting deeper",
     "invalid indentation in quoted scalar",
+    "(U+FEFF) is not allowed",
 ];
 
 /// Equal configs, a NaN `flows_percent` equal to a NaN (both parsers read `.nan`;
