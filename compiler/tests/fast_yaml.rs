@@ -1142,4 +1142,3 @@ fn a_byte_order_mark_inside_the_text_is_a_documented_difference() {
     let err = load_matches_norway(text).expect("load_str refuses it");
     assert!(documented_difference(&err), "{err}");
 }
-
