@@ -18,7 +18,7 @@ use crate::net::{family_bits, Prefix};
 pub const MAX_FILTERS: usize = 64;
 /// Flow sampling resolution: the flow hash picks one of this many buckets, and a
 /// profile sampling `P`% of the flows clones the buckets below `P * 100`.
-pub const SAMPLE_BUCKETS: u32 = 10_000;
+pub use p4clone_proto::program::limits::SAMPLE_BUCKETS;
 
 /// An inclusive L4 port range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

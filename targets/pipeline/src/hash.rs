@@ -66,11 +66,21 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
+/// The (address, port) pairs of a flow, smaller first (address, then port): both
+/// directions of a connection give the same pair.
+#[inline(always)]
+fn ordered<A: Ord + Copy>(src: A, sport: u16, dst: A, dport: u16) -> ((A, u16), (A, u16)) {
+    if (src, sport) <= (dst, dport) {
+        ((src, sport), (dst, dport))
+    } else {
+        ((dst, dport), (src, sport))
+    }
+}
+
 /// The 13 bytes hashed for an IPv4 flow (see the module doc).
 #[inline]
 pub fn flow_key_v4(src: u32, sport: u16, dst: u32, dport: u16, proto: u8) -> [u8; 13] {
-    let ((la, lp), (ha, hp)) =
-        if (src, sport) <= (dst, dport) { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
+    let ((la, lp), (ha, hp)) = ordered(src, sport, dst, dport);
     let mut k = [0u8; 13];
     k[0..4].copy_from_slice(&la.to_be_bytes());
     k[4..8].copy_from_slice(&ha.to_be_bytes());
@@ -83,8 +93,7 @@ pub fn flow_key_v4(src: u32, sport: u16, dst: u32, dport: u16, proto: u8) -> [u8
 /// The 37 bytes hashed for an IPv6 flow (see the module doc).
 #[inline]
 pub fn flow_key_v6(src: u128, sport: u16, dst: u128, dport: u16, proto: u8) -> [u8; 37] {
-    let ((la, lp), (ha, hp)) =
-        if (src, sport) <= (dst, dport) { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
+    let ((la, lp), (ha, hp)) = ordered(src, sport, dst, dport);
     let mut k = [0u8; 37];
     k[0..16].copy_from_slice(&la.to_be_bytes());
     k[16..32].copy_from_slice(&ha.to_be_bytes());
@@ -111,8 +120,7 @@ pub fn flow_hash_v6(src: u128, sport: u16, dst: u128, dport: u16, proto: u8) -> 
 /// sampling bucket does not follow the member choice.
 #[inline]
 pub fn sample_key_v4(src: u32, sport: u16, dst: u32, dport: u16, proto: u8) -> [u8; 13] {
-    let ((la, lp), (ha, hp)) =
-        if (src, sport) <= (dst, dport) { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
+    let ((la, lp), (ha, hp)) = ordered(src, sport, dst, dport);
     let mut k = [0u8; 13];
     k[0] = proto;
     k[1..3].copy_from_slice(&hp.to_be_bytes());
@@ -125,8 +133,7 @@ pub fn sample_key_v4(src: u32, sport: u16, dst: u32, dport: u16, proto: u8) -> [
 /// The flow sampling bytes of an IPv6 flow: `1 2 2 16 16`, as [`sample_key_v4`].
 #[inline]
 pub fn sample_key_v6(src: u128, sport: u16, dst: u128, dport: u16, proto: u8) -> [u8; 37] {
-    let ((la, lp), (ha, hp)) =
-        if (src, sport) <= (dst, dport) { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
+    let ((la, lp), (ha, hp)) = ordered(src, sport, dst, dport);
     let mut k = [0u8; 37];
     k[0] = proto;
     k[1..3].copy_from_slice(&hp.to_be_bytes());
